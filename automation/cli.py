@@ -1,0 +1,65 @@
+"""The ``summit`` command: one Typer app with a sub-app per domain.
+
+Every command reads its inputs, calls a pure decision function, then acts. Bad input raises
+:class:`automation.errors.UserError` (exit 2, one line on stderr naming file and key); a
+check that fails exits 1; nothing prints a Python traceback for a user error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from automation.errors import CheckFailed, UserError
+from stacks.config import ConfigError
+
+app = typer.Typer(
+    name="summit",
+    help="Summit Platform: plan, steer, deliver and gate a two-region Pulumi platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    """Attach the domain sub-apps. One line per domain; imports stay lazy-free but cheap."""
+    from automation.plan.cli import register as register_plan
+
+    register_plan(app)
+    # -- sub-apps (one line each; keep this block sorted) --
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    _register()
+    try:
+        app(args=argv, prog_name="summit", standalone_mode=False)
+    except (UserError, ConfigError) as err:
+        print(f"summit: error: {err}", file=sys.stderr)
+        return 2
+    except CheckFailed as err:
+        if str(err):
+            print(f"summit: {err}", file=sys.stderr)
+        return 1
+    except typer.Exit as ex:
+        return ex.exit_code
+    except SystemExit as ex:  # click's own usage errors arrive here in standalone_mode=False
+        return int(ex.code or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # click usage errors (ClickException) carry their own exit code
+        import click
+
+        if isinstance(err, click.exceptions.ClickException):
+            err.show()
+            return err.exit_code
+        if isinstance(err, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,535 @@
+"""The typed stack configuration: one pydantic model for the project's config namespace.
+
+Data flows one way: a stack file (or ``pulumi.Config``) -> :class:`StackConfig` -> the
+composition in :mod:`stacks.platform`. The same loader serves the Pulumi program (through
+``pulumi.Config``) and the ``summit`` CLI (straight from the YAML files), so both see the same
+defaults and the same errors. Every error names the stack file and the dotted key
+(``summit-platform:regions[1].naturalShare``), what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+PROJECT = "summit-platform"
+"""The Pulumi project name, which is also the config namespace (``summit-platform:<key>``)."""
+
+SUPPORTED_REGIONS = ("us-east-1", "us-west-2")
+GA_CONTROL_REGION = "us-west-2"
+"""The Global Accelerator API is served only from us-west-2."""
+
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
+_CPU = re.compile(r"^(\d+(\.\d+)?)(m?)$")
+_MEM = re.compile(r"^(\d+(\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+
+
+class ConfigError(Exception):
+    """A stack file or config value that does not fit the model.
+
+    ``problems`` holds ``(dotted_key, message)`` pairs; ``str()`` gives one line per problem,
+    each naming the file and the key, which is what the CLI prints before exiting 2.
+    """
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {key}: {msg}" for key, msg in problems]
+        super().__init__("\n".join(lines))
+
+
+class _Model(BaseModel):
+    """Base for every config section: camelCase keys, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=True,
+    )
+
+
+def parse_cpu_millis(value: str) -> int:
+    """Kubernetes CPU quantity (``"250m"``, ``"1"``, ``"0.5"``) -> millicores."""
+    m = _CPU.match(str(value).strip())
+    if not m:
+        raise ValueError(f"expected a CPU quantity like '250m' or '1', found {value!r}")
+    number = float(m.group(1))
+    return int(round(number if m.group(3) else number * 1000))
+
+
+_MEM_FACTORS = {
+    None: 1,
+    "K": 1000,
+    "M": 1000**2,
+    "G": 1000**3,
+    "T": 1000**4,
+    "Ki": 1024,
+    "Mi": 1024**2,
+    "Gi": 1024**3,
+    "Ti": 1024**4,
+}
+
+
+def parse_memory_bytes(value: str) -> int:
+    """Kubernetes memory quantity (``"512Mi"``, ``"1Gi"``, ``"1G"``) -> bytes."""
+    m = _MEM.match(str(value).strip())
+    if not m:
+        raise ValueError(f"expected a memory quantity like '512Mi' or '2Gi', found {value!r}")
+    return int(float(m.group(1)) * _MEM_FACTORS[m.group(3)])
+
+
+class Secret(_Model):
+    """A value that is a Pulumi secret in the stack file (``{secure: v1:...}``).
+
+    The embedded lane cannot decrypt it (no passphrase, no backend); it carries the ciphertext
+    and the program hands the provider a secret Output. In the cloud lane ``pulumi.Config``
+    decrypts it and ``plaintext`` holds the value (still wrapped as a secret by the program).
+    """
+
+    secure: str | None = None
+    plaintext: str | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Secret:
+        if (self.secure is None) == (self.plaintext is None):
+            raise ValueError("expected a Pulumi secret (`pulumi config set --secret ...`)")
+        return self
+
+
+class StackRefEndpoint(_Model):
+    """The regional endpoint read from another stack's output through a StackReference."""
+
+    stack: str = Field(description="Fully qualified stack name, e.g. acme/network/prod.")
+    output: str = Field(description="Name of the output holding the ALB ARN.")
+
+
+class KubernetesTarget(_Model):
+    """The region's cluster: a kubeconfig context name, or a kubeconfig kept as a secret in
+    ``summit-platform:kubeconfigs`` under the region's name."""
+
+    context: str | None = None
+    namespace: str = "platform"
+
+    @field_validator("namespace")
+    @classmethod
+    def _dns(cls, v: str) -> str:
+        if not _DNS1123.match(v):
+            raise ValueError(f"expected a DNS-1123 label, found {v!r}")
+        return v
+
+
+class RegionConfig(_Model):
+    """One serving region."""
+
+    name: Literal["us-east-1", "us-west-2"]
+    endpoint_arn: str | None = Field(default=None, description="ARN of the regional ALB.")
+    endpoint_stack_ref: StackRefEndpoint | None = None
+    natural_share: Annotated[float, Field(gt=0, le=100)] = Field(
+        description="Share of global clients whose nearest region this is, in percent."
+    )
+    dial: Annotated[int, Field(ge=0, le=100)] = 100
+    kubernetes: KubernetesTarget = KubernetesTarget()
+
+    @field_validator("endpoint_arn")
+    @classmethod
+    def _arn(cls, v: str | None) -> str | None:
+        if v is not None and not _ARN.match(v):
+            raise ValueError(f"expected an ARN (arn:aws:elasticloadbalancing:...), found {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> RegionConfig:
+        if (self.endpoint_arn is None) == (self.endpoint_stack_ref is None):
+            raise ValueError("give exactly one of endpointArn or endpointStackRef")
+        return self
+
+
+class HealthCheckConfig(_Model):
+    """Endpoint-group health check (Global Accelerator) and Route53 health check settings."""
+
+    path: str = "/healthz"
+    port: Annotated[int, Field(ge=1, le=65535)] = 443
+    protocol: Literal["HTTP", "HTTPS", "TCP"] = "HTTPS"
+    interval_seconds: Literal[10, 30] = 10
+    threshold_count: Annotated[int, Field(ge=1, le=10)] = 3
+
+
+class TrafficConfig(_Model):
+    """How global traffic reaches the regions and the guardrails that bound steering."""
+
+    mode: Literal["ga", "route53"] = "ga"
+    floor_percent: Annotated[float, Field(ge=0, le=50)] = 20
+    listener_port: Annotated[int, Field(ge=1, le=65535)] = 443
+    client_ip_preservation: bool = True
+    flow_logs_bucket: str | None = None
+    health_check: HealthCheckConfig = HealthCheckConfig()
+    dns_zone_id: str | None = Field(default=None, description="Route53 zone (route53 mode).")
+    dns_name: str | None = Field(default=None, description="Record name (route53 mode).")
+    dns_ttl: Annotated[int, Field(ge=1, le=60)] = 60
+    pin: dict[str, Any] | None = Field(
+        default=None, description="Manual pin written by `summit traffic pin` (with expiry)."
+    )
+
+
+class SloConfig(_Model):
+    """Regional SLO thresholds the controller and the canary gates read."""
+
+    p95_ms: Annotated[float, Field(gt=0)] = 1500
+    error_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    saturation: Annotated[float, Field(gt=0, le=1)] = 0.85
+    objective: Annotated[float, Field(gt=0, lt=100)] = 99.9
+
+
+class CostTags(_Model):
+    """Cost-allocation tags put on every taggable AWS resource and as Kubernetes labels."""
+
+    team: str
+    service: str
+    env: str
+    cost_center: str
+
+    def as_aws_tags(self) -> dict[str, str]:
+        return {
+            "team": self.team,
+            "service": self.service,
+            "env": self.env,
+            "cost-center": self.cost_center,
+        }
+
+
+class Resources(_Model):
+    """Container requests and limits (Kubernetes quantities)."""
+
+    cpu_request: str = "250m"
+    memory_request: str = "256Mi"
+    cpu_limit: str = "500m"
+    memory_limit: str = "512Mi"
+
+    @field_validator("cpu_request", "cpu_limit")
+    @classmethod
+    def _cpu(cls, v: str) -> str:
+        parse_cpu_millis(v)
+        return v
+
+    @field_validator("memory_request", "memory_limit")
+    @classmethod
+    def _mem(cls, v: str) -> str:
+        parse_memory_bytes(v)
+        return v
+
+
+class Replicas(_Model):
+    min: Annotated[int, Field(ge=0)] = 2
+    max: Annotated[int, Field(ge=1)] = 6
+
+    @model_validator(mode="after")
+    def _order(self) -> Replicas:
+        if self.max < self.min:
+            raise ValueError(f"expected max >= min, found min={self.min} max={self.max}")
+        return self
+
+
+class ServiceSlo(_Model):
+    """Per-service SLO: availability objective, latency threshold and the low-traffic guard."""
+
+    objective: Annotated[float, Field(gt=0, lt=100)] = 99.9
+    latency_threshold_ms: Annotated[float, Field(gt=0)] = 1500
+    latency_objective: Annotated[float, Field(gt=0, lt=100)] = 99.0
+    min_request_rate: Annotated[float, Field(ge=0)] = Field(
+        default=0.1, description="Requests/s below which burn-rate pages stay silent."
+    )
+
+
+class ServiceConfig(_Model):
+    """A service the platform stack runs in every region (gateway, web, intelgraph, ...)."""
+
+    name: str
+    team: str
+    image: str
+    version: str = "v1.0.0"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    replicas: Replicas = Replicas()
+    resources: Resources = Resources()
+    slo: ServiceSlo = ServiceSlo()
+    deliver: bool = Field(default=True, description="Deliver through a canary Rollout.")
+    region_versions: dict[str, str] = Field(
+        default_factory=dict, description="Per-region image version (serial deploys)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _dns(cls, v: str) -> str:
+        if not _DNS1123.match(v):
+            raise ValueError(f"expected a DNS-1123 name (lowercase, digits, '-'), found {v!r}")
+        return v
+
+
+class ObservabilityConfig(_Model):
+    """Where rules and dashboards go and how the input histogram is labelled."""
+
+    enabled: bool = True
+    namespace: str = "monitoring"
+    rule_selector_labels: dict[str, str] = Field(
+        default_factory=lambda: {"release": "kube-prometheus-stack"}
+    )
+    dashboard_label: str = "grafana_dashboard"
+    runbook_base_url: str = "https://runbooks.summit.example/slo"
+    dashboard_base_url: str = "https://grafana.summit.example/d"
+
+
+class RolloutConfig(_Model):
+    """Canary delivery settings shared by every delivered service."""
+
+    steps: list[dict[str, Any]] = Field(
+        default_factory=lambda: [
+            {"setWeight": 10},
+            {"pause": {"duration": "5m"}},
+            {"setWeight": 50},
+            {"pause": {"duration": "10m"}},
+            {"setWeight": 100},
+        ]
+    )
+    p95_ms: Annotated[float, Field(gt=0)] = 1500
+    error_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    analysis_interval: str = "1m"
+    analysis_count: Annotated[int, Field(ge=1)] = 5
+    failure_limit: Annotated[int, Field(ge=0)] = 1
+    progress_deadline_seconds: Annotated[int, Field(ge=60)] = 600
+    prometheus_address: str = "http://kube-prometheus-stack-prometheus.monitoring:9090"
+    traffic_routing: Literal["none", "alb", "nginx"] = "none"
+
+
+class FlagsConfig(_Model):
+    """Feature flags: defaults plus per-region overrides (``regionOverrides``)."""
+
+    defaults: dict[str, bool] = Field(default_factory=dict)
+    region_overrides: dict[str, dict[str, bool]] = Field(default_factory=dict)
+
+
+class FinopsConfig(_Model):
+    """FinOps settings read by the cost model and the preview tooling."""
+
+    preview_cost_cap_hourly: Annotated[float, Field(gt=0)] = 1.5
+    monthly_budget: Annotated[float, Field(gt=0)] | None = None
+    preview_ttl_hours: Annotated[float, Field(gt=0)] = 24
+
+
+class StackConfig(_Model):
+    """The whole ``summit-platform:*`` config namespace of one stack."""
+
+    environment: Literal["dev", "stage", "prod", "preview"]
+    regions: Annotated[list[RegionConfig], Field(min_length=1, max_length=2)]
+    traffic: TrafficConfig = TrafficConfig()
+    slo: SloConfig = SloConfig()
+    tags: CostTags
+    kubeconfigs: dict[str, Secret] = Field(default_factory=dict)
+    services: list[ServiceConfig] = Field(default_factory=list)
+    observability: ObservabilityConfig = ObservabilityConfig()
+    rollout: RolloutConfig = RolloutConfig()
+    flags: FlagsConfig = FlagsConfig()
+    finops: FinopsConfig = FinopsConfig()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> StackConfig:
+        names = [r.name for r in self.regions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"regions: each region once, found {names}")
+        total = sum(r.natural_share for r in self.regions)
+        if not math.isclose(total, 100, abs_tol=0.01):
+            raise ValueError(f"regions: naturalShare must add up to 100, found {total:g}")
+        if self.traffic.mode == "route53" and not (
+            self.traffic.dns_zone_id and self.traffic.dns_name
+        ):
+            raise ValueError("traffic: route53 mode needs dnsZoneId and dnsName")
+        for region, kc in self.kubeconfigs.items():
+            if region not in names:
+                raise ValueError(f"kubeconfigs: {region!r} is not one of the regions {names}")
+            del kc
+        svc = [s.name for s in self.services]
+        if len(set(svc)) != len(svc):
+            raise ValueError(f"services: each name once, found {svc}")
+        return self
+
+    @property
+    def region_names(self) -> list[str]:
+        return [r.name for r in self.regions]
+
+    def region(self, name: str) -> RegionConfig:
+        for r in self.regions:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+
+# Top-level config keys (camelCase, as in the stack files) -> the model's fields.
+TOP_LEVEL_KEYS = {
+    (f.alias or to_camel(name)): name for name, f in StackConfig.model_fields.items()
+}
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _problems(err: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for e in err.errors():
+        loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        key = f"{PROJECT}:{_dotted(tuple(loc))}" if loc else PROJECT
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing":
+            msg = "required key is missing"
+        elif e["type"] == "extra_forbidden":
+            msg = "unknown key (misspelt?)"
+        elif "input" in e and e["type"] not in ("value_error", "model_type"):
+            msg = f"{msg}; found {_describe(e['input'])}"
+        problems.append((key, msg))
+    return problems
+
+
+def from_values(values: Mapping[str, Any], source: str) -> StackConfig:
+    """Build the model from the namespace's values (keys without the ``summit-platform:``
+    prefix). ``source`` names the file or origin for error messages."""
+    try:
+        return StackConfig.model_validate(dict(values))
+    except ValidationError as err:
+        raise ConfigError(source, _problems(err)) from None
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(str(path), [("(file)", "file not found")]) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(str(path), [(where, f"not valid YAML: {err}")]) from None
+
+
+def project_defaults(project_dir: Path) -> tuple[str, dict[str, Any]]:
+    """Read Pulumi.yaml: the project name and the ``default`` of each declared config key."""
+    path = project_dir / "Pulumi.yaml"
+    doc = _load_yaml(path)
+    if not isinstance(doc, dict) or "name" not in doc:
+        raise ConfigError(str(path), [("name", "expected a Pulumi project file with a name")])
+    defaults: dict[str, Any] = {}
+    for key, spec in (doc.get("config") or {}).items():
+        bare = key.split(":", 1)[1] if ":" in key else key
+        if isinstance(spec, dict) and ("default" in spec or "value" in spec):
+            defaults[bare] = spec.get("value", spec.get("default"))
+        elif not isinstance(spec, dict):
+            defaults[bare] = spec
+    return str(doc["name"]), defaults
+
+
+def read_stack_file(project_dir: Path, stack: str) -> dict[str, Any]:
+    """The raw ``config:`` map of ``Pulumi.<stack>.yaml`` (all namespaces)."""
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    doc = _load_yaml(path)
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(str(path), [("(file)", "expected a mapping with a `config:` key")])
+    config = doc.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError(str(path), [("config", "expected a mapping of config keys")])
+    return config
+
+
+def namespace_values(
+    project: str, defaults: Mapping[str, Any], raw: Mapping[str, Any], source: str
+) -> dict[str, Any]:
+    """Merge Pulumi.yaml defaults with a stack file's keys of the project's namespace.
+
+    Like the CLI, a stack value replaces the default of the same key whole (no deep merge).
+    A key without a namespace is the project's (``pulumi config set key`` writes
+    ``project:key``)."""
+    values = dict(defaults)
+    problems = []
+    for key, value in raw.items():
+        ns, _, bare = key.rpartition(":")
+        if ns in ("", project):
+            values[bare] = value
+        elif ns == PROJECT and project != PROJECT:
+            problems.append((key, f"namespace {ns!r} is not this project's ({project!r})"))
+    if problems:
+        raise ConfigError(source, problems)
+    return values
+
+
+def load_stack(project_dir: Path | str, stack: str) -> StackConfig:
+    """Load and validate ``Pulumi.<stack>.yaml`` of the project at ``project_dir``."""
+    project_dir = Path(project_dir)
+    project, defaults = project_defaults(project_dir)
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    raw = read_stack_file(project_dir, stack)
+    return from_values(namespace_values(project, defaults, raw, str(path)), str(path))
+
+
+def from_pulumi_config() -> StackConfig:
+    """Load the model inside a running Pulumi program (``pulumi up`` or the embedded lane).
+
+    ``pulumi.Config`` already holds Pulumi.yaml defaults merged with the stack file; secrets
+    are decrypted by the engine (cloud lane) and arrive as plaintext here, so the secret
+    sections are re-wrapped as :class:`Secret`."""
+    import pulumi
+
+    cfg = pulumi.Config()
+    values: dict[str, Any] = {}
+    for camel in TOP_LEVEL_KEYS:
+        raw = cfg.get(camel)
+        if raw is None:
+            continue
+        try:
+            values[camel] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[camel] = raw
+    kc = values.get("kubeconfigs")
+    if isinstance(kc, dict):
+        values["kubeconfigs"] = {
+            r: (v if isinstance(v, dict) else {"plaintext": v}) for r, v in kc.items()
+        }
+    source = f"Pulumi.{pulumi.get_stack()}.yaml"
+    return from_values(values, source)
+
+
+def stack_names(project_dir: Path | str) -> list[str]:
+    """Every stack with a committed ``Pulumi.<name>.yaml`` in the project, sorted."""
+    out = []
+    for p in sorted(Path(project_dir).glob("Pulumi.*.yaml")):
+        name = p.name[len("Pulumi.") : -len(".yaml")]
+        if name:
+            out.append(name)
+    return out
