@@ -1,0 +1,9 @@
+"""The Summit Platform Pulumi program: load the typed config, build the environment, export."""
+
+import pulumi
+
+from stacks.config import from_pulumi_config
+from stacks.platform import build
+
+for key, value in build(from_pulumi_config()).items():
+    pulumi.export(key, value)

@@ -1,0 +1,472 @@
+"""The embedded lane's engine: run a Pulumi Python program in-process under the SDK's mock
+monitor and record the resource graph the way the Pulumi engine would see it.
+
+What is real here: the program (the same ``__main__.py`` that ``pulumi up`` runs), the SDK
+(every resource registers through ``pulumi.runtime``'s gRPC-shaped monitor interface), the
+provider SDKs' type tokens and input serialisation. What is not: no provider plugin runs, so
+there is no ``Check`` (no auto-names, no provider defaults), no ``Diff`` against real state and
+no cloud call; computed outputs are synthesised by :mod:`automation.plan.outputs`.
+
+Several stacks can be planned in one process: each run gets a fresh ``contextvars`` context,
+fresh mock settings, its own config, ``run_in_stack`` on a new event loop, and the planned
+project's own modules are purged from ``sys.modules`` first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import os
+import runpy
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import empty_pb2, json_format, struct_pb2
+
+from automation.plan import outputs as synth
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+SIG = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+class PlanError(Exception):
+    """The program could not be planned (it raised, or a resource could not be mocked)."""
+
+
+@dataclass
+class RecordedResource:
+    """One resource as the engine would hold it after a preview step."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str | None
+    provider: str | None
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    inputs: dict[str, Any]
+    """Inputs as plain JSON: secrets as ``{"secret": value}``, unknowns as ``"<unknown>"``."""
+    outputs: dict[str, Any]
+    options: dict[str, Any]
+    id: str | None = None
+    wire_inputs: struct_pb2.Struct | None = field(default=None, repr=False)
+    """The inputs as the engine sends them to an analyzer (secrets and unknowns encoded)."""
+    wire_outputs: struct_pb2.Struct | None = field(default=None, repr=False)
+
+    @property
+    def is_provider(self) -> bool:
+        return self.type.startswith("pulumi:providers:")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "custom": self.custom,
+            "id": self.id,
+            "parent": self.parent,
+            "provider": self.provider,
+            "dependencies": self.dependencies,
+            "propertyDependencies": self.property_dependencies,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "options": self.options,
+        }
+
+
+@dataclass
+class Plan:
+    """The recorded graph of one stack, in registration order (parents before children)."""
+
+    project: str
+    stack: str
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+
+    def by_urn(self) -> dict[str, RecordedResource]:
+        return {r.urn: r for r in self.resources}
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def children(self, urn: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.parent == urn]
+
+    @property
+    def root_urn(self) -> str:
+        return make_urn(self.stack, self.project, None, STACK_TYPE, f"{self.project}-{self.stack}")
+
+
+def make_urn(stack: str, project: str, parent: str | None, type_: str, name: str) -> str:
+    """Build a URN as the engine does: the parent's whole qualified type chain is kept
+    (``a$b$c``), except that children of the root stack are not prefixed with it."""
+    qualified = type_
+    if parent:
+        parent_qualified = parent.split("::")[2]
+        if parent_qualified != STACK_TYPE:
+            qualified = f"{parent_qualified}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+
+def _plain(value: Any) -> Any:
+    """Wire JSON (secrets/unknowns/resource refs encoded) -> readable JSON for reports."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf carries every number as a double
+    if isinstance(value, str):
+        return "<unknown>" if value == UNKNOWN else value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        sig = value.get(SIG)
+        if sig == SECRET_SIG:
+            return {"secret": _plain(value.get("value"))}
+        if sig == RESOURCE_SIG:
+            return value.get("id") or value.get("urn")
+        if sig is not None:
+            return {k: v for k, v in value.items() if k != SIG}
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _downgrade_refs(value: Any) -> Any:
+    """Resource references become their id (custom) or URN (component), as the engine does for
+    an analyzer that does not accept resource references (Python packs do not)."""
+    if isinstance(value, list):
+        return [_downgrade_refs(v) for v in value]
+    if isinstance(value, dict):
+        if value.get(SIG) == RESOURCE_SIG:
+            return value.get("id") or value.get("urn")
+        return {k: _downgrade_refs(v) for k, v in value.items()}
+    return value
+
+
+def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(_downgrade_refs(dict(value)))
+    return s
+
+
+def _options(request: Any) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    if request.protect:
+        opts["protect"] = True
+    if request.ignoreChanges:
+        opts["ignoreChanges"] = list(request.ignoreChanges)
+    if request.replaceOnChanges:
+        opts["replaceOnChanges"] = list(request.replaceOnChanges)
+    if request.deleteBeforeReplace:
+        opts["deleteBeforeReplace"] = True
+    if request.additionalSecretOutputs:
+        opts["additionalSecretOutputs"] = list(request.additionalSecretOutputs)
+    if request.aliasSpecs or request.aliases:
+        opts["aliases"] = [json_format.MessageToDict(a) for a in request.aliasSpecs] or list(
+            request.aliases
+        )
+    if request.HasField("customTimeouts"):
+        ct = request.customTimeouts
+        opts["customTimeouts"] = {"create": ct.create, "update": ct.update, "delete": ct.delete}
+    if request.retainOnDelete:
+        opts["retainOnDelete"] = True
+    if request.version:
+        opts["version"] = request.version
+    return opts
+
+
+class _Mocks:
+    """The ``pulumi.runtime.Mocks`` the recording monitor consults for ids and outputs."""
+
+    def __init__(self, stack: str, project: str):
+        self.stack = stack
+        self.project = project
+
+    def new_resource(self, args: Any) -> tuple[str | None, dict[str, Any]]:
+        return synth.new_resource(args.typ, args.name, args.inputs, self.stack)
+
+    def call(self, args: Any) -> tuple[dict[str, Any], list[Any] | None]:
+        return synth.call(args.token, args.args, self.stack), []
+
+
+def _make_monitor_class() -> type:
+    from pulumi.runtime import mocks as pm
+    from pulumi.runtime import rpc
+    from pulumi.runtime.proto import resource_pb2
+    from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+    class RecordingMonitor(pm.MockMonitor):
+        """The SDK's mock monitor, extended to keep what the engine would keep: parents,
+        providers, dependencies, wire-encoded inputs and options, with engine URNs."""
+
+        def __init__(self, mocks: _Mocks, stack: str, project: str):
+            super().__init__(mocks)  # type: ignore[arg-type]
+            self.stack = stack
+            self.project = project
+            self.records: list[RecordedResource] = []
+            self.by_urn: dict[str, RecordedResource] = {}
+            self.stack_outputs: dict[str, Any] = {}
+            self.default_providers: dict[str, str] = {}
+            self.errors: list[str] = []
+
+        def make_urn(self, parent: str, type_: str, name: str) -> str:
+            return make_urn(self.stack, self.project, parent or None, type_, name)
+
+        def _default_provider(self, type_: str, version: str) -> str:
+            """The SDK never registers default providers; the engine does. So do we."""
+            package = type_.split(":")[0]
+            key = f"{package}@{version}"
+            if key in self.default_providers:
+                return self.default_providers[key]
+            name = "default" + (f"_{version.replace('.', '_')}" if version else "")
+            ptype = f"pulumi:providers:{package}"
+            urn = make_urn(self.stack, self.project, None, ptype, name)
+            pid, outs = synth.new_resource(ptype, name, {}, self.stack)
+            rec = RecordedResource(
+                urn=urn,
+                type=ptype,
+                name=name,
+                custom=True,
+                parent=None,
+                provider=None,
+                dependencies=[],
+                property_dependencies={},
+                inputs={"version": version} if version else {},
+                outputs=outs,
+                options={"default": True},
+                id=pid,
+                wire_inputs=_struct({"version": version} if version else {}),
+                wire_outputs=_struct(outs),
+            )
+            self._keep(rec)
+            ref = f"{urn}::{pid}"
+            self.default_providers[key] = ref
+            return ref
+
+        def _keep(self, rec: RecordedResource) -> None:
+            if rec.urn in self.by_urn:
+                raise PlanError(
+                    f"duplicate resource URN {rec.urn}: two resources of one type share a name"
+                    " under the same parent"
+                )
+            self.by_urn[rec.urn] = rec
+            self.records.append(rec)
+
+        def RegisterResource(self, request: Any) -> Any:
+            urn = self.make_urn(request.parent, request.type, request.name)
+            if request.type == STACK_TYPE:
+                self._keep(
+                    RecordedResource(
+                        urn=urn,
+                        type=STACK_TYPE,
+                        name=request.name,
+                        custom=False,
+                        parent=None,
+                        provider=None,
+                        dependencies=[],
+                        property_dependencies={},
+                        inputs={},
+                        outputs={},
+                        options={},
+                        wire_inputs=struct_pb2.Struct(),
+                        wire_outputs=struct_pb2.Struct(),
+                    )
+                )
+                return resource_pb2.RegisterResourceResponse(urn=urn)
+            _ensure_event_loop()
+            wire = json_format.MessageToDict(request.object)
+            inputs = rpc.deserialize_properties(request.object)
+            provider = request.provider or None
+            if request.custom and not provider and not request.type.startswith("pulumi:"):
+                provider = self._default_provider(request.type, request.version)
+            try:
+                id_, state = synth.new_resource(request.type, request.name, inputs, self.stack)
+            except Exception as err:
+                self.errors.append(f"{urn}: {err}")
+                raise
+            if not request.custom:
+                id_ = None
+            obj_proto = _sync_await(rpc.serialize_properties(state, {}))
+            out_wire = json_format.MessageToDict(obj_proto)
+            rec = RecordedResource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent or None,
+                provider=provider,
+                dependencies=list(request.dependencies),
+                property_dependencies={
+                    k: list(v.urns) for k, v in request.propertyDependencies.items()
+                },
+                inputs=_plain(wire),
+                outputs=_plain(out_wire),
+                options=_options(request),
+                id=id_,
+                wire_inputs=_struct(wire),
+                wire_outputs=_struct(out_wire),
+            )
+            self._keep(rec)
+            self.resources[urn] = pm.MockMonitor.ResourceRegistration(urn, id_ or "", state)
+            return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=obj_proto)
+
+        def RegisterResourceOutputs(self, request: Any) -> Any:
+            outs = _plain(json_format.MessageToDict(request.outputs))
+            if request.urn.split("::")[2] == STACK_TYPE:
+                self.stack_outputs = outs
+            if request.urn in self.by_urn:
+                rec = self.by_urn[request.urn]
+                rec.outputs = outs
+                rec.wire_outputs = _struct(json_format.MessageToDict(request.outputs))
+            return empty_pb2.Empty()
+
+        def ReadResource(self, request: Any) -> Any:
+            raise PlanError(
+                f"{request.type}::{request.name}: reading an existing resource (`.get`) needs the"
+                " cloud; the embedded lane cannot plan it"
+            )
+
+    return RecordingMonitor
+
+
+_MONITOR_CLASS: type | None = None
+
+
+def _monitor_class() -> type:
+    global _MONITOR_CLASS
+    if _MONITOR_CLASS is None:
+        _MONITOR_CLASS = _make_monitor_class()
+    return _MONITOR_CLASS
+
+
+def _purge_modules(project_dir: Path, keep: tuple[str, ...] = ("automation",)) -> None:
+    """Forget the planned project's own modules, so the next run imports them afresh
+    (a module that registered anything at import would otherwise leak between runs)."""
+    root = str(project_dir.resolve())
+    for name, mod in list(sys.modules.items()):
+        if name == "__main__" or name.split(".")[0] in keep:
+            continue
+        path = getattr(mod, "__file__", None) or ""
+        if (
+            path
+            and os.path.realpath(path).startswith(root + os.sep)
+            and "site-packages" not in path
+        ):
+            del sys.modules[name]
+    for name in ("__main__program__",):
+        sys.modules.pop(name, None)
+
+
+@contextlib.contextmanager
+def _in_dir(project_dir: Path) -> Iterator[None]:
+    """Pulumi runs a Python program from its project directory with it on sys.path."""
+    old_cwd = os.getcwd()
+    path_entry = str(project_dir)
+    os.chdir(project_dir)
+    sys.path.insert(0, path_entry)
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        with contextlib.suppress(ValueError):
+            sys.path.remove(path_entry)
+
+
+def config_map(project: str, values: Mapping[str, Any]) -> dict[str, str]:
+    """Namespace values -> the engine's config map (``project:key`` -> string or JSON)."""
+    out = {}
+    for key, value in values.items():
+        full = key if ":" in key else f"{project}:{key}"
+        out[full] = value if isinstance(value, str) else json.dumps(value)
+    return out
+
+
+def run_program(
+    project_dir: Path | str,
+    stack: str,
+    project: str,
+    config: Mapping[str, str],
+    secret_keys: list[str] | None = None,
+    program: Callable[[], Any] | None = None,
+) -> Plan:
+    """Run a program under the recording mock monitor and return its graph.
+
+    ``program`` defaults to running ``<project_dir>/__main__.py`` as ``pulumi up`` would;
+    tests pass a callable to plan a component alone. ``config`` is the engine's flat config
+    map (``project:key`` -> value as string)."""
+    project_dir = Path(project_dir).resolve()
+    main_py = project_dir / "__main__.py"
+    if program is None and not main_py.is_file():
+        raise PlanError(f"{project_dir}: no __main__.py (is this a Pulumi Python project?)")
+
+    def body() -> Plan:
+        from pulumi.runtime import mocks as pm
+        from pulumi.runtime import settings as ps
+        from pulumi.runtime.config import set_all_config
+        from pulumi.runtime.stack import run_in_stack
+
+        mocks = _Mocks(stack, project)
+        monitor = _monitor_class()(mocks, stack, project)
+        features = set(monitor.GetDeploymentInfo(empty_pb2.Empty()).supportedFeatures)
+        settings = pm.MockSettings(
+            monitor=monitor,
+            monitor_features=features,
+            engine=pm.MockEngine(None),
+            project=project,
+            stack=stack,
+            dry_run=True,
+            organization="organization",
+            callbacks=None,
+        )
+        ps.configure(settings)
+        ps.ROOT.set(None)
+        set_all_config(dict(config), list(secret_keys or []))
+
+        def run_main() -> None:
+            if program is not None:
+                program()
+            else:
+                runpy.run_path(str(main_py), run_name="__main__")
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            with _in_dir(project_dir):
+                loop.run_until_complete(run_in_stack(run_main))
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            asyncio.set_event_loop(None)
+        return Plan(
+            project=project,
+            stack=stack,
+            resources=list(monitor.records),
+            outputs=dict(monitor.stack_outputs),
+        )
+
+    import pulumi  # noqa: F401  (loaded once, outside the purge and the per-run context)
+
+    _purge_modules(project_dir)
+    ctx = contextvars.copy_context()
+    try:
+        return ctx.run(body)
+    except PlanError:
+        raise
+    except Exception as err:
+        from stacks.config import ConfigError
+
+        cause = err
+        while not isinstance(cause, ConfigError) and cause.__cause__ is not None:
+            cause = cause.__cause__
+        if isinstance(cause, ConfigError):
+            raise cause from None
+        tb = "".join(traceback.format_exception(type(err), err, err.__traceback__)[-6:])
+        raise PlanError(f"the program raised {type(err).__name__}: {err}\n{tb}") from err

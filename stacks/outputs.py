@@ -1,0 +1,10 @@
+"""Stack output keys: one constants module shared by the program, automation and tests."""
+
+ENVIRONMENT = "environment"
+REGIONS = "regions"
+TRAFFIC_MODE = "trafficMode"
+ACCELERATOR_DNS_NAME = "acceleratorDnsName"
+STATIC_IPS = "staticIps"
+ENDPOINT_GROUP_ARNS = "endpointGroupArns"
+"""Map region -> endpoint group ARN (what `summit traffic apply` updates on the fast path)."""
+DNS_FQDN = "dnsFqdn"
