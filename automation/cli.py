@@ -23,6 +23,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Summit Platform: plan, steer, deliver and gate a two-region Pulumi platform."""
+
+
 def _register() -> None:
     """Attach the domain sub-apps. One line per domain; imports stay lazy-free but cheap."""
     from automation.plan.cli import register as register_plan
@@ -49,13 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(ex.code or 0)
     except KeyboardInterrupt:
         return 130
-    except Exception as err:  # click usage errors (ClickException) carry their own exit code
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
+    except Exception as err:
+        # Usage errors of the (vendored) click under Typer carry their own exit code (2).
+        if hasattr(err, "show") and isinstance(getattr(err, "exit_code", None), int):
             err.show()
-            return err.exit_code
-        if isinstance(err, click.exceptions.Abort):
+            return int(err.exit_code)
+        if type(err).__name__ == "Abort":
             return 1
         raise
     return 0

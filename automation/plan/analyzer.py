@@ -397,9 +397,11 @@ def evaluate_pack(
                 request.policyConfig[name].CopyFrom(pc)
             stub.Configure(request)
 
+            # Like the CLI, the version in PulumiPolicy.yaml wins over the SDK's placeholder.
+            meta = yaml.safe_load((pack.pack_dir / "PulumiPolicy.yaml").read_text()) or {}
             result = PackResult(
                 pack=info.name,
-                version=info.version,
+                version=str(meta.get("version") or info.version),
                 path=str(pack_dir),
                 policies={name: level for name, (level, _) in reconciled.items()},
             )
@@ -449,7 +451,12 @@ def evaluate_pack(
 def _violations(resp: Any, pack: str, urn: str) -> list[Violation]:
     from pulumi.runtime.proto import analyzer_pb2 as pb
 
-    sev = {pb.LOW: "low", pb.MEDIUM: "medium", pb.HIGH: "high", pb.CRITICAL: "critical"}
+    sev = {
+        pb.POLICY_SEVERITY_LOW: "low",
+        pb.POLICY_SEVERITY_MEDIUM: "medium",
+        pb.POLICY_SEVERITY_HIGH: "high",
+        pb.POLICY_SEVERITY_CRITICAL: "critical",
+    }
     return [
         Violation(
             pack=d.policyPackName or pack,

@@ -1,0 +1,189 @@
+"""`summit plan` without the CLI around it: load a stack file, run the program in the embedded
+lane, and evaluate policy packs over the recorded graph through the Analyzer protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automation.errors import UserError
+from automation.plan.analyzer import (
+    PackResult,
+    PolicyPackError,
+    Violation,
+    discover_packs,
+    evaluate_pack,
+    load_pack_config,
+)
+from automation.plan.engine import Plan, config_map, run_program
+from stacks.config import (
+    ConfigError,
+    from_values,
+    namespace_values,
+    project_defaults,
+    read_stack_file,
+    stack_names,
+)
+
+
+@dataclass
+class StackInputs:
+    """A stack's config as the engine would hand it to the program and the packs."""
+
+    project: str
+    stack: str
+    source: str
+    values: dict[str, Any]
+    """The project namespace's values (bare keys), Pulumi.yaml defaults merged in."""
+    config: dict[str, str]
+    """The engine's flat config map, every namespace (``aws:region`` too)."""
+    secret_keys: list[str]
+
+
+@dataclass
+class StackResult:
+    """One planned stack with what every pack said about it."""
+
+    plan: Plan
+    inputs: StackInputs
+    packs: list[PackResult] = field(default_factory=list)
+
+    @property
+    def violations(self) -> list[Violation]:
+        return [v for p in self.packs for v in p.violations]
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [v for v in self.violations if v.enforcement == "mandatory"]
+
+
+def _has_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "secure" in value or any(_has_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(v) for v in value)
+    return False
+
+
+def stack_inputs(
+    project_dir: Path, stack: str, overrides: Mapping[str, Any] | None = None
+) -> StackInputs:
+    """Read Pulumi.yaml and Pulumi.<stack>.yaml and validate the namespace against the model
+    before anything runs, so a bad stack file stops here with its file and key named."""
+    project, defaults = project_defaults(project_dir)
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    raw = read_stack_file(project_dir, stack)
+    values = namespace_values(project, defaults, raw, str(path))
+    if overrides:
+        values.update(overrides)
+    if project == "summit-platform" or "regions" in values:
+        from_values(values, str(path))  # raises ConfigError naming file and dotted key
+    flat: dict[str, Any] = {
+        k: v for k, v in raw.items() if ":" in k and not k.startswith(f"{project}:")
+    }
+    flat.update({f"{project}:{k}": v for k, v in values.items()})
+    secret_keys = sorted(k for k, v in flat.items() if _has_secure(v))
+    return StackInputs(
+        project=project,
+        stack=stack,
+        source=str(path),
+        values=values,
+        config=config_map(project, flat),
+        secret_keys=secret_keys,
+    )
+
+
+def resolve_stacks(project_dir: Path, stack: str) -> list[str]:
+    """``all`` -> every committed stack file; otherwise the one named, which must exist."""
+    known = stack_names(project_dir)
+    if stack == "all":
+        if not known:
+            raise UserError("no Pulumi.<stack>.yaml files", source=str(project_dir))
+        return known
+    if stack not in known:
+        raise UserError(
+            f"unknown stack {stack!r}: expected one of {', '.join(known) or '(none)'} or 'all'",
+            source=str(project_dir / f"Pulumi.{stack}.yaml"),
+        )
+    return [stack]
+
+
+def resolve_packs(
+    project_dir: Path, packs: Sequence[Path] | None, configs: Sequence[Path] | None
+) -> list[tuple[Path, Path | None]]:
+    """Pair each pack with its ``--policy-pack-config`` file, in order, as the CLI does.
+
+    With no ``--policy-pack``, every pack under ``<project>/policypacks`` is used."""
+    chosen = [p.resolve() for p in packs] if packs else discover_packs(project_dir)
+    configs = list(configs or [])
+    if len(configs) > len(chosen):
+        raise UserError(
+            f"{len(configs)} --policy-pack-config files for {len(chosen)} policy packs:"
+            " give them in the same order as --policy-pack"
+        )
+    for p in chosen:
+        if not (p / "PulumiPolicy.yaml").is_file():
+            raise UserError("not a policy pack (no PulumiPolicy.yaml)", source=str(p))
+    return [(p, configs[i] if i < len(configs) else None) for i, p in enumerate(chosen)]
+
+
+def plan_stack(
+    project_dir: Path | str,
+    stack: str,
+    *,
+    packs: Sequence[tuple[Path, Path | None]] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    stack_tags: Mapping[str, str] | None = None,
+    evaluate: bool = True,
+) -> StackResult:
+    """Plan one stack and evaluate the given (pack, config-file) pairs over it.
+
+    With ``packs=None`` every pack of the project is used, each with its own
+    ``config/<stack>.json`` when it has one. ``overrides`` replace namespace keys (preview
+    stacks use it for their one-region, minimal-replica config)."""
+    project_dir = Path(project_dir).resolve()
+    inputs = stack_inputs(project_dir, stack, overrides)
+    plan = run_program(project_dir, stack, inputs.project, inputs.config, inputs.secret_keys)
+    result = StackResult(plan=plan, inputs=inputs)
+    if not evaluate:
+        return result
+    if packs is None:
+        packs = [
+            (
+                p,
+                p / "config" / f"{stack}.json"
+                if (p / "config" / f"{stack}.json").is_file()
+                else None,
+            )
+            for p in discover_packs(project_dir)
+        ]
+    for pack_dir, cfg_file in packs:
+        try:
+            user_cfg = load_pack_config(cfg_file)
+            result.packs.append(
+                evaluate_pack(
+                    pack_dir,
+                    plan,
+                    config=inputs.config,
+                    secret_keys=inputs.secret_keys,
+                    stack_tags=stack_tags,
+                    pack_config=user_cfg,
+                    pack_config_source=str(cfg_file) if cfg_file else "--policy-pack-config",
+                )
+            )
+        except PolicyPackError as err:
+            raise UserError(str(err)) from None
+    return result
+
+
+__all__ = [
+    "ConfigError",
+    "StackInputs",
+    "StackResult",
+    "plan_stack",
+    "resolve_packs",
+    "resolve_stacks",
+    "stack_inputs",
+]
