@@ -187,6 +187,25 @@ class TrafficConfig(_Model):
     pin: dict[str, Any] | None = Field(
         default=None, description="Manual pin written by `summit traffic pin` (with expiry)."
     )
+    breach_hold: Annotated[int, Field(ge=1, le=20)] = Field(
+        default=3, description="Consecutive breaching evaluations before a region is shed."
+    )
+    recovery_hold: Annotated[int, Field(ge=1, le=240)] = Field(
+        default=40, description="Consecutive healthy evaluations before weight starts to return."
+    )
+    step_percent: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=5, description="Largest share (percent) returned to a region per evaluation."
+    )
+    stale_after_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=60, description="Samples older than this hold the weights (fail-static)."
+    )
+    prometheus_url: str | None = Field(
+        default=None, description="Prometheus HTTP API base URL read by `summit traffic run`."
+    )
+    queries: dict[str, str] = Field(
+        default_factory=dict,
+        description="PromQL per signal (p95, errorRatio, saturation, requestRate), by region.",
+    )
 
 
 class SloConfig(_Model):

@@ -1,0 +1,593 @@
+"""The adaptive traffic controller: one pure evaluation step, state in, state and decision out.
+
+``evaluate(state, samples, policy, now)`` reads nothing else (no clock, no network, no
+randomness), so the same inputs always give the same decision; the CLI loop, the cron-style
+``compute`` command and the simulator all call this one function.
+
+How shares are chosen
+- Every region is scored with the seed's formula (:func:`score`). A region *breaches* when its
+  1-minute p95, error ratio or saturation is over the SLO threshold.
+- A breach must hold for ``breach_hold`` consecutive evaluations before the region is shed;
+  then the seed's proportional rule sets the shares: a shed region weighs
+  ``natural_share * score``, a healthy region ``natural_share * 100`` (healthy regions count as
+  a full score, a dead band, so noise in healthy scores never moves weight). While the breach
+  lasts the shed share only goes down, never up (no oscillation inside one incident).
+- Recovery must hold for ``recovery_hold`` consecutive healthy evaluations before weight
+  returns, and then it returns at most ``step_percent`` per evaluation.
+- Every region keeps at least the floor (``floor_percent``), unless an operator pinned it.
+- Stale, missing or NaN metrics hold the current weights and say so (fail-static); if every
+  region breaches at once the controller holds (it never sheds everyone).
+
+Shares are whole percents that add up to 100. Global Accelerator dials follow from the
+natural (geographic) shares: with two regions ``load_E = d_E*g_E + (1-d_W)*g_W``, so to shed a
+region we lower its dial and keep the other at 100. Route53 weights are the shares themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+SEED_P95_FACTOR = 40.0
+SEED_ERR_FACTOR = 6000.0
+SEED_SAT_FACTOR = 20.0
+
+
+def score(p95_seconds: float, error_ratio: float, saturation: float | None) -> float:
+    """The seed's health score: ``100 - (p95*40 + err*6000 + sat*20)`` clamped to 0..100.
+
+    A saturation that is not exported (``None``) counts as 0."""
+    sat = saturation if saturation is not None else 0.0
+    raw = 100.0 - (
+        p95_seconds * SEED_P95_FACTOR + error_ratio * SEED_ERR_FACTOR + sat * SEED_SAT_FACTOR
+    )
+    return min(100.0, max(0.0, raw))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One region's short-window signals at time ``ts`` (unix seconds).
+
+    ``p95_seconds`` and ``error_ratio`` are required signals; NaN means "no data".
+    ``saturation`` and ``request_rate`` are optional (``None`` when not exported)."""
+
+    region: str
+    p95_seconds: float
+    error_ratio: float
+    saturation: float | None = None
+    request_rate: float | None = None
+    ts: float = 0.0
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A manual pin: fixed shares (percent, adding to 100) until ``expires_at`` (unix s)."""
+
+    shares: Mapping[str, int]
+    reason: str
+    expires_at: float
+    by: str = "unknown"
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The controller's configuration (from ``TrafficConfig`` + ``SloConfig`` + regions)."""
+
+    natural: Mapping[str, float]
+    """Natural (geographic) share of each region, percent; adds up to 100."""
+    floor_percent: float = 20.0
+    p95_seconds: float = 1.5
+    error_ratio: float = 0.01
+    saturation: float = 0.85
+    breach_hold: int = 3
+    recovery_hold: int = 40
+    step_percent: int = 5
+    stale_after_seconds: float = 60.0
+    pin: Pin | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.natural) <= 2:
+            # GA spill-over between more than two regions depends on geography we do not model.
+            raise ValueError(f"expected one or two regions, found {sorted(self.natural)}")
+        if not math.isclose(sum(self.natural.values()), 100.0, abs_tol=0.01):
+            raise ValueError("natural shares must add up to 100")
+        if any(v <= 0 for v in self.natural.values()):
+            raise ValueError("natural shares must be positive")
+        if self.breach_hold < 1 or self.recovery_hold < 1 or self.step_percent < 1:
+            raise ValueError("breach_hold, recovery_hold and step_percent must be >= 1")
+
+    @property
+    def regions(self) -> list[str]:
+        return sorted(self.natural)
+
+    @property
+    def floor(self) -> int:
+        """The floor as whole percent, never more than an equal split."""
+        n = len(self.natural)
+        if n == 1:
+            return 100
+        return min(math.ceil(self.floor_percent - 1e-9), 100 // n)
+
+
+@dataclass(frozen=True)
+class RegionState:
+    """Per-region memory between evaluations."""
+
+    mode: str = "ok"
+    """``ok`` (serving its natural share or returning to it) or ``shed``."""
+    breach_streak: int = 0
+    healthy_streak: int = 0
+    shed_weight: float | None = None
+    """While shed: the smallest ``natural * score`` seen during this breach."""
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything the controller remembers; JSON round-trips through :meth:`to_dict`."""
+
+    shares: Mapping[str, int]
+    regions: Mapping[str, RegionState]
+    pinned: bool = False
+    evaluations: int = 0
+    last_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "shares": dict(sorted(self.shares.items())),
+            "regions": {
+                r: {
+                    "mode": s.mode,
+                    "breachStreak": s.breach_streak,
+                    "healthyStreak": s.healthy_streak,
+                    "shedWeight": s.shed_weight,
+                }
+                for r, s in sorted(self.regions.items())
+            },
+            "pinned": self.pinned,
+            "evaluations": self.evaluations,
+            "lastAt": self.last_at,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> State:
+        """Inverse of :meth:`to_dict`; raises ``ValueError``/``KeyError``/``TypeError``."""
+        if doc.get("version") != 1:
+            raise ValueError(f"expected state version 1, found {doc.get('version')!r}")
+        shares = {str(r): int(v) for r, v in doc["shares"].items()}
+        regions = {
+            str(r): RegionState(
+                mode=str(s["mode"]),
+                breach_streak=int(s["breachStreak"]),
+                healthy_streak=int(s["healthyStreak"]),
+                shed_weight=None if s.get("shedWeight") is None else float(s["shedWeight"]),
+            )
+            for r, s in doc["regions"].items()
+        }
+        if set(shares) != set(regions):
+            raise ValueError("shares and regions name different regions")
+        last = doc.get("lastAt")
+        return cls(
+            shares=shares,
+            regions=regions,
+            pinned=bool(doc.get("pinned", False)),
+            evaluations=int(doc.get("evaluations", 0)),
+            last_at=None if last is None else float(last),
+        )
+
+
+@dataclass(frozen=True)
+class RegionDecision:
+    """What the controller wants for one region, and why."""
+
+    region: str
+    share: int
+    dial: int
+    route53_weight: int
+    reason: str
+    score: float | None = None
+    breaching: bool | None = None
+    mode: str = "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "weight": self.share,
+            "dial": self.dial,
+            "route53Weight": self.route53_weight,
+            "reason": self.reason,
+            "score": None if self.score is None else round(self.score, 2),
+            "breaching": self.breaching,
+            "mode": self.mode,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one evaluation."""
+
+    at: float
+    action: str
+    """``steady`` (nothing changed), ``steer`` (shares changed), ``hold`` (fail-static or
+    all regions breaching), ``pinned``."""
+    regions: tuple[RegionDecision, ...]
+    reason: str
+    changed: bool = False
+    fail_static: bool = False
+
+    @property
+    def shares(self) -> dict[str, int]:
+        return {d.region: d.share for d in self.regions}
+
+    @property
+    def dials(self) -> dict[str, int]:
+        return {d.region: d.dial for d in self.regions}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "action": self.action,
+            "changed": self.changed,
+            "failStatic": self.fail_static,
+            "reason": self.reason,
+            "regions": [d.to_dict() for d in self.regions],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Arithmetic: integer shares, floors, dials
+
+
+def _largest_remainder(weights: Mapping[str, float], total: int = 100) -> dict[str, int]:
+    """Whole shares proportional to ``weights`` adding up to ``total`` (ties by name)."""
+    names = sorted(weights)
+    s = sum(max(0.0, weights[r]) for r in names)
+    if s <= 0:
+        raw = {r: total / len(names) for r in names}
+    else:
+        raw = {r: total * max(0.0, weights[r]) / s for r in names}
+    out = {r: math.floor(raw[r] + 1e-9) for r in names}
+    left = total - sum(out.values())
+    order = sorted(names, key=lambda r: (-(raw[r] - out[r]), r))
+    for r in order[:left]:
+        out[r] += 1
+    return out
+
+
+def clamp_to_floor(shares: Mapping[str, int], floor: int) -> dict[str, int]:
+    """Raise every region to ``floor`` taking the difference from the largest ones."""
+    out = dict(shares)
+    names = sorted(out)
+    for r in names:
+        while out[r] < floor:
+            donor = max((d for d in names if d != r), key=lambda d: (out[d], d))
+            if out[donor] <= floor:
+                break
+            take = min(floor - out[r], out[donor] - floor)
+            out[r] += take
+            out[donor] -= take
+    return out
+
+
+def natural_shares(policy: Policy) -> dict[str, int]:
+    """The healthy target: natural shares as whole percents, raised to the floor."""
+    return clamp_to_floor(_largest_remainder(policy.natural), policy.floor)
+
+
+def dials_for_shares(
+    shares: Mapping[str, int], natural: Mapping[str, float], floor: int = 0
+) -> dict[str, int]:
+    """Global Accelerator dials that give ``shares`` (percent) with ``natural`` shares.
+
+    Only the region that must lose traffic gets a dial below 100. Dials are whole numbers, so
+    one of the two regions gets a little more than its share: the dial is rounded *up* (the
+    shed region keeps at least its share: a floor of f% at natural share g needs ``f/g``),
+    unless that would leave the other region under ``floor`` - then it is rounded down."""
+    names = sorted(natural)
+    if len(names) == 1:
+        return {names[0]: 100}
+    dials = {r: 100 for r in names}
+    for r in names:
+        g = natural[r]
+        if shares[r] < g - 1e-9:
+            exact = shares[r] * 100.0 / g
+            dial = math.ceil(exact - 1e-9)
+            other = next(o for o in names if o != r)
+            if shares_for_dials({r: dial, other: 100}, natural)[other] < floor - 1e-9:
+                dial = math.floor(exact + 1e-9)
+            dials[r] = min(100, max(0, dial))
+    return dials
+
+
+def shares_for_dials(dials: Mapping[str, float], natural: Mapping[str, float]) -> dict[str, float]:
+    """The load each region serves (percent) for given dials, from the issue's spill model:
+    ``load_E = d_E*g_E + (1 - d_W)*g_W`` (what a dial turns away goes to the other region)."""
+    names = sorted(natural)
+    if len(names) == 1:
+        return {names[0]: 100.0}
+    a, b = names
+    ga, gb = natural[a] / 100.0, natural[b] / 100.0
+    da, db = dials[a] / 100.0, dials[b] / 100.0
+    load_a = da * ga + (1 - db) * gb
+    return {a: 100 * load_a, b: 100 * (1 - load_a)}
+
+
+# ---------------------------------------------------------------------------------------------
+# The evaluation step
+
+
+def initial_state(policy: Policy) -> State:
+    """Fresh state: natural shares, no history."""
+    return State(
+        shares=natural_shares(policy),
+        regions={r: RegionState() for r in policy.regions},
+    )
+
+
+def _sample_problem(sample: Sample | None, now: float, stale_after: float) -> str | None:
+    if sample is None:
+        return "no sample"
+    for name, value in (("p95", sample.p95_seconds), ("error ratio", sample.error_ratio)):
+        if value is None or not math.isfinite(value) or value < 0:
+            return f"{name} is {value!r}"
+    if sample.saturation is not None and (
+        not math.isfinite(sample.saturation) or sample.saturation < 0
+    ):
+        return f"saturation is {sample.saturation!r}"
+    age = now - sample.ts
+    if age > stale_after:
+        return f"sample is {age:.0f}s old (> {stale_after:g}s)"
+    return None
+
+
+def _breach_reasons(sample: Sample, policy: Policy) -> list[str]:
+    out = []
+    if sample.p95_seconds > policy.p95_seconds:
+        out.append(f"p95 {sample.p95_seconds:.3f}s > {policy.p95_seconds:.3f}s")
+    if sample.error_ratio > policy.error_ratio:
+        out.append(f"errors {sample.error_ratio:.4f} > {policy.error_ratio:.4f}")
+    if sample.saturation is not None and sample.saturation > policy.saturation:
+        out.append(f"saturation {sample.saturation:.2f} > {policy.saturation:.2f}")
+    return out
+
+
+def _sync_regions(state: State, policy: Policy) -> State:
+    """Adopt regions added to or removed from the config since the state was saved."""
+    if set(state.shares) == set(policy.natural) and set(state.regions) == set(policy.natural):
+        return state
+    return replace(initial_state(policy), evaluations=state.evaluations, last_at=state.last_at)
+
+
+def _pin_active(policy: Policy, now: float) -> Pin | None:
+    pin = policy.pin
+    if pin is None or now >= pin.expires_at:
+        return None
+    if set(pin.shares) != set(policy.natural):
+        return None
+    return pin
+
+
+def _move(
+    current: Mapping[str, int],
+    desired: Mapping[str, int],
+    regions: Mapping[str, RegionState],
+    step: int,
+) -> dict[str, int]:
+    """Shed at once (a shed region's share drops to its target); return weight in steps."""
+    names = sorted(current)
+    if len(names) == 1 or dict(current) == dict(desired):
+        return dict(desired)
+    a, b = names
+    delta = desired[a] - current[a]  # > 0: a gains and b loses
+    loser = b if delta > 0 else a
+    if regions[loser].mode == "shed":
+        return dict(desired)
+    move = min(step, abs(delta))
+    sign = 1 if delta > 0 else -1
+    return {a: current[a] + sign * move, b: current[b] - sign * move}
+
+
+def _decisions(
+    shares: Mapping[str, int],
+    policy: Policy,
+    reasons: Mapping[str, str],
+    extra: Mapping,
+    pinned: bool = False,
+) -> tuple[RegionDecision, ...]:
+    dials = dials_for_shares(shares, policy.natural, 0 if pinned else policy.floor)
+    return tuple(
+        RegionDecision(
+            region=r,
+            share=shares[r],
+            dial=dials[r],
+            route53_weight=shares[r],
+            reason=reasons[r],
+            score=extra.get(r, {}).get("score"),
+            breaching=extra.get(r, {}).get("breaching"),
+            mode=extra.get(r, {}).get("mode", "ok"),
+        )
+        for r in policy.regions
+    )
+
+
+def evaluate(
+    state: State, samples: Mapping[str, Sample], policy: Policy, now: float
+) -> tuple[State, Decision]:
+    """One controller step. Pure and deterministic: same arguments, same result."""
+    state = _sync_regions(state, policy)
+    previous = dict(state.shares)
+    floor = policy.floor
+    pin = _pin_active(policy, now)
+
+    # An expired pin may have left a region under the floor: the floor comes back at once.
+    current = dict(previous) if pin else clamp_to_floor(previous, floor)
+
+    problems = {
+        r: p
+        for r in policy.regions
+        if (p := _sample_problem(samples.get(r), now, policy.stale_after_seconds))
+    }
+    if problems and not pin:
+        why = "; ".join(f"{r}: {p}" for r, p in sorted(problems.items()))
+        reasons = {
+            r: f"hold (fail-static): {problems.get(r, 'metrics ok, another region has none')}"
+            for r in policy.regions
+        }
+        extra = {r: {"mode": state.regions[r].mode} for r in policy.regions}
+        new_state = replace(
+            state, shares=current, pinned=False, evaluations=state.evaluations + 1, last_at=now
+        )
+        return new_state, Decision(
+            at=now,
+            action="hold",
+            regions=_decisions(current, policy, reasons, extra),
+            reason=f"fail-static, holding current weights: {why}",
+            changed=current != previous,
+            fail_static=True,
+        )
+
+    # Update streaks from valid samples (while pinned, bad samples leave streaks alone).
+    regions: dict[str, RegionState] = {}
+    breaching: dict[str, list[str]] = {}
+    scores: dict[str, float] = {}
+    for r in policy.regions:
+        rs = state.regions[r]
+        if r in problems:
+            regions[r] = rs
+            continue
+        s = samples[r]
+        scores[r] = score(s.p95_seconds, s.error_ratio, s.saturation)
+        breaching[r] = _breach_reasons(s, policy)
+        if breaching[r]:
+            rs = replace(rs, breach_streak=rs.breach_streak + 1, healthy_streak=0)
+        else:
+            rs = replace(rs, breach_streak=0, healthy_streak=rs.healthy_streak + 1)
+        regions[r] = rs
+
+    reasons: dict[str, str] = {}
+    all_breaching = len(policy.regions) > 1 and all(
+        (regions[r].mode == "shed" and breaching.get(r)) or regions[r].breach_streak > 0
+        for r in policy.regions
+    )
+
+    # Mode transitions.
+    for r in policy.regions:
+        rs = regions[r]
+        if r not in scores:
+            continue
+        weight_now = policy.natural[r] * scores[r]
+        if rs.mode == "ok" and rs.breach_streak >= policy.breach_hold and not all_breaching:
+            if len(policy.regions) > 1:
+                rs = replace(rs, mode="shed", shed_weight=weight_now)
+        elif rs.mode == "shed" and breaching[r]:
+            rs = replace(rs, shed_weight=min(rs.shed_weight or weight_now, weight_now))
+        elif rs.mode == "shed" and rs.healthy_streak >= policy.recovery_hold:
+            rs = replace(rs, mode="ok", shed_weight=None)
+        regions[r] = rs
+
+    extra = {
+        r: {"score": scores.get(r), "breaching": bool(breaching.get(r)), "mode": regions[r].mode}
+        for r in policy.regions
+    }
+
+    if pin:
+        shares = {r: int(pin.shares[r]) for r in policy.regions}
+        until = _iso(pin.expires_at)
+        for r in policy.regions:
+            reasons[r] = f"pinned to {shares[r]}% by {pin.by} until {until}: {pin.reason}"
+        new_state = State(
+            shares=shares,
+            regions=regions,
+            pinned=True,
+            evaluations=state.evaluations + 1,
+            last_at=now,
+        )
+        return new_state, Decision(
+            at=now,
+            action="pinned",
+            regions=_decisions(shares, policy, reasons, extra, pinned=True),
+            reason=f"manual pin until {until} by {pin.by}: {pin.reason}",
+            changed=shares != previous,
+        )
+
+    if len(policy.regions) == 1:
+        r = policy.regions[0]
+        reasons[r] = "only region: serves everything"
+        desired = {r: 100}
+        action_reason = "single region"
+    elif all_breaching:
+        desired = current
+        for r in policy.regions:
+            why = ", ".join(breaching.get(r) or []) or "shed"
+            reasons[r] = f"hold: every region breaching ({why}); never shed everyone"
+        action_reason = "every region breaching: holding current weights"
+    else:
+        shed = [r for r in policy.regions if regions[r].mode == "shed"]
+        if shed:
+            weights = {
+                r: (regions[r].shed_weight or 0.0)
+                if regions[r].mode == "shed"
+                else policy.natural[r] * 100.0
+                for r in policy.regions
+            }
+            desired = clamp_to_floor(_largest_remainder(weights), floor)
+        else:
+            desired = natural_shares(policy)
+        # A region that breaches while its weight is coming back stops gaining (no flapping
+        # back and forth while the breach is being confirmed).
+        if any(breaching.get(r) and desired[r] > current[r] for r in policy.regions):
+            desired = current
+        action_reason = ""
+    new_shares = _move(current, desired, regions, policy.step_percent)
+
+    if len(policy.regions) > 1 and not all_breaching:
+        for r in policy.regions:
+            rs = regions[r]
+            why = ", ".join(breaching.get(r) or [])
+            sc = f"score {scores[r]:.0f}" if r in scores else "no score"
+            if rs.mode == "shed" and why:
+                reasons[r] = f"shed to {new_shares[r]}% ({sc}): {why}"
+            elif rs.mode == "shed":
+                reasons[r] = f"shed, recovering: healthy {rs.healthy_streak}/{policy.recovery_hold}"
+            elif why:
+                reasons[r] = f"breach {rs.breach_streak}/{policy.breach_hold} ({sc}): {why}"
+            elif new_shares[r] > current[r] and new_shares[r] != desired[r]:
+                reasons[r] = f"returning weight: +{new_shares[r] - current[r]}% this step ({sc})"
+            elif new_shares[r] == floor and desired[r] == floor and floor > 0:
+                reasons[r] = f"healthy ({sc}), at the {floor}% floor"
+            else:
+                reasons[r] = f"healthy ({sc})"
+        moved = [r for r in policy.regions if new_shares[r] != current[r]]
+        action_reason = (
+            "shares " + ", ".join(f"{r} {current[r]}->{new_shares[r]}" for r in moved)
+            if moved
+            else "no change"
+        )
+
+    changed = new_shares != previous
+    new_state = State(
+        shares=new_shares,
+        regions=regions,
+        pinned=False,
+        evaluations=state.evaluations + 1,
+        last_at=now,
+    )
+    if state.pinned:
+        action_reason = f"pin expired, automation resumed; {action_reason}"
+    action = "hold" if all_breaching else ("steer" if changed else "steady")
+    return new_state, Decision(
+        at=now,
+        action=action,
+        regions=_decisions(new_shares, policy, reasons, extra),
+        reason=action_reason,
+        changed=changed,
+    )
+
+
+def _iso(ts: float) -> str:
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
