@@ -1,0 +1,1 @@
+"""Small, real sample services used by tests, load tests and local demos."""

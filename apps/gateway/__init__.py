@@ -1,0 +1,1 @@
+"""The gateway's sample HTTP service (see :mod:`apps.gateway.app`)."""

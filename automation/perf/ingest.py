@@ -1,0 +1,356 @@
+"""Streaming readers for load-test results: k6 NDJSON, both k6 summary formats, Locust CSV.
+
+Every reader returns a :class:`~automation.perf.model.RunResult` with one
+:class:`~automation.perf.model.EndpointStats` per endpoint. :func:`read_result` sniffs the
+format, so callers never say which tool wrote a file; a file that is none of these raises
+:class:`~automation.errors.UserError` saying what was expected.
+
+k6 NDJSON (``k6 run --out json=FILE``, gzipped when the name ends in ``.gz``) is read line by
+line with constant memory per endpoint: only ``http_req_duration`` and ``http_req_failed``
+lines are parsed (a byte test skips the other ~80 % before any JSON work), and durations go
+into a :class:`~automation.perf.digest.Digest`.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import math
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from automation.errors import UserError
+from automation.perf.digest import DEFAULT_EXACT_LIMIT, Digest
+from automation.perf.model import AGGREGATE, EndpointStats, RunResult, Threshold, split_endpoint
+
+EXPECTED = (
+    "expected k6 NDJSON (k6 run --out json=FILE; lines like "
+    '{"type":"Point","metric":"http_req_duration",...}), a k6 summary JSON '
+    '(--summary-export or handleSummary, with a top-level "metrics" object) or a Locust '
+    "--csv stats file (PREFIX_stats.csv, header 'Type,Name,Request Count,...')"
+)
+QUANTILES = (0.5, 0.9, 0.95, 0.99)
+_DUR = b"http_req_duration"
+_FAIL = b"http_req_failed"
+_MAX_SUMMARY_BYTES = 64 * 1024 * 1024
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb", buffering=1 << 20)
+
+
+def resolve(path: str | Path) -> Path:
+    """The file to read: ``path`` itself, or ``PATH_stats.csv`` for a Locust ``--csv`` prefix."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    stats = Path(f"{p}_stats.csv")
+    if stats.is_file():
+        return stats
+    raise UserError(f"no such result file ({EXPECTED})", source=str(path))
+
+
+def read_result(path: str | Path, *, exact_limit: int = DEFAULT_EXACT_LIMIT) -> RunResult:
+    """Read one result file of any supported kind."""
+    p = resolve(path)
+    try:
+        with _open_bytes(p) as fh:
+            head = fh.read(64 * 1024)
+    except (OSError, EOFError, zlib.error) as err:
+        raise UserError(f"cannot read ({err}); {EXPECTED}", source=str(p)) from err
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if not first:
+        raise UserError(f"file is empty; {EXPECTED}", source=str(p))
+    if first.replace('"', "").startswith("Type,Name"):
+        return read_locust_csv(p)
+    if first.replace('"', "").startswith("Timestamp,User Count"):
+        raise UserError(
+            "this is Locust's _stats_history.csv; pass PREFIX_stats.csv (or the --csv prefix)",
+            source=str(p),
+        )
+    if first.startswith("{"):
+        try:
+            obj = json.loads(first)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and obj.get("type") in ("Metric", "Point") and "metric" in obj:
+            return read_k6_ndjson(p, exact_limit=exact_limit)
+        if p.stat().st_size <= _MAX_SUMMARY_BYTES:
+            try:
+                with _open_bytes(p) as fh:
+                    doc = json.load(fh)
+            except ValueError:
+                doc = None
+            if isinstance(doc, dict) and isinstance(doc.get("metrics"), dict):
+                return read_k6_summary(doc, str(p))
+    raise UserError(f"not a k6 or Locust result: {EXPECTED}; found {first[:60]!r}", source=str(p))
+
+
+class _Acc:
+    """Per-endpoint accumulator for NDJSON samples."""
+
+    __slots__ = ("digest", "fail_errors", "fail_points", "method", "tag_errors", "url")
+
+    def __init__(self, method: str | None, url: str | None, exact_limit: int) -> None:
+        self.digest = Digest(exact_limit)
+        self.method = method
+        self.url = url
+        self.tag_errors = 0
+        self.fail_points = 0
+        self.fail_errors = 0
+
+
+def _endpoint_key(tags: dict[str, Any]) -> str:
+    name = tags.get("name")
+    if name:
+        return str(name)
+    return f"{tags.get('method', '')} {tags.get('url', '')}".strip() or "(unnamed)"
+
+
+def _failed_by_tags(tags: dict[str, Any]) -> bool:
+    exp = tags.get("expected_response")
+    if exp is not None:
+        return str(exp) != "true"
+    status = str(tags.get("status", ""))
+    return not (status[:1] in ("1", "2", "3") and len(status) == 3)
+
+
+def iter_ndjson_lines(path: Path) -> Iterator[bytes]:
+    """Lines of a (possibly gzipped) NDJSON file, as bytes."""
+    with _open_bytes(path) as fh:
+        yield from fh
+
+
+def read_k6_ndjson(path: Path, *, exact_limit: int = DEFAULT_EXACT_LIMIT) -> RunResult:
+    """Per-endpoint statistics from ``k6 run --out json=FILE`` (plain or .gz).
+
+    Endpoints are grouped by the ``name`` tag (k6 sets it to the URL unless the script names
+    the request), else by method and URL. Errors come from ``http_req_failed`` points when the
+    file has them (k6 >= 0.31), else from the ``expected_response``/``status`` tags.
+    """
+    accs: dict[str, _Acc] = {}
+    loads = json.loads
+    lineno = 0
+    try:
+        for line in iter_ndjson_lines(path):
+            lineno += 1
+            is_dur = _DUR in line
+            if not is_dur and _FAIL not in line:
+                continue
+            try:
+                obj = loads(line)
+            except ValueError as err:
+                raise UserError(
+                    f"line {lineno} is not JSON ({err}); expected k6 NDJSON", source=str(path)
+                ) from err
+            if obj.get("type") != "Point":
+                continue
+            metric = obj.get("metric")
+            if metric != "http_req_duration" and metric != "http_req_failed":
+                continue
+            data = obj.get("data") or {}
+            tags = data.get("tags") or {}
+            value = data.get("value")
+            if not isinstance(value, (int, float)):
+                raise UserError(
+                    f"line {lineno}: data.value must be a number, found {value!r}",
+                    source=str(path),
+                    key="data.value",
+                )
+            key = _endpoint_key(tags)
+            acc = accs.get(key)
+            if acc is None:
+                acc = accs[key] = _Acc(tags.get("method"), tags.get("url"), exact_limit)
+            if metric == "http_req_duration":
+                acc.digest.add(float(value))
+                if _failed_by_tags(tags):
+                    acc.tag_errors += 1
+            else:
+                acc.fail_points += 1
+                if value:
+                    acc.fail_errors += 1
+    except (OSError, EOFError, zlib.error) as err:
+        raise UserError(f"cannot read line {lineno + 1} ({err})", source=str(path)) from err
+    endpoints = []
+    for key, acc in accs.items():
+        d = acc.digest
+        if d.count == 0:
+            continue  # http_req_failed without durations: nothing to budget
+        p50, p90, p95, p99 = d.quantiles(QUANTILES)
+        _, path_ = split_endpoint(key, acc.url)
+        endpoints.append(
+            EndpointStats(
+                name=key,
+                method=acc.method,
+                path=path_,
+                count=d.count,
+                errors=acc.fail_errors if acc.fail_points else acc.tag_errors,
+                p50_ms=p50,
+                p90_ms=p90,
+                p95_ms=p95,
+                p99_ms=p99,
+                max_ms=d.max,
+                digest=d,
+            )
+        )
+    endpoints.sort(key=lambda e: e.name)
+    return RunResult(source=str(path), kind="k6-ndjson", endpoints=tuple(endpoints))
+
+
+def _parse_submetric(key: str) -> tuple[str, dict[str, str]]:
+    """``'http_req_duration{name:GET /x,method:GET}'`` -> (base, {tag: value})."""
+    if "{" not in key or not key.endswith("}"):
+        return key, {}
+    base, _, inner = key[:-1].partition("{")
+    tags: dict[str, str] = {}
+    for part in inner.split(","):
+        k, sep, v = part.partition(":")
+        if sep:
+            tags[k.strip()] = v.strip()
+    return base, tags
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def read_k6_summary(doc: dict[str, Any], source: str) -> RunResult:
+    """Per-endpoint statistics from either k6 summary format.
+
+    ``--summary-export`` puts the stats flat on each metric and maps each threshold to
+    ``true`` when it was *crossed*; handleSummary data nests ``values`` and writes
+    ``thresholds.{expr}.ok`` (true when it *held*). Both normalise to
+    :class:`~automation.perf.model.Threshold` ``passed``. Per-endpoint figures come from
+    submetrics tagged by ``name`` (``http_req_duration{name:GET /x}``); the untagged metric
+    becomes the :data:`~automation.perf.model.AGGREGATE` endpoint.
+    """
+    metrics = doc["metrics"]
+    nested = any(
+        isinstance(m, dict) and isinstance(m.get("values"), dict) for m in metrics.values()
+    )
+    kind = "k6-handle-summary" if nested else "k6-summary-export"
+    durations: dict[str, dict[str, Any]] = {}
+    failed: dict[str, dict[str, Any]] = {}
+    reqs: dict[str, dict[str, Any]] = {}
+    thresholds: list[Threshold] = []
+    for mkey, mval in metrics.items():
+        if not isinstance(mval, dict):
+            raise UserError(
+                f"expected an object of statistics, found {type(mval).__name__}",
+                source=source,
+                key=f"metrics.{mkey}",
+            )
+        values = mval.get("values") if nested else mval
+        if not isinstance(values, dict):
+            values = {}
+        for expr, res in (mval.get("thresholds") or {}).items():
+            if nested and isinstance(res, dict) and isinstance(res.get("ok"), bool):
+                thresholds.append(Threshold(mkey, expr, res["ok"]))
+            elif not nested and isinstance(res, bool):
+                thresholds.append(Threshold(mkey, expr, not res))  # true = crossed = failed
+        base, tags = _parse_submetric(mkey)
+        if tags and "name" not in tags:
+            continue  # e.g. {expected_response:true}: a filter, not an endpoint
+        endpoint = tags.get("name", AGGREGATE)
+        if base == "http_req_duration":
+            durations[endpoint] = values
+        elif base == "http_req_failed":
+            failed[endpoint] = values
+        elif base == "http_reqs":
+            reqs[endpoint] = values
+    endpoints = []
+    for name, v in durations.items():
+        count: int | None = None
+        errors: int | None = None
+        fv = failed.get(name)
+        if fv is not None:
+            passes, fails = _num(fv.get("passes")), _num(fv.get("fails"))
+            rate = _num(fv.get("rate", fv.get("value")))
+            if passes is not None and fails is not None:
+                # A k6 Rate counts non-zero samples as "passes": for http_req_failed that is
+                # the number of failed requests.
+                count, errors = int(passes + fails), int(passes)
+            elif rate is not None and name in reqs and _num(reqs[name].get("count")) is not None:
+                count = int(reqs[name]["count"])
+                errors = round(rate * count)
+        if count is None and name in reqs:
+            c = _num(reqs[name].get("count"))
+            count = int(c) if c is not None else None
+        method, path = split_endpoint(name) if name != AGGREGATE else (None, None)
+        endpoints.append(
+            EndpointStats(
+                name=name,
+                method=method,
+                path=path,
+                count=count,
+                errors=errors,
+                p50_ms=_num(v.get("med", v.get("p(50)"))),
+                p90_ms=_num(v.get("p(90)")),
+                p95_ms=_num(v.get("p(95)")),
+                p99_ms=_num(v.get("p(99)")),
+                max_ms=_num(v.get("max")),
+            )
+        )
+    endpoints.sort(key=lambda e: e.name)
+    return RunResult(source, kind, tuple(endpoints), tuple(thresholds))
+
+
+_LOCUST_REQUIRED = ("Type", "Name", "Request Count", "Failure Count", "95%")
+
+
+def read_locust_csv(path: Path) -> RunResult:
+    """Per-endpoint statistics from Locust's ``--csv PREFIX`` stats file (``PREFIX_stats.csv``).
+
+    Locust's percentiles are its own (response times rounded to 2 significant digits above
+    100 ms); the ``Aggregated`` row becomes the :data:`~automation.perf.model.AGGREGATE`
+    endpoint.
+    """
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(io.StringIO(fh.read()))
+    missing = [c for c in _LOCUST_REQUIRED if c not in (reader.fieldnames or [])]
+    if missing:
+        raise UserError(f"Locust stats CSV lacks columns {missing}; {EXPECTED}", source=str(path))
+    endpoints = []
+    for rowno, row in enumerate(reader, start=2):
+
+        def num(col: str, row: dict[str, str] = row, rowno: int = rowno) -> float | None:
+            raw = (row.get(col) or "").strip()
+            if raw in ("", "N/A"):
+                return None
+            try:
+                return float(raw)
+            except ValueError:
+                raise UserError(
+                    f"row {rowno}: expected a number, found {raw!r}", source=str(path), key=col
+                ) from None
+
+        name = (row.get("Name") or "").strip()
+        rtype = (row.get("Type") or "").strip()
+        if name == "Aggregated" and not rtype:
+            name = AGGREGATE
+        count, fails = num("Request Count"), num("Failure Count")
+        _, path_ = split_endpoint(name) if name != AGGREGATE else (None, None)
+        endpoints.append(
+            EndpointStats(
+                name=name,
+                method=(rtype.upper() or None) if name != AGGREGATE else None,
+                path=path_,
+                count=int(count) if count is not None else None,
+                errors=int(fails) if fails is not None else None,
+                p50_ms=num("50%"),
+                p90_ms=num("90%"),
+                p95_ms=num("95%"),
+                p99_ms=num("99%"),
+                max_ms=num("Max Response Time"),
+            )
+        )
+    return RunResult(str(path), "locust-csv", tuple(endpoints))

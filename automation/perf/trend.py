@@ -1,0 +1,134 @@
+"""Nightly trend: a JSON-lines history of per-endpoint p95, and a plot with budget lines.
+
+Each history line is one night: ``{"time", "commit", "sources", "endpoints": [{"name",
+"count", "runs", "p95_ms", "p99_ms", "err_rate", "budget_p95_ms"}]}``. The budget is stored
+with each point, so the plot's budget line shows when a budget was changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from automation.errors import UserError
+from automation.perf.budgets import Budgets
+from automation.perf.gate import measure
+from automation.perf.model import RunResult
+
+
+def history_entry(
+    budgets: Budgets,
+    runs: Sequence[RunResult],
+    *,
+    commit: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """One night's point per budgeted endpoint (medians across the runs)."""
+    eps = []
+    for b in budgets.budgets:
+        m = measure(b, runs)
+        eps.append(
+            {
+                "name": b.label,
+                "count": m.count,
+                "runs": m.runs,
+                "p95_ms": m.p95_ms,
+                "p99_ms": m.p99_ms,
+                "err_rate": m.err_rate,
+                "budget_p95_ms": b.p95_ms,
+            }
+        )
+    return {
+        "time": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "commit": commit,
+        "sources": [r.source for r in runs],
+        "endpoints": eps,
+    }
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """All entries of a history file (missing file = empty history)."""
+    if not path.exists():
+        return []
+    out = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError as err:
+            raise UserError(f"line {i} is not JSON ({err})", source=str(path)) from None
+        if not isinstance(entry, dict) or not isinstance(entry.get("endpoints"), list):
+            raise UserError(
+                f"line {i}: expected an object with an 'endpoints' list",
+                source=str(path),
+                key="endpoints",
+            )
+        try:
+            datetime.fromisoformat(str(entry.get("time")))
+        except ValueError:
+            raise UserError(
+                f"line {i}: expected an ISO timestamp, found {entry.get('time')!r}",
+                source=str(path),
+                key="time",
+            ) from None
+        out.append(entry)
+    return out
+
+
+def append_history(path: Path, entry: dict[str, Any], *, keep: int | None = None) -> int:
+    """Append ``entry``; with ``keep``, drop the oldest beyond that many. Returns the length."""
+    history = [*read_history(path), entry]
+    if keep is not None and len(history) > keep:
+        history = history[-keep:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in history), "utf-8")
+    tmp.replace(path)
+    return len(history)
+
+
+def series(history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[datetime, Any, Any]]]:
+    """Per endpoint: ``(time, p95_ms, budget_p95_ms)`` in time order."""
+    out: dict[str, list[tuple[datetime, Any, Any]]] = {}
+    for entry in sorted(history, key=lambda e: datetime.fromisoformat(e["time"])):
+        t = datetime.fromisoformat(entry["time"])
+        for ep in entry["endpoints"]:
+            out.setdefault(ep["name"], []).append((t, ep.get("p95_ms"), ep.get("budget_p95_ms")))
+    return out
+
+
+def plot_trend(history: Sequence[dict[str, Any]], out: Path, *, title: str = "p95 trend") -> int:
+    """Draw p95 per endpoint over time with its budget line; returns the number of panels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = series(history)
+    if not data:
+        raise UserError("the history has no endpoints to plot", source=str(out))
+    n = len(data)
+    cols = 2 if n > 1 else 1
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 2.6 * rows), squeeze=False)
+    for ax, (name, pts) in zip(axes.flat, sorted(data.items()), strict=False):
+        ts = [p[0] for p in pts]
+        ax.plot(ts, [p[1] for p in pts], marker="o", ms=3, label="p95 (median of runs)")
+        ax.step(ts, [p[2] for p in pts], where="post", ls="--", color="red", label="budget")
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel("ms")
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+        ax.set_ylim(bottom=0)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return n

@@ -1,0 +1,1 @@
+"""Load tests of the gateway (Locust) and a bounded runner for them."""
