@@ -37,6 +37,9 @@ def _register() -> None:
     from automation.perf.cli import app as perf_app
 
     app.add_typer(perf_app, name="perf")
+    from automation.traffic.cli import app as traffic_app
+
+    app.add_typer(traffic_app, name="traffic")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,412 @@
+"""Actuators: make the controller's decision real, keeping config the source of truth.
+
+1. :class:`AutomationActuator` - the normal path: write each region's dial to the stack config
+   (``summit-platform:regions[i].dial``) through the Automation API and run ``up`` targeted at
+   the Global Accelerator endpoint groups (and Route53 records in fallback mode).
+2. :func:`ga_fast_path` - when the stack is locked or ``up`` fails: boto3
+   ``update_endpoint_group`` per changed region (the GA API lives in us-west-2), then poll
+   ``describe_accelerator`` until ``Status`` is ``DEPLOYED``. The caller writes the same dials
+   to config first, so the next ``up`` is a no-op.
+3. :func:`route53_set_weights` - fallback mode: UPSERT the weighted records' ``Weight``.
+4. :func:`apply_decision` - the orchestration, with retries and backoff; its
+   :class:`ApplyReport` always says whether config and reality agree.
+
+Config is written before reality changes: if AWS then fails, config is ahead of reality and the
+report says so (``consistent=False``); the next successful ``up`` converges. The Automation API
+is reached through ``automation.pulumi_ops`` when it exists, else directly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automation.errors import UserError
+from stacks.config import GA_CONTROL_REGION, PROJECT, load_stack
+
+ENDPOINT_GROUP_TYPE = "aws:globalaccelerator/endpointGroup:EndpointGroup"
+ROUTE53_RECORD_TYPE = "aws:route53/record:Record"
+
+
+# --------------------------------------------------------------------------- stack config writes
+
+
+def _round_trip_yaml():
+    from ruamel.yaml import YAML
+
+    y = YAML()  # round-trip mode keeps comments, key order and flow styles
+    y.preserve_quotes = True
+    y.width = 4096
+    return y
+
+
+class OfflineConfig:
+    """Edits ``Pulumi.<stack>.yaml`` directly, as ``pulumi config set --path`` would, keeping
+    comments and the other keys. Used by ``--offline`` and when no engine is reachable."""
+
+    def __init__(self, project_dir: Path, stack: str):
+        self.project_dir = Path(project_dir)
+        self.stack = stack
+        self.path = self.project_dir / f"Pulumi.{stack}.yaml"
+
+    def _edit(self, change: Callable[[Any], None]) -> None:
+        y = _round_trip_yaml()
+        doc = y.load(self.path.read_text())
+        change(doc["config"])
+        tmp = self.path.with_suffix(".yaml.tmp")
+        with tmp.open("w") as fh:
+            y.dump(doc, fh)
+        tmp.replace(self.path)
+
+    def set_dials(self, dials: Mapping[str, int]) -> None:
+        def change(cfg: Any) -> None:
+            regions = cfg[f"{PROJECT}:regions"]
+            for item in regions:
+                if item["name"] in dials:
+                    item["dial"] = int(dials[item["name"]])
+
+        self._edit(change)
+
+    def set_traffic(self, traffic: Mapping[str, Any]) -> None:
+        """Replace ``summit-platform:traffic`` (a stack value replaces the default whole)."""
+
+        def change(cfg: Any) -> None:
+            key = f"{PROJECT}:traffic"
+            current = cfg.get(key)
+            if current is None:
+                cfg[key] = dict(traffic)
+                return
+            for k in list(current):
+                if k not in traffic:
+                    del current[k]
+            for k, v in traffic.items():
+                current[k] = v
+
+        self._edit(change)
+
+
+class AutomationConfig:
+    """The same writes through the Automation API (``set_config --path``)."""
+
+    def __init__(self, stack: Any):
+        self.stack = stack
+
+    def set_dials(self, dials: Mapping[str, int], order: list[str]) -> None:
+        from pulumi.automation import ConfigValue
+
+        values = {
+            f"{PROJECT}:regions[{i}].dial": ConfigValue(value=str(int(dials[r])))
+            for i, r in enumerate(order)
+            if r in dials
+        }
+        self.stack.set_all_config(values, path=True)
+
+    def set_traffic(self, traffic: Mapping[str, Any]) -> None:
+        from pulumi.automation import ConfigValue
+
+        # Setting the whole object as JSON would store a string; --path writes the leaves.
+        self.stack.remove_config(f"{PROJECT}:traffic", path=True)
+        leaves = dict(_leaves(f"{PROJECT}:traffic", traffic))
+        values = {
+            k: ConfigValue(value=v if isinstance(v, str) else json.dumps(v))
+            for k, v in leaves.items()
+        }
+        self.stack.set_all_config(values, path=True)
+
+
+def _leaves(prefix: str, value: Any):
+    if isinstance(value, Mapping) and value:
+        for k, v in value.items():
+            seg = f'["{k}"]' if not str(k).isidentifier() else f".{k}"
+            yield from _leaves(f"{prefix}{seg}", v)
+    else:
+        yield prefix, value
+
+
+def traffic_with_defaults(project_dir: Path, stack: str) -> dict[str, Any]:
+    """The stack's ``traffic`` value as the stack file would hold it after a write: the stack
+    file's own value, or Pulumi.yaml's default (a stack value replaces the default whole)."""
+    from stacks.config import project_defaults, read_stack_file
+
+    _, defaults = project_defaults(project_dir)
+    raw = read_stack_file(project_dir, stack)
+    value = raw.get(f"{PROJECT}:traffic", raw.get("traffic", defaults.get("traffic")))
+    return json.loads(json.dumps(value or {}))
+
+
+# --------------------------------------------------------------------------- Automation API
+
+
+def open_stack(project_dir: Path, stack: str, command: Any = None) -> Any:
+    """Select the local project's stack (lead's ``pulumi_ops`` when present)."""
+    try:
+        from automation import pulumi_ops  # type: ignore[attr-defined]
+
+        return pulumi_ops.open_stack(project_dir, stack)
+    except (ImportError, AttributeError):
+        pass
+    from pulumi import automation as auto
+
+    kwargs: dict[str, Any] = {"work_dir": str(project_dir)}
+    if command is not None:
+        kwargs["pulumi_command"] = command
+    return auto.select_stack(stack_name=stack, **kwargs)
+
+
+def target_urns(stack: Any, mode: str) -> list[str]:
+    """URNs of the endpoint groups (ga) or weighted records (route53) in the stack's state."""
+    wanted = ENDPOINT_GROUP_TYPE if mode == "ga" else ROUTE53_RECORD_TYPE
+    deployment = stack.export_stack()
+    resources = (deployment.deployment or {}).get("resources") or []
+    return [r["urn"] for r in resources if r.get("type") == wanted]
+
+
+@dataclass
+class ApplyReport:
+    """What an apply did; ``consistent`` is False whenever config and reality may disagree."""
+
+    path: str
+    dials: dict[str, int]
+    config_written: bool = False
+    applied: bool = False
+    consistent: bool = False
+    attempts: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "dials": self.dials,
+            "configWritten": self.config_written,
+            "applied": self.applied,
+            "consistent": self.consistent,
+            "attempts": self.attempts,
+            "messages": self.messages,
+        }
+
+
+# --------------------------------------------------------------------------- boto3 fast path
+
+
+def accelerator_arn_of(endpoint_group_arn: str) -> str:
+    """``arn:...:accelerator/<id>/listener/<id>/endpoint-group/<id>`` -> the accelerator ARN."""
+    head, sep, _ = endpoint_group_arn.partition("/listener/")
+    if not sep:
+        raise UserError(
+            f"expected an endpoint group ARN, found {endpoint_group_arn!r}", key="endpointGroupArn"
+        )
+    return head
+
+
+def discover_endpoint_groups(client: Any, accelerator_arn: str) -> dict[str, str]:
+    """Region -> endpoint group ARN for every listener of the accelerator."""
+    out: dict[str, str] = {}
+    for page in client.get_paginator("list_listeners").paginate(AcceleratorArn=accelerator_arn):
+        for listener in page["Listeners"]:
+            pages = client.get_paginator("list_endpoint_groups").paginate(
+                ListenerArn=listener["ListenerArn"]
+            )
+            for eg_page in pages:
+                for eg in eg_page["EndpointGroups"]:
+                    out.setdefault(eg["EndpointGroupRegion"], eg["EndpointGroupArn"])
+    return out
+
+
+def wait_deployed(
+    client: Any,
+    accelerator_arn: str,
+    *,
+    timeout_s: float = 300,
+    poll_s: float = 5,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> bool:
+    """Poll DescribeAccelerator until ``Status`` is ``DEPLOYED``; False on timeout."""
+    deadline = clock() + timeout_s
+    while True:
+        status = client.describe_accelerator(AcceleratorArn=accelerator_arn)["Accelerator"][
+            "Status"
+        ]
+        if status == "DEPLOYED":
+            return True
+        if clock() >= deadline:
+            return False
+        sleep(poll_s)
+
+
+def ga_fast_path(
+    client: Any,
+    endpoint_groups: Mapping[str, str],
+    dials: Mapping[str, int],
+    *,
+    timeout_s: float = 300,
+    poll_s: float = 5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, float]:
+    """Set each region's TrafficDialPercentage and wait for DEPLOYED.
+
+    Returns the dials GA reported back. Raises ``TimeoutError`` when the accelerator is
+    still IN_PROGRESS after ``timeout_s``."""
+    applied: dict[str, float] = {}
+    accelerators = set()
+    for region in sorted(dials):
+        arn = endpoint_groups[region]
+        resp = client.update_endpoint_group(
+            EndpointGroupArn=arn, TrafficDialPercentage=float(dials[region])
+        )
+        applied[region] = float(resp["EndpointGroup"]["TrafficDialPercentage"])
+        accelerators.add(accelerator_arn_of(arn))
+    for acc in sorted(accelerators):
+        if not wait_deployed(client, acc, timeout_s=timeout_s, poll_s=poll_s, sleep=sleep):
+            raise TimeoutError(f"{acc} not DEPLOYED after {timeout_s:g}s")
+    return applied
+
+
+def ga_client(session: Any = None) -> Any:
+    """A Global Accelerator client in its control region (us-west-2)."""
+    import boto3
+
+    return (session or boto3).client("globalaccelerator", region_name=GA_CONTROL_REGION)
+
+
+# --------------------------------------------------------------------------- Route53
+
+
+def route53_set_weights(
+    client: Any, zone_id: str, name: str, shares: Mapping[str, int]
+) -> dict[str, int]:
+    """UPSERT the ``Weight`` of the weighted records named ``name`` whose SetIdentifier is a
+    region, keeping the rest of each record. Returns region -> weight written."""
+    fqdn = name.rstrip(".") + "."
+    records = client.list_resource_record_sets(
+        HostedZoneId=zone_id, StartRecordName=fqdn, MaxItems="100"
+    )["ResourceRecordSets"]
+    changes, written = [], {}
+    for rec in records:
+        if rec["Name"] != fqdn or rec.get("SetIdentifier") not in shares:
+            continue
+        region = rec["SetIdentifier"]
+        new = dict(rec)
+        new["Weight"] = int(shares[region])
+        changes.append({"Action": "UPSERT", "ResourceRecordSet": new})
+        written[region] = int(shares[region])
+    missing = sorted(set(shares) - set(written))
+    if missing:
+        raise UserError(
+            f"no weighted record {fqdn} with SetIdentifier {missing} in zone {zone_id}",
+            key="traffic.dnsName",
+        )
+    client.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={"Comment": "summit traffic", "Changes": changes},
+    )
+    return written
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def _retry(fn: Callable[[], Any], attempts: int, base_s: float, sleep: Callable[[float], None]):
+    """Call ``fn`` with exponential backoff; returns (result, tries); re-raises the last error.
+
+    ConcurrentUpdateError is not retried: a locked stack is the fast path's job."""
+    last: Exception | None = None
+    for i in range(attempts):
+        try:
+            return fn(), i + 1
+        except Exception as err:
+            last = err
+            if type(err).__name__ == "ConcurrentUpdateError" or i == attempts - 1:
+                break
+            sleep(base_s * 2**i)
+    assert last is not None
+    raise last
+
+
+def apply_decision(
+    project_dir: Path,
+    stack_name: str,
+    dials: Mapping[str, int],
+    *,
+    shares: Mapping[str, int] | None = None,
+    stack: Any = None,
+    ga: Any = None,
+    route53: Any = None,
+    endpoint_groups: Mapping[str, str] | None = None,
+    attempts: int = 3,
+    backoff_s: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    on_output: Callable[[str], None] | None = None,
+) -> ApplyReport:
+    """Write the dials to config and make them real; never silently leave a disagreement.
+
+    Tries ``up`` targeted at the endpoint groups (records in route53 mode). On a locked stack
+    or a failed ``up`` it falls back to boto3 (when ``ga``/``route53`` clients are given)."""
+    cfg = load_stack(project_dir, stack_name)
+    order = cfg.region_names
+    report = ApplyReport(path="up", dials={r: int(dials[r]) for r in order})
+    mode = cfg.traffic.mode
+
+    def write_config() -> None:
+        if stack is not None:
+            AutomationConfig(stack).set_dials(report.dials, order)
+        else:
+            OfflineConfig(project_dir, stack_name).set_dials(report.dials)
+        report.config_written = True
+
+    try:
+        write_config()
+    except Exception as err:
+        report.messages.append(f"could not write dials to config: {err}")
+        return report
+
+    if stack is not None:
+        try:
+            targets = target_urns(stack, mode)
+            kwargs: dict[str, Any] = {"target": targets} if targets else {}
+            if on_output:
+                kwargs["on_output"] = on_output
+            _, report.attempts = _retry(lambda: stack.up(**kwargs), attempts, backoff_s, sleep)
+            report.applied = report.consistent = True
+            report.messages.append(f"up targeted at {len(targets)} resources")
+            return report
+        except Exception as err:
+            report.messages.append(f"up failed ({type(err).__name__}): {str(err)[:300]}")
+
+    report.path = "fast-path"
+    try:
+        if mode == "route53":
+            if route53 is None:
+                raise RuntimeError("no Route53 client for the fast path")
+            weights = dict(shares or {})
+            _, tries = _retry(
+                lambda: route53_set_weights(
+                    route53, cfg.traffic.dns_zone_id or "", cfg.traffic.dns_name or "", weights
+                ),
+                attempts,
+                backoff_s,
+                sleep,
+            )
+        else:
+            if ga is None or not endpoint_groups:
+                raise RuntimeError("no Global Accelerator client/endpoint groups for the fast path")
+            _, tries = _retry(
+                lambda: ga_fast_path(ga, endpoint_groups, report.dials, sleep=sleep),
+                attempts,
+                backoff_s,
+                sleep,
+            )
+        report.attempts += tries
+        report.applied = True
+        report.consistent = True
+        report.messages.append("fast path applied; config holds the same values (next up: no-op)")
+    except Exception as err:
+        report.messages.append(
+            f"NOT APPLIED: config now says dials {report.dials} but AWS was not changed "
+            f"({type(err).__name__}: {str(err)[:300]}); run `pulumi up` or retry"
+        )
+    return report
