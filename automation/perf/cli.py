@@ -17,7 +17,14 @@ import typer
 
 from automation.errors import CheckFailed, UserError
 from automation.perf.budgets import load_budgets
-from automation.perf.gate import FAIL, INCONCLUSIVE, build_baseline, evaluate, parse_baseline
+from automation.perf.gate import (
+    FAIL,
+    INCONCLUSIVE,
+    Baseline,
+    build_baseline,
+    evaluate,
+    parse_baseline,
+)
 from automation.perf.ingest import read_result
 from automation.perf.model import RunResult
 from automation.perf.report import print_table, to_json, to_markdown
@@ -62,7 +69,7 @@ def _commit(explicit: str | None) -> str | None:
     return out.stdout.strip() or None
 
 
-def load_baseline_file(path: Path) -> RunResult:
+def load_baseline_file(path: Path) -> Baseline:
     """Read a baseline JSON written by ``summit perf baseline``."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -119,10 +126,17 @@ def baseline_cmd(
     ] = None,
     out: Annotated[Path, typer.Option(help="Baseline JSON to write.")] = Path("baseline.json"),
     commit: Annotated[str | None, typer.Option(help="Commit the baseline was measured on.")] = None,
+    budgets: Annotated[
+        Path | None,
+        typer.Option(help="Budgets YAML; default budgets/api.yaml when it exists."),
+    ] = None,
 ) -> None:
     """Record a baseline (per-endpoint medians across RESULT files), normally on main."""
+    if budgets is None and DEFAULT_BUDGETS.is_file():
+        budgets = DEFAULT_BUDGETS
+    spec = load_budgets(budgets) if budgets else None
     runs = _read_all([*from_, *(more or [])])
-    doc = build_baseline(runs, commit=_commit(commit))
+    doc = build_baseline(runs, spec, commit=_commit(commit))
     _write(str(out), json.dumps(doc, indent=2) + "\n")
     typer.echo(f"baseline: {len(doc['endpoints'])} endpoints from {len(runs)} run(s) -> {out}")
 

@@ -216,15 +216,29 @@ def overall(verdicts: Sequence[Verdict]) -> Verdict:
     return PASS
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """A recorded baseline: per endpoint name, and per budget label when it was recorded
+    with the budgets (then merged exactly like the current runs are)."""
+
+    run: RunResult
+    by_label: dict[str, Measurement]
+
+    def for_budget(self, budget: Budget) -> Measurement | None:
+        """The baseline figures for one budget, or None when it has none."""
+        m = self.by_label.get(budget.label)
+        if m is None:
+            m = measure(budget, [self.run])
+        return m if m.runs else None
+
+
 def evaluate(
-    budgets: Budgets, runs: Sequence[RunResult], baseline: RunResult | None = None
+    budgets: Budgets, runs: Sequence[RunResult], baseline: Baseline | None = None
 ) -> GateResult:
     """The whole gate: every budget measured, compared with the baseline, decided."""
     endpoints = []
     for b in budgets.budgets:
-        base = measure(b, [baseline]) if baseline is not None else None
-        if base is not None and base.runs == 0:
-            base = None
+        base = baseline.for_budget(b) if baseline is not None else None
         endpoints.append(decide(b, measure(b, runs), base))
     unbudgeted = sorted(
         {
@@ -278,10 +292,25 @@ def combine_runs(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
     return out
 
 
+_MEASUREMENT_KEYS = ("runs", "count", "errors", "err_rate", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+
+
 def build_baseline(
-    runs: Sequence[RunResult], *, commit: str | None = None, now: datetime | None = None
+    runs: Sequence[RunResult],
+    budgets: Budgets | None = None,
+    *,
+    commit: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The baseline document recorded on main (plain JSON-able dict)."""
+    """The baseline document recorded on main (plain JSON-able dict).
+
+    With ``budgets``, it also keeps each budget's figures measured exactly as the gate will
+    measure the PR's runs (several names under one budget are merged the same way)."""
+    budgeted: dict[str, dict[str, Any]] = {}
+    for b in budgets.budgets if budgets else ():
+        m = measure(b, runs)
+        if m.runs:
+            budgeted[b.label] = {k: getattr(m, k) for k in _MEASUREMENT_KEYS}
     return {
         "version": BASELINE_VERSION,
         "kind": "summit-perf-baseline",
@@ -289,11 +318,21 @@ def build_baseline(
         "commit": commit,
         "sources": [r.source for r in runs],
         "endpoints": combine_runs(runs),
+        "budgeted": budgeted,
     }
 
 
-def parse_baseline(doc: Any, source: str) -> RunResult:
-    """A baseline document as a :class:`RunResult` the gate can measure like any run."""
+def _check_numbers(e: dict[str, Any], keys: Sequence[str], source: str, where: str) -> None:
+    for k in keys:
+        v = e.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise UserError(
+                f"expected a number or null, found {v!r}", source=source, key=f"{where}.{k}"
+            )
+
+
+def parse_baseline(doc: Any, source: str) -> Baseline:
+    """A baseline document, validated; errors name the file and the key."""
     if not isinstance(doc, dict) or doc.get("kind") != "summit-perf-baseline":
         raise UserError(
             "expected a baseline written by 'summit perf baseline' "
@@ -310,14 +349,8 @@ def parse_baseline(doc: Any, source: str) -> RunResult:
             raise UserError(
                 "expected an object with a 'name'", source=source, key=f"endpoints[{i}]"
             )
-        for k in ("count", "errors", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms"):
-            v = e.get(k)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise UserError(
-                    f"expected a number or null, found {v!r}",
-                    source=source,
-                    key=f"endpoints[{i}].{k}",
-                )
+        keys = ("count", "errors", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms")
+        _check_numbers(e, keys, source, f"endpoints[{i}]")
         out.append(
             EndpointStats(
                 name=e["name"],
@@ -332,4 +365,14 @@ def parse_baseline(doc: Any, source: str) -> RunResult:
                 max_ms=e.get("max_ms"),
             )
         )
-    return RunResult(source=source, kind="baseline", endpoints=tuple(out))
+    budgeted = doc.get("budgeted") or {}
+    if not isinstance(budgeted, dict):
+        raise UserError("expected an object keyed by budget", source=source, key="budgeted")
+    by_label = {}
+    for label, m in budgeted.items():
+        if not isinstance(m, dict):
+            raise UserError("expected an object", source=source, key=f"budgeted.{label}")
+        _check_numbers(m, _MEASUREMENT_KEYS, source, f"budgeted.{label}")
+        by_label[label] = Measurement(**{k: m.get(k) for k in _MEASUREMENT_KEYS})
+    run = RunResult(source=source, kind="baseline", endpoints=tuple(out))
+    return Baseline(run=run, by_label=by_label)
