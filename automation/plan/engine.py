@@ -327,11 +327,37 @@ def _make_monitor_class() -> type:
                 rec.wire_outputs = _struct(json_format.MessageToDict(request.outputs))
             return empty_pb2.Empty()
 
-        def ReadResource(self, request: Any) -> Any:
-            raise PlanError(
-                f"{request.type}::{request.name}: reading an existing resource (`.get`) needs the"
-                " cloud; the embedded lane cannot plan it"
+        def ReadResource(self, request: Any) -> Any:  # noqa: N802
+            urn = self.make_urn(request.parent, request.type, request.name)
+            if request.type != "pulumi:pulumi:StackReference":
+                raise PlanError(
+                    f"{urn}: reading an existing resource (`.get`) needs the cloud; the"
+                    " embedded lane cannot plan it"
+                )
+            # A StackReference is a read of another stack's outputs, which are not knowable
+            # here: they stay unknown, as in a preview against an undeployed stack.
+            _ensure_event_loop()
+            wire = json_format.MessageToDict(request.properties)
+            state = {"name": request.id, "outputs": UNKNOWN, "secretOutputNames": []}
+            obj_proto = _sync_await(rpc.serialize_properties(state, {}))
+            rec = RecordedResource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                custom=True,
+                parent=request.parent or None,
+                provider=request.provider or None,
+                dependencies=list(request.dependencies),
+                property_dependencies={},
+                inputs={"name": request.id, **_plain(wire)},
+                outputs=_plain(json_format.MessageToDict(obj_proto)),
+                options={"read": True},
+                id=request.id,
+                wire_inputs=_struct({"name": request.id, **wire}),
+                wire_outputs=_struct(json_format.MessageToDict(obj_proto)),
             )
+            self._keep(rec)
+            return resource_pb2.ReadResourceResponse(urn=urn, properties=obj_proto)
 
     return RecordingMonitor
 
@@ -346,22 +372,17 @@ def _monitor_class() -> type:
     return _MONITOR_CLASS
 
 
-def _purge_modules(project_dir: Path, keep: tuple[str, ...] = ("automation",)) -> None:
-    """Forget the planned project's own modules, so the next run imports them afresh
-    (a module that registered anything at import would otherwise leak between runs)."""
+def _purge_modules(project_dir: Path, before: set[str]) -> None:
+    """Forget the planned project's modules that this run imported, so the next run imports
+    them afresh (a module that registered anything at import would otherwise leak between
+    runs). Modules the caller had already imported stay: their classes are the caller's."""
     root = str(project_dir.resolve())
-    for name, mod in list(sys.modules.items()):
-        if name == "__main__" or name.split(".")[0] in keep:
-            continue
+    for name in set(sys.modules) - before:
+        mod = sys.modules.get(name)
         path = getattr(mod, "__file__", None) or ""
-        if (
-            path
-            and os.path.realpath(path).startswith(root + os.sep)
-            and "site-packages" not in path
-        ):
-            del sys.modules[name]
-    for name in ("__main__program__",):
-        sys.modules.pop(name, None)
+        if name != "__main__" and path and "site-packages" not in path:
+            if os.path.realpath(path).startswith(root + os.sep):
+                del sys.modules[name]
 
 
 @contextlib.contextmanager
@@ -454,7 +475,7 @@ def run_program(
 
     import pulumi  # noqa: F401  (loaded once, outside the purge and the per-run context)
 
-    _purge_modules(project_dir)
+    before = set(sys.modules)
     ctx = contextvars.copy_context()
     try:
         return ctx.run(body)
@@ -463,10 +484,17 @@ def run_program(
     except Exception as err:
         from stacks.config import ConfigError
 
-        cause = err
-        while not isinstance(cause, ConfigError) and cause.__cause__ is not None:
-            cause = cause.__cause__
+        cause: BaseException = err
+        seen: set[int] = set()
+        while not isinstance(cause, ConfigError) and id(cause) not in seen:
+            seen.add(id(cause))
+            nxt = cause.__cause__ or cause.__context__
+            if nxt is None:
+                break
+            cause = nxt
         if isinstance(cause, ConfigError):
             raise cause from None
         tb = "".join(traceback.format_exception(type(err), err, err.__traceback__)[-6:])
         raise PlanError(f"the program raised {type(err).__name__}: {err}\n{tb}") from err
+    finally:
+        _purge_modules(project_dir, before)
