@@ -215,3 +215,61 @@ def test_missing_and_corrupt_gzip_exit_2(
     assert main(["perf", "show", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "no such result file" in err and "cannot read" in err
+
+
+def _stats(path: Path) -> dict[str, tuple]:
+    return {
+        k: (e.count, e.errors, e.method, e.path, e.p95_ms, e.max_ms)
+        for k, e in read_result(path).by_name().items()
+    }
+
+
+def test_chunk_boundaries_do_not_change_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    import automation.perf.ingest as ingest
+
+    src = K6 / "out-json_czrpb-workloads_k6out.trimmed.ndjson"
+    want = _stats(src)
+    for size in (97, 4096):  # lines straddle chunks; carried partial lines are rejoined
+        monkeypatch.setattr(ingest, "_CHUNK", size)
+        assert _stats(src) == want
+
+
+def test_json_fallback_agrees_with_fast_path(tmp_path: Path) -> None:
+    """Pretty-printed, escaped or unnamed lines take json.loads and give the same numbers."""
+    src = K6 / "out-json_grafana-xk6-dashboard_result.ndjson"
+    spaced = tmp_path / "spaced.ndjson"
+    with open(src) as fi, open(spaced, "w") as fo:
+        for line in fi:
+            fo.write(json.dumps(json.loads(line)) + "\n")  # ", " and ": " separators
+    assert _stats(spaced) == _stats(src)
+
+    odd = tmp_path / "odd.ndjson"
+    pts = [
+        {
+            "type": "Point",
+            "metric": "http_req_duration",
+            "data": {"value": 5, "tags": {"name": 'GET /a"b', "status": "200"}},
+        },
+        {
+            "type": "Point",
+            "metric": "http_req_duration",
+            "data": {"value": 7, "tags": {"method": "GET", "url": "http://h/x", "status": "500"}},
+        },
+        {
+            "type": "Point",
+            "metric": "http_reqs",
+            "data": {"value": 1, "tags": {"url": "http://h/http_req_failed"}},
+        },
+    ]
+    odd.write_text("".join(json.dumps(p, separators=(",", ":")) + "\n" for p in pts))
+    got = read_result(odd).by_name()
+    assert set(got) == {'GET /a"b', "GET http://h/x"}
+    assert (got["GET http://h/x"].errors, got["GET http://h/x"].path) == (1, "/x")
+
+
+def test_broken_line_is_reported_with_its_number(tmp_path: Path) -> None:
+    f = tmp_path / "broken.ndjson"
+    good = '{"type":"Point","metric":"http_req_duration","data":{"value":1,"tags":{"name":"a"}}}'
+    f.write_text(f"{good}\n{good}\n{{oops http_req_duration\n")
+    with pytest.raises(UserError, match="line 3 is not JSON"):
+        read_result(f)
