@@ -1,0 +1,265 @@
+"""Metric sources: the Prometheus source against a real Prometheus server (Debian's package)
+scraping a real prometheus_client exporter whose latency and errors this test controls, and
+the CloudWatch source with moto (sums) and botocore's Stubber (the p95 request shape)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+from automation.traffic.sources import (
+    RAW_HISTOGRAM_QUERIES,
+    CloudWatchSource,
+    PrometheusSource,
+    SourceError,
+    alb_dimension,
+)
+
+E, W = "us-east-1", "us-west-2"
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+# The contract series, produced here by our own small rule file from the raw histogram.
+RULES = """
+groups:
+  - name: steering-test
+    interval: 1s
+    rules:
+      - record: summit:steering_p95_seconds:1m
+        expr: >-
+          histogram_quantile(0.95, sum by (region, service, le)
+          (rate(http_request_duration_seconds_bucket[1m])))
+      - record: summit:steering_error_ratio:1m
+        expr: >-
+          sum by (region, service) (rate(http_requests_total{code=~"5.."}[1m]))
+          / sum by (region, service) (rate(http_requests_total[1m]))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Exporter:
+    """A real /metrics endpoint with per-region latency and error ratio set by the test."""
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.hist = Histogram(
+            "http_request_duration_seconds",
+            "latency",
+            ["region", "service"],
+            buckets=(0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0),
+            registry=self.registry,
+        )
+        self.reqs = Counter(
+            "http_requests", "requests", ["region", "service", "code"], registry=self.registry
+        )
+        for r in (E, W):  # zero-valued series exist from the start, as in a real service
+            for code in ("200", "500"):
+                self.reqs.labels(r, "gateway", code)
+        self.latency = {E: 0.2, W: 0.2}
+        self.errors = {E: 0.0, W: 0.0}
+        self.port = _free_port()
+        self.server, self.thread = start_http_server(
+            self.port, addr="127.0.0.1", registry=self.registry
+        )
+        self._stop = threading.Event()
+        self._load = threading.Thread(target=self._traffic, daemon=True)
+        self._load.start()
+
+    def _traffic(self):
+        while not self._stop.is_set():
+            for r in (E, W):
+                for i in range(20):
+                    self.hist.labels(r, "gateway").observe(self.latency[r])
+                    bad = i < round(20 * self.errors[r])
+                    self.reqs.labels(r, "gateway", "500" if bad else "200").inc()
+            time.sleep(0.1)
+
+    def close(self):
+        self._stop.set()
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory):
+    if not os.path.exists(PROMETHEUS):
+        if os.environ.get("CI") == "true":
+            pytest.fail("prometheus server missing (apt-get install prometheus)")
+        pytest.skip("prometheus server not installed")
+    exporter = Exporter()
+    exporter.latency[W] = 1.8
+    exporter.errors[W] = 0.05
+    d = tmp_path_factory.mktemp("prom")
+    (d / "rules.yml").write_text(RULES)
+    (d / "prometheus.yml").write_text(
+        json.dumps(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": [str(d / "rules.yml")],
+                "scrape_configs": [
+                    {
+                        "job_name": "exporter",
+                        "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}],
+                    }
+                ],
+            }
+        )
+    )
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={d / 'prometheus.yml'}",
+            f"--storage.tsdb.path={d / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(d / "prometheus.log", "w"),  # noqa: SIM115
+    )
+    url = f"http://127.0.0.1:{port}"
+    src = PrometheusSource(url)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # bounded wait until both regions' rule series exist
+            try:
+                got = src.query(src.queries["errorRatio"])
+                p95 = src.query(src.queries["p95"])
+                if {E, W} <= set(got) and {E, W} <= set(p95):
+                    break
+            except SourceError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"Prometheus never produced data: {(d / 'prometheus.log').read_text()[-2000:]}"
+                )
+            time.sleep(0.5)
+        yield url, exporter
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        exporter.close()
+
+
+@pytest.mark.prometheus
+def test_recording_rule_queries_per_region(prometheus):
+    url, _ = prometheus
+    samples = PrometheusSource(url).fetch([E, W], at=None)
+    assert samples[W].p95_seconds > 1.5 > samples[E].p95_seconds
+    assert samples[E].p95_seconds < 0.3
+    assert samples[W].error_ratio == pytest.approx(0.05, abs=0.01)
+    assert samples[E].error_ratio == pytest.approx(0.0, abs=1e-9)
+    assert samples[W].saturation is None  # not exported: optional signal
+    assert abs(samples[W].ts - time.time()) < 30
+
+
+@pytest.mark.prometheus
+def test_raw_histogram_queries_are_configurable(prometheus):
+    url, _ = prometheus
+    samples = PrometheusSource(url, RAW_HISTOGRAM_QUERIES).fetch([E, W])
+    assert samples[W].p95_seconds > 1.5 > samples[E].p95_seconds
+    assert samples[W].request_rate and samples[W].request_rate > 0
+
+
+@pytest.mark.prometheus
+def test_missing_region_is_nan_and_bad_query_raises(prometheus):
+    url, _ = prometheus
+    samples = PrometheusSource(url).fetch([E, W, "eu-west-1"])
+    assert math.isnan(samples["eu-west-1"].p95_seconds)
+    with pytest.raises(SourceError, match="400"):
+        PrometheusSource(url).query("sum by (region (")
+
+
+def test_unreachable_prometheus_raises_source_error():
+    with pytest.raises(SourceError, match="unreachable"):
+        PrometheusSource(f"http://127.0.0.1:{_free_port()}", timeout_s=1).query("up")
+
+
+ALB = "arn:aws:elasticloadbalancing:us-west-2:111122223333:loadbalancer/app/summit-usw2/1fe7c2a4"
+
+
+def test_alb_dimension():
+    assert alb_dimension(ALB) == "app/summit-usw2/1fe7c2a4"
+
+
+@mock_aws
+def test_cloudwatch_source_with_moto():
+    cw = boto3.client("cloudwatch", region_name="us-west-2")
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    dim = [{"Name": "LoadBalancer", "Value": alb_dimension(ALB)}]
+    at = now - dt.timedelta(seconds=60)
+    cw.put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {"MetricName": "TargetResponseTime", "Dimensions": dim, "Timestamp": at, "Value": 1.7},
+            {"MetricName": "RequestCount", "Dimensions": dim, "Timestamp": at, "Value": 1200},
+            {
+                "MetricName": "HTTPCode_Target_5XX_Count",
+                "Dimensions": dim,
+                "Timestamp": at,
+                "Value": 24,
+            },
+            {
+                "MetricName": "HTTPCode_ELB_5XX_Count",
+                "Dimensions": dim,
+                "Timestamp": at,
+                "Value": 12,
+            },
+        ],
+    )
+    # moto cannot compute percentile statistics; the p95 request is checked with Stubber below
+    src = CloudWatchSource({W: ALB}, {W: cw}, latency_stat="Average")
+    s = src.fetch([W], now.timestamp())[W]
+    assert s.p95_seconds == pytest.approx(1.7)
+    assert s.error_ratio == pytest.approx(36 / 1200)
+    assert s.request_rate == pytest.approx(20)
+
+
+def test_cloudwatch_p95_request_is_valid_for_the_service_model():
+    cw = boto3.client("cloudwatch", region_name="us-west-2")
+    ts = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+    with Stubber(cw) as stub:
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    {"Id": "p95", "Timestamps": [ts], "Values": [1.62], "StatusCode": "Complete"},
+                    {"Id": "requests", "Timestamps": [ts], "Values": [600.0]},
+                    {"Id": "target5xx", "Timestamps": [ts], "Values": [3.0]},
+                    {"Id": "elb5xx", "Timestamps": [], "Values": []},
+                ]
+            },
+        )
+        s = CloudWatchSource({W: ALB}, {W: cw}).fetch([W], ts.timestamp() + 90)[W]
+        stub.assert_no_pending_responses()
+    assert s.p95_seconds == pytest.approx(1.62)
+    assert s.error_ratio == pytest.approx(3 / 600)
+    assert s.ts == ts.timestamp() + 60
+
+
+def test_exporter_is_real_http():
+    exp = Exporter()
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{exp.port}/metrics", timeout=5).read()
+        assert b"http_request_duration_seconds_bucket" in body
+    finally:
+        exp.close()
