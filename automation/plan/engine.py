@@ -372,6 +372,20 @@ def _monitor_class() -> type:
     return _MONITOR_CLASS
 
 
+def _stable_order(records: list[RecordedResource]) -> list[RecordedResource]:
+    """Registration order depends on asyncio scheduling; order by depth in the parent tree,
+    then URN, so parents still come first and the same program always gives the same list."""
+    by_urn = {r.urn: r for r in records}
+
+    def depth(r: RecordedResource) -> int:
+        d, cur = 0, r
+        while cur.parent and cur.parent in by_urn and d < 256:
+            d, cur = d + 1, by_urn[cur.parent]
+        return d
+
+    return sorted(records, key=lambda r: (depth(r), r.urn))
+
+
 def _purge_modules(project_dir: Path, before: set[str]) -> None:
     """Forget the planned project's modules that this run imported, so the next run imports
     them afresh (a module that registered anything at import would otherwise leak between
@@ -469,7 +483,7 @@ def run_program(
         return Plan(
             project=project,
             stack=stack,
-            resources=list(monitor.records),
+            resources=_stable_order(monitor.records),
             outputs=dict(monitor.stack_outputs),
         )
 
