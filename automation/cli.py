@@ -34,6 +34,9 @@ def _register() -> None:
 
     register_plan(app)
     # -- sub-apps (one line each; keep this block sorted) --
+    from automation.finops.cli import register as register_finops
+
+    register_finops(app)
     from automation.perf.cli import app as perf_app
 
     app.add_typer(perf_app, name="perf")
