@@ -145,44 +145,45 @@ def test_offline_dials_keep_comments_and_other_keys(project: Path):
     )
 
 
-class _LockedStack:
-    """A stack whose `up` fails like a locked one; records config writes."""
+@pytest.fixture()
+def standin(tmp_path: Path):
+    from tests.support.pulumi_standin import PulumiStandin
 
-    def __init__(self):
-        self.config: dict = {}
-
-    def set_all_config(self, values, path=False):
-        assert path
-        self.config.update({k: v.value for k, v in values.items()})
-
-    def export_stack(self):
-        class D:
-            deployment = {
-                "resources": [
-                    {"urn": "urn:eg-east", "type": actuators.ENDPOINT_GROUP_TYPE},
-                    {"urn": "urn:acc", "type": "aws:globalaccelerator/accelerator:Accelerator"},
-                ]
-            }
-
-        return D()
-
-    def up(self, **kwargs):
-        self.up_kwargs = kwargs
-        ConcurrentUpdateError = type("ConcurrentUpdateError", (Exception,), {})
-        raise ConcurrentUpdateError("[409] Conflict: Another update is currently in progress.")
+    s = PulumiStandin(tmp_path / "pulumi")
+    s.add_stack("prod")
+    return s
 
 
-def test_locked_stack_falls_back_to_fast_path_and_config_matches(project: Path):
-    stack = _LockedStack()
+def _stub_fast_path(stub: Stubber) -> None:
+    for region, dial in (("us-east-1", 100.0), ("us-west-2", 40.0)):
+        stub.add_response(
+            "update_endpoint_group",
+            _update_response(region, dial),
+            {"EndpointGroupArn": EG[region], "TrafficDialPercentage": dial},
+        )
+    stub.add_response("describe_accelerator", _accelerator("DEPLOYED"), {"AcceleratorArn": ACC})
+
+
+def test_up_targets_the_endpoint_groups_and_config_holds_the_dials(project, standin):
+    stack = actuators.open_stack(project, "prod", command=standin.command)
+    report = actuators.apply_decision(
+        project, "prod", {"us-east-1": 100, "us-west-2": 40}, stack=stack, sleep=lambda s: None
+    )
+    assert report.path == "up" and report.applied and report.consistent
+    (up,) = standin.calls("up")
+    assert up.flags("--target") == actuators.target_urns("prod", load_stack(project, "prod"))
+    assert all(
+        u.endswith(("summit-prod-us-east-1", "summit-prod-us-west-2")) for u in up.flags("--target")
+    )
+    assert [r.dial for r in load_stack(project, "prod").regions] == [100, 40]
+
+
+def test_locked_stack_falls_back_to_fast_path_and_config_matches(project, standin):
+    standin.lock("prod")
+    stack = actuators.open_stack(project, "prod", command=standin.command)
     client = actuators.ga_client()
     with Stubber(client) as stub:
-        for region, dial in (("us-east-1", 100.0), ("us-west-2", 40.0)):
-            stub.add_response(
-                "update_endpoint_group",
-                _update_response(region, dial),
-                {"EndpointGroupArn": EG[region], "TrafficDialPercentage": dial},
-            )
-        stub.add_response("describe_accelerator", _accelerator("DEPLOYED"), {"AcceleratorArn": ACC})
+        _stub_fast_path(stub)
         report = actuators.apply_decision(
             project,
             "prod",
@@ -192,17 +193,17 @@ def test_locked_stack_falls_back_to_fast_path_and_config_matches(project: Path):
             endpoint_groups=EG,
             sleep=lambda s: None,
         )
-    assert stack.up_kwargs["target"] == ["urn:eg-east"]
-    assert stack.config == {
-        "summit-platform:regions[0].dial": "100",
-        "summit-platform:regions[1].dial": "40",
-    }
+        stub.assert_no_pending_responses()
+    assert len(standin.calls("up")) == 1  # a locked stack is not retried: fast path at once
     assert report.path == "fast-path" and report.applied and report.consistent
-    assert any("ConcurrentUpdateError" in m for m in report.messages)
+    assert any("StackLocked" in m or "Concurrent" in m for m in report.messages)
+    # config (written through the CLI, as `pulumi config set --path`) matches reality
+    assert [r.dial for r in load_stack(project, "prod").regions] == [100, 40]
 
 
-def test_failed_fast_path_says_config_and_reality_disagree(project: Path):
-    stack = _LockedStack()
+def test_failed_fast_path_says_config_and_reality_disagree(project, standin):
+    standin.lock("prod")
+    stack = actuators.open_stack(project, "prod", command=standin.command)
     client = actuators.ga_client()
     with Stubber(client) as stub:
         for _ in range(3):

@@ -336,3 +336,35 @@ def test_run_stops_cleanly_on_sigterm(project, fake_prom):
     assert json.loads(out.splitlines()[-1])["action"] == "stopped"
     assert "Traceback" not in err
     assert yaml.safe_load((project / "Pulumi.prod.yaml").read_text())  # untouched & valid
+
+
+def test_pin_through_the_automation_api_writes_the_same_config(project, tmp_path, monkeypatch):
+    from automation import pulumi_ops
+    from tests.support.pulumi_standin import PulumiStandin
+
+    standin = PulumiStandin(tmp_path / "pulumi")
+    standin.add_stack("prod")
+    monkeypatch.setenv(pulumi_ops.PULUMI_ROOT_ENV, str(standin.root))
+    rc = main(
+        [
+            "traffic",
+            "pin",
+            "us-east-1=100",
+            "us-west-2=0",
+            "--stack",
+            "prod",
+            "--reason",
+            "drill",
+            "--ttl",
+            "15m",
+            "--project-dir",
+            str(project),
+            "--audit-log",
+            str(tmp_path / "audit.jsonl"),
+        ]
+    )
+    assert rc == 0
+    assert standin.calls("config set-all")
+    cfg = load_stack(project, "prod")
+    assert cfg.traffic.pin["shares"] == {E: 100, W: 0} and cfg.traffic.pin["reason"] == "drill"
+    assert cfg.traffic.floor_percent == 20 and cfg.traffic.mode == "ga"

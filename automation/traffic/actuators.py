@@ -13,11 +13,12 @@
 
 Config is written before reality changes: if AWS then fails, config is ahead of reality and the
 report says so (``consistent=False``); the next successful ``up`` converges. The Automation API
-is reached through ``automation.pulumi_ops`` when it exists, else directly.
+is reached through the shared layer ``automation.pulumi_ops`` (error mapping, stand-in CLI).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.errors import UserError
-from stacks.config import GA_CONTROL_REGION, PROJECT, load_stack
+from stacks.config import GA_CONTROL_REGION, PROJECT, StackConfig, load_stack
 
 ENDPOINT_GROUP_TYPE = "aws:globalaccelerator/endpointGroup:EndpointGroup"
 ROUTE53_RECORD_TYPE = "aws:route53/record:Record"
@@ -90,32 +91,30 @@ class OfflineConfig:
 
 
 class AutomationConfig:
-    """The same writes through the Automation API (``set_config --path``)."""
+    """The same writes through the Automation API (``pulumi config set-all --path``)."""
 
     def __init__(self, stack: Any):
         self.stack = stack
 
     def set_dials(self, dials: Mapping[str, int], order: list[str]) -> None:
-        from pulumi.automation import ConfigValue
+        from automation import pulumi_ops
 
         values = {
-            f"{PROJECT}:regions[{i}].dial": ConfigValue(value=str(int(dials[r])))
+            f"{PROJECT}:regions[{i}].dial": str(int(dials[r]))
             for i, r in enumerate(order)
             if r in dials
         }
-        self.stack.set_all_config(values, path=True)
+        pulumi_ops.set_all_config(self.stack, values, path=True)
 
     def set_traffic(self, traffic: Mapping[str, Any]) -> None:
-        from pulumi.automation import ConfigValue
+        from automation import pulumi_ops
 
         # Setting the whole object as JSON would store a string; --path writes the leaves.
-        self.stack.remove_config(f"{PROJECT}:traffic", path=True)
+        with contextlib.suppress(Exception):  # not in the stack file yet
+            pulumi_ops.remove_config(self.stack, f"{PROJECT}:traffic", path=True)
         leaves = dict(_leaves(f"{PROJECT}:traffic", traffic))
-        values = {
-            k: ConfigValue(value=v if isinstance(v, str) else json.dumps(v))
-            for k, v in leaves.items()
-        }
-        self.stack.set_all_config(values, path=True)
+        values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in leaves.items()}
+        pulumi_ops.set_all_config(self.stack, values, path=True)
 
 
 def _leaves(prefix: str, value: Any):
@@ -142,27 +141,38 @@ def traffic_with_defaults(project_dir: Path, stack: str) -> dict[str, Any]:
 
 
 def open_stack(project_dir: Path, stack: str, command: Any = None) -> Any:
-    """Select the local project's stack (lead's ``pulumi_ops`` when present)."""
-    try:
-        from automation import pulumi_ops  # type: ignore[attr-defined]
+    """Select the local project's stack through the shared Automation API layer."""
+    from automation import pulumi_ops
 
-        return pulumi_ops.open_stack(project_dir, stack)
-    except (ImportError, AttributeError):
-        pass
-    from pulumi import automation as auto
-
-    kwargs: dict[str, Any] = {"work_dir": str(project_dir)}
-    if command is not None:
-        kwargs["pulumi_command"] = command
-    return auto.select_stack(stack_name=stack, **kwargs)
+    return pulumi_ops.open_stack(project_dir, stack, command=command)
 
 
-def target_urns(stack: Any, mode: str) -> list[str]:
-    """URNs of the endpoint groups (ga) or weighted records (route53) in the stack's state."""
-    wanted = ENDPOINT_GROUP_TYPE if mode == "ga" else ROUTE53_RECORD_TYPE
-    deployment = stack.export_stack()
-    resources = (deployment.deployment or {}).get("resources") or []
-    return [r["urn"] for r in resources if r.get("type") == wanted]
+def target_urns(stack_name: str, cfg: StackConfig) -> list[str]:
+    """URNs of the resources a dial change touches: the endpoint groups (ga mode) or the
+    weighted records (route53 mode), derived from the components' tokens and child names
+    (``summit-<env>-<region>``, no parent above the component) - no state export needed."""
+    from components.dns_failover import TOKEN as DNS_TOKEN
+    from components.global_traffic import TOKEN as GA_TOKEN
+
+    parent, child = (
+        (GA_TOKEN, ENDPOINT_GROUP_TYPE)
+        if cfg.traffic.mode == "ga"
+        else (DNS_TOKEN, ROUTE53_RECORD_TYPE)
+    )
+    base = f"summit-{cfg.environment}"
+    return [
+        f"urn:pulumi:{stack_name}::{PROJECT}::{parent}${child}::{base}-{r}"
+        for r in cfg.region_names
+    ]
+
+
+def endpoint_groups_from_outputs(stack: Any) -> dict[str, str]:
+    """Region -> endpoint group ARN from the stack output ``endpointGroupArns``."""
+    from automation import pulumi_ops
+    from stacks.outputs import ENDPOINT_GROUP_ARNS
+
+    value = pulumi_ops.outputs(stack).get(ENDPOINT_GROUP_ARNS) or {}
+    return {str(k): str(v) for k, v in dict(value).items()}
 
 
 @dataclass
@@ -320,7 +330,8 @@ def _retry(fn: Callable[[], Any], attempts: int, base_s: float, sleep: Callable[
             return fn(), i + 1
         except Exception as err:
             last = err
-            if type(err).__name__ == "ConcurrentUpdateError" or i == attempts - 1:
+            locked = type(err).__name__ in ("ConcurrentUpdateError", "StackLocked")
+            if locked or i == attempts - 1:
                 break
             sleep(base_s * 2**i)
     assert last is not None
@@ -365,17 +376,26 @@ def apply_decision(
         return report
 
     if stack is not None:
+        from automation import pulumi_ops
+
         try:
-            targets = target_urns(stack, mode)
-            kwargs: dict[str, Any] = {"target": targets} if targets else {}
-            if on_output:
-                kwargs["on_output"] = on_output
-            _, report.attempts = _retry(lambda: stack.up(**kwargs), attempts, backoff_s, sleep)
+            targets = target_urns(stack_name, cfg)
+            _, report.attempts = _retry(
+                lambda: pulumi_ops.up(stack, targets=targets, on_output=on_output),
+                attempts,
+                backoff_s,
+                sleep,
+            )
             report.applied = report.consistent = True
             report.messages.append(f"up targeted at {len(targets)} resources")
             return report
         except Exception as err:
             report.messages.append(f"up failed ({type(err).__name__}): {str(err)[:300]}")
+        if mode == "ga" and ga is not None and not endpoint_groups:
+            try:
+                endpoint_groups = endpoint_groups_from_outputs(stack)
+            except Exception as err:
+                report.messages.append(f"no endpoint group ARNs from outputs: {err}")
 
     report.path = "fast-path"
     try:
