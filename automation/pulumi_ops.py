@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
@@ -67,6 +67,7 @@ __all__ = [
     "pulumi_command",
     "remove_config",
     "remove_stack",
+    "retry_when_locked",
     "set_all_config",
     "set_config",
     "set_tags",
@@ -82,6 +83,8 @@ ConfigInput = str | int | float | bool | auto.ConfigValue
 
 OnEvent = Callable[[EngineEvent], Any]
 OnOutput = Callable[[str], Any]
+
+T = TypeVar("T")
 
 _STDERR_TAIL_LINES = 20
 _CONFIG_NOT_FOUND = re.compile(r"configuration key '.*' not found")
@@ -582,6 +585,31 @@ def history(stack: auto.Stack, *, page_size: int | None = None) -> list[UpdateRe
         )
         for e in entries
     ]
+
+
+def retry_when_locked(
+    action: Callable[[], T],
+    *,
+    attempts: int = 3,
+    first_wait_seconds: float = 5.0,
+    max_wait_seconds: float = 60.0,
+    sleep: Callable[[float], None] | None = None,
+) -> T:
+    """Run ``action``; on :class:`StackLocked` wait (exponential backoff) and try again.
+
+    Only a lock is retried: it means nothing ran. Any other failure, and the last
+    :class:`StackLocked` after ``attempts`` tries, propagates unchanged (exit 1).
+    """
+    import tenacity
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(StackLocked),
+        stop=tenacity.stop_after_attempt(max(1, attempts)),
+        wait=tenacity.wait_exponential(multiplier=first_wait_seconds, max=max_wait_seconds),
+        sleep=sleep or tenacity.nap.sleep,
+        reraise=True,
+    )
+    return retrying(action)
 
 
 # --------------------------------------------------------------------------------------------

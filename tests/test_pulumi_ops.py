@@ -386,6 +386,55 @@ def test_locked_stack_is_a_retryable_failure_and_changes_nothing(
     assert standin.stack("dev")["resourceCount"] == 0
 
 
+def test_retry_when_locked_waits_then_succeeds(standin: PulumiStandin, dev) -> None:
+    standin.set_plan("dev", changes={"create": 1}, resource_count=1)
+    standin.fail_next("up", stderr=CONFLICT_STDERR, times=2)
+    waits: list[float] = []
+
+    outcome = ops.retry_when_locked(
+        lambda: ops.up(dev), attempts=3, first_wait_seconds=2, sleep=waits.append
+    )
+
+    assert outcome.changes == {"create": 1}
+    assert waits == [2, 4]  # exponential backoff between the three tries
+    assert [c.exit_code for c in standin.calls("up")] == [255, 255, 0]
+
+
+def test_retry_when_locked_gives_up_and_never_retries_other_failures(
+    standin: PulumiStandin, dev
+) -> None:
+    standin.lock("dev")
+    with pytest.raises(ops.StackLocked):
+        ops.retry_when_locked(lambda: ops.up(dev), attempts=2, sleep=lambda _: None)
+    assert len(standin.calls("up")) == 2
+
+    standin.lock("dev", locked=False)
+    standin.fail_next("up", stderr="error: provider crashed", times=5)
+    with pytest.raises(ops.PulumiCommandFailed, match="provider crashed"):
+        ops.retry_when_locked(lambda: ops.up(dev), attempts=5, sleep=lambda _: None)
+    assert len(standin.calls("up")) == 3
+
+
+def test_stacks_can_be_updated_from_several_threads(project: Path, standin: PulumiStandin) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = ["east", "west", "eu"]
+    for name in names:
+        standin.add_stack(name)
+        standin.set_plan(name, changes={"create": 3}, outputs={"region": name}, resource_count=3)
+        (project / f"Pulumi.{name}.yaml").write_text("config: {}\n", encoding="utf-8")
+    command = standin.command
+
+    def deploy(name: str) -> ops.UpOutcome:
+        return ops.up(ops.open_stack(project, name, command=command))
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        outcomes = list(pool.map(deploy, names))
+
+    assert [o.outputs for o in outcomes] == [{"region": n} for n in names]
+    assert {n: standin.stack(n)["resourceCount"] for n in names} == dict.fromkeys(names, 3)
+
+
 def test_the_sdk_maps_the_conflict_text_we_rely_on() -> None:
     result = CommandResult(stdout="", stderr=CONFLICT_STDERR, code=255)
     assert type(create_command_error(result)).__name__ == "ConcurrentUpdateError"
@@ -470,6 +519,55 @@ def test_outputs_reveal_secrets_as_plain_values(standin: PulumiStandin, dev) -> 
     standin.set_plan("dev", changes={"create": 1}, outputs={"token": "t"}, secret_outputs=["token"])
     ops.up(dev)
     assert ops.outputs(dev) == {"token": "t"}
+
+
+# -- through the summit entry point -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected_code", "expected_text"),
+    [
+        (lambda s: None, 2, "no stack named 'qa'"),
+        (lambda s: s.lock("qa"), 1, "locked by another update"),
+        (lambda s: s.fail_next("preview", stderr="error: boom"), 1, "error: boom"),
+    ],
+)
+def test_summit_exit_codes_and_one_line_messages(
+    project: Path,
+    standin: PulumiStandin,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    setup,
+    expected_code: int,
+    expected_text: str,
+) -> None:
+    import typer
+
+    from automation import cli
+
+    if expected_code == 1:
+        standin.add_stack("qa")
+    setup(standin)
+    monkeypatch.setenv(ops.PULUMI_ROOT_ENV, str(standin.root))
+    app = typer.Typer(pretty_exceptions_enable=False)
+
+    @app.command()
+    def check(stack: str) -> None:
+        ops.preview(ops.open_stack(project, stack))
+
+    @app.command()
+    def other() -> None:  # a second command keeps Typer in sub-command mode
+        pass
+
+    monkeypatch.setattr(cli, "app", app)
+    monkeypatch.setattr(cli, "_register", lambda: None)
+
+    code = cli.main(["check", "qa"])
+
+    err = capsys.readouterr().err
+    assert code == expected_code
+    assert expected_text in err
+    assert "Traceback" not in err
 
 
 # -- error parsing (property) ------------------------------------------------------------------

@@ -1130,8 +1130,18 @@ def _path_remove(config: dict[str, Any], key: str) -> None:
 
 def cli_main(argv: list[str], state_path: str, log_path: str) -> int:
     """Run one stand-in invocation; the generated ``bin/pulumi`` script calls this."""
+    import fcntl
+
     state_file = Path(os.environ.get("PULUMI_STANDIN_STATE", state_path))
     log_file = Path(os.environ.get("PULUMI_STANDIN_LOG", log_path))
+    # Callers may run several stacks at once (one thread per region); serialise the
+    # read-modify-write of the state file as the backend would serialise its own writes.
+    with open(str(state_file) + ".lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _run_locked(argv, state_file, log_file)
+
+
+def _run_locked(argv: list[str], state_file: Path, log_file: Path) -> int:
     state = json.loads(state_file.read_text(encoding="utf-8"))
     args = [a for a in _before_separator(argv) if a != "--non-interactive"] + argv[
         len(_before_separator(argv)) :
