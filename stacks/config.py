@@ -38,6 +38,8 @@ _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
 _CPU = re.compile(r"^(\d+(\.\d+)?)(m?)$")
 _MEM = re.compile(r"^(\d+(\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+_METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 class ConfigError(Exception):
@@ -312,6 +314,38 @@ class ObservabilityConfig(_Model):
     dashboard_label: str = "grafana_dashboard"
     runbook_base_url: str = "https://runbooks.summit.example/slo"
     dashboard_base_url: str = "https://grafana.summit.example/d"
+    histogram_metric: str = Field(
+        default="http_server_request_duration_seconds",
+        description="Request duration histogram every service exports (_bucket/_count/_sum).",
+    )
+    service_label: str = "service"
+    region_label: str = "region"
+    code_label: str = Field(default="code", description="Label holding the HTTP status code.")
+    inflight_metric: str = Field(
+        default="http_server_active_requests",
+        description="Gauge of in-flight requests (saturation is recorded when exported).",
+    )
+    capacity_metric: str = Field(
+        default="http_server_concurrency_limit",
+        description="Gauge of the in-flight requests a replica can hold.",
+    )
+    slo_period_days: Annotated[int, Field(ge=1, le=90)] = Field(
+        default=30, description="SLO period; burn-rate factors are derived from it."
+    )
+
+    @field_validator("histogram_metric", "inflight_metric", "capacity_metric")
+    @classmethod
+    def _metric(cls, v: str) -> str:
+        if not _METRIC.match(v):
+            raise ValueError(f"expected a Prometheus metric name, found {v!r}")
+        return v
+
+    @field_validator("service_label", "region_label", "code_label")
+    @classmethod
+    def _label(cls, v: str) -> str:
+        if not _LABEL.match(v) or v.startswith("__"):
+            raise ValueError(f"expected a Prometheus label name, found {v!r}")
+        return v
 
 
 class RolloutConfig(_Model):

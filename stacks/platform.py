@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.dns_failover import DnsFailover, DnsFailoverArgs, DnsRegion
 from components.global_traffic import GlobalTraffic, GlobalTrafficArgs, HealthCheck, RegionEndpoint
+from components.monitoring_rules import add_monitoring
 from stacks import outputs as keys
 from stacks.config import RegionConfig, StackConfig
 from stacks.providers import Providers, build_providers
@@ -103,8 +104,9 @@ def build_region(cfg: StackConfig, ctx: RegionContext) -> dict[str, Any]:
     """Per-region platform workloads (rules, dashboards, services), one call per region.
 
     Each domain adds its components here, parented by nothing but given ``ctx``'s providers."""
-    del cfg, ctx
-    return {}
+    out: dict[str, Any] = {}
+    out.update(add_monitoring(cfg, ctx))
+    return out
 
 
 def build(cfg: StackConfig) -> dict[str, Any]:

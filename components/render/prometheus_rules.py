@@ -96,7 +96,7 @@ class BurnWindow:
         """Burn-rate threshold: budget fraction times period over the long window.
 
         For a 30-day period this gives the workbook's anchors 14.4, 6, 3 and 1."""
-        return round(self.budget_fraction * period_days * 24 / _hours(self.long), 6)
+        return float(fmt(self.budget_fraction * period_days * 24 / _hours(self.long)))
 
 
 BURN_WINDOWS = (

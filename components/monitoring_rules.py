@@ -1,0 +1,198 @@
+"""MonitoringRules: one region's recording rules, SLO alerts and Grafana dashboards.
+
+Per service, a ``monitoring.coreos.com/v1`` PrometheusRule (RED, USE, steering, SLI, SLO
+metadata and burn-rate alert groups) labelled so the kube-prometheus-stack Prometheus selects
+it, and a ConfigMap holding the service's RED and USE dashboards labelled for the Grafana
+sidecar; plus one overview dashboard for the region. The rule groups and dashboards come from
+the pure builders in :mod:`components.render`; this file only turns them into resources.
+
+:func:`region_services` maps the typed stack config to the builders' inputs; the platform
+composition (:func:`add_monitoring`) and ``summit rules render`` both use it, so the rules a
+stack deploys and the files the CLI writes are the same.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.render import dashboards as dash
+from components.render import prometheus_rules as pr
+
+if TYPE_CHECKING:
+    from stacks.config import StackConfig
+    from stacks.platform import RegionContext
+
+TOKEN = "summit:observability:MonitoringRules"
+RULE_API_VERSION = "monitoring.coreos.com/v1"
+RULE_KIND = "PrometheusRule"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringRulesArgs:
+    """Inputs of :class:`MonitoringRules`."""
+
+    region: str
+    """Region whose cluster receives the objects (also a static label on USE series)."""
+    services: list[pr.ServiceRules]
+    """One entry per service: its SLOs and the exporters' metric contract."""
+    namespace: str = "monitoring"
+    """Namespace of the PrometheusRules and dashboard ConfigMaps."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Cost-allocation labels (team, service, env, cost-center) put on every object."""
+    rule_selector_labels: dict[str, str] = field(
+        default_factory=lambda: {"release": "kube-prometheus-stack"}
+    )
+    """Labels the Prometheus ``ruleSelector`` matches."""
+    dashboard_label: str = "grafana_dashboard"
+    """Label the Grafana sidecar watches (value ``"1"``)."""
+
+
+def rule_object_name(service: str) -> str:
+    """metadata.name of a service's PrometheusRule."""
+    return f"summit-{service}"
+
+
+def dashboard_object_name(service: str) -> str:
+    """metadata.name of a service's dashboard ConfigMap."""
+    return f"summit-{service}-dashboards"
+
+
+class MonitoringRules(pulumi.ComponentResource):
+    """A region's PrometheusRules and dashboard ConfigMaps, one set per service."""
+
+    rules: dict[str, k8s.apiextensions.CustomResource]
+    dashboards: dict[str, k8s.core.v1.ConfigMap]
+    overview: k8s.core.v1.ConfigMap
+    rule_names: pulumi.Output[list[str]]
+    dashboard_uids: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: MonitoringRulesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TOKEN, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        common = {**args.labels, "app.kubernetes.io/part-of": "summit-platform"}
+        self.rules = {}
+        self.dashboards = {}
+        uids: list[str] = []
+        for spec in args.services:
+            svc = spec.service
+            self.rules[svc] = k8s.apiextensions.CustomResource(
+                f"{name}-{svc}-rules",
+                api_version=RULE_API_VERSION,
+                kind=RULE_KIND,
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=rule_object_name(svc),
+                    namespace=args.namespace,
+                    labels={
+                        **common,
+                        **args.rule_selector_labels,
+                        "app.kubernetes.io/name": svc,
+                    },
+                ),
+                spec={"groups": pr.service_rule_groups(spec)},
+                opts=child,
+            )
+            boards = dash.service_dashboards(svc)
+            uids += [b["uid"] for b in boards.values()]
+            self.dashboards[svc] = k8s.core.v1.ConfigMap(
+                f"{name}-{svc}-dashboards",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=dashboard_object_name(svc),
+                    namespace=args.namespace,
+                    labels={**common, args.dashboard_label: "1", "app.kubernetes.io/name": svc},
+                ),
+                data={file: json.dumps(board, indent=1) for file, board in boards.items()},
+                opts=child,
+            )
+        overview = dash.overview_dashboard(args.region, [s.service for s in args.services])
+        uids.append(overview["uid"])
+        self.overview = k8s.core.v1.ConfigMap(
+            f"{name}-overview-dashboard",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="summit-overview-dashboard",
+                namespace=args.namespace,
+                labels={**common, args.dashboard_label: "1"},
+            ),
+            data={f"{overview['uid']}.json": json.dumps(overview, indent=1)},
+            opts=child,
+        )
+        self.rule_names = pulumi.Output.from_input(
+            [rule_object_name(s.service) for s in args.services]
+        )
+        self.dashboard_uids = pulumi.Output.from_input(uids)
+        self.register_outputs(
+            {
+                "rules": self.rules,
+                "dashboards": self.dashboards,
+                "overview": self.overview,
+                "rule_names": self.rule_names,
+                "dashboard_uids": self.dashboard_uids,
+            }
+        )
+
+
+# --- from the stack config --------------------------------------------------------------------
+
+
+def metric_contract(cfg: StackConfig) -> pr.MetricContract:
+    """The exporters' metric and label names from ``observability``."""
+    o = cfg.observability
+    return pr.MetricContract(
+        histogram=o.histogram_metric,
+        service_label=o.service_label,
+        region_label=o.region_label,
+        code_label=o.code_label,
+        inflight=o.inflight_metric,
+        capacity=o.capacity_metric,
+    )
+
+
+def region_services(cfg: StackConfig, region: str) -> list[pr.ServiceRules]:
+    """The builders' input for every service of ``cfg.services`` in one region."""
+    o = cfg.observability
+    metrics = metric_contract(cfg)
+    namespace = cfg.region(region).kubernetes.namespace
+    return [
+        pr.ServiceRules(
+            service=s.name,
+            region=region,
+            namespace=namespace,
+            team=s.team,
+            objective=s.slo.objective,
+            latency_threshold_seconds=s.slo.latency_threshold_ms / 1000,
+            latency_objective=s.slo.latency_objective,
+            min_request_rate=s.slo.min_request_rate,
+            period_days=o.slo_period_days,
+            runbook_base_url=o.runbook_base_url,
+            dashboard_base_url=o.dashboard_base_url,
+            metrics=metrics,
+        )
+        for s in cfg.services
+    ]
+
+
+def add_monitoring(cfg: StackConfig, ctx: RegionContext) -> dict[str, Any]:
+    """The platform's hook: MonitoringRules for one region (nothing when disabled)."""
+    o = cfg.observability
+    if not o.enabled or not cfg.services:
+        return {}
+    region = ctx.region.name
+    MonitoringRules(
+        f"obs-{region}",
+        MonitoringRulesArgs(
+            region=region,
+            services=region_services(cfg, region),
+            namespace=o.namespace,
+            labels=dict(ctx.labels),
+            rule_selector_labels=dict(o.rule_selector_labels),
+            dashboard_label=o.dashboard_label,
+        ),
+        opts=pulumi.ResourceOptions(provider=ctx.kubernetes),
+    )
+    return {}
