@@ -368,6 +368,48 @@ class RolloutConfig(_Model):
     progress_deadline_seconds: Annotated[int, Field(ge=60)] = 600
     prometheus_address: str = "http://kube-prometheus-stack-prometheus.monitoring:9090"
     traffic_routing: Literal["none", "alb", "nginx"] = "none"
+    inconclusive_limit: Annotated[int, Field(ge=0)] = Field(
+        default=2, description="No-data measurements tolerated before the rollout pauses."
+    )
+    analysis_window: str = Field(default="2m", description="rate() range of the gate queries.")
+    analysis_starting_step: Annotated[int, Field(ge=0)] = Field(
+        default=1, description="Step index from which background analysis runs."
+    )
+    abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    ingress: str | None = Field(
+        default=None, description="Ingress split by ALB/NGINX routing (default: service name)."
+    )
+    gate_prometheus_url: str | None = Field(
+        default=None, description="Prometheus base URL `summit deploy` gates each region on."
+    )
+    healthy_timeout_seconds: Annotated[int, Field(ge=60)] = Field(
+        default=2700, description="How long `summit deploy` waits for a Rollout to be healthy."
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from components.render.canary import build_steps
+
+        return build_steps(v)
+
+    @field_validator("analysis_interval", "analysis_window")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        from components.render.canary import parse_duration
+
+        if parse_duration(v) <= 0:
+            raise ValueError(f"expected a positive duration like '1m', found {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _starting_step(self) -> RolloutConfig:
+        if self.analysis_starting_step >= len(self.steps):
+            raise ValueError(
+                f"analysisStartingStep: expected < {len(self.steps)} (the number of steps),"
+                f" found {self.analysis_starting_step}"
+            )
+        return self
 
 
 class FlagsConfig(_Model):
@@ -375,6 +417,19 @@ class FlagsConfig(_Model):
 
     defaults: dict[str, bool] = Field(default_factory=dict)
     region_overrides: dict[str, dict[str, bool]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names(self) -> FlagsConfig:
+        from components.render.canary import region_flags
+
+        for region in self.region_overrides:
+            if region not in SUPPORTED_REGIONS:
+                raise ValueError(
+                    f"regionOverrides: expected a region of {list(SUPPORTED_REGIONS)},"
+                    f" found {region!r}"
+                )
+        region_flags(self.defaults, self.region_overrides, SUPPORTED_REGIONS[0])
+        return self
 
 
 class FinopsConfig(_Model):

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.canary_rollout import deliver_region
 from components.dns_failover import DnsFailover, DnsFailoverArgs, DnsRegion
 from components.global_traffic import GlobalTraffic, GlobalTrafficArgs, HealthCheck, RegionEndpoint
 from components.monitoring_rules import add_monitoring
@@ -106,6 +107,7 @@ def build_region(cfg: StackConfig, ctx: RegionContext) -> dict[str, Any]:
     Each domain adds its components here, parented by nothing but given ``ctx``'s providers."""
     out: dict[str, Any] = {}
     out.update(add_monitoring(cfg, ctx))
+    deliver_region(cfg, ctx.region.name, ctx.kubernetes, ctx.labels)
     return out
 
 

@@ -1,0 +1,422 @@
+"""Pure builders for progressive delivery: canary steps, Prometheus gate queries, the Argo
+Rollouts ``AnalysisTemplate`` and ``Rollout`` specs, and the region's feature-flag ConfigMap.
+
+Plain values in, plain dicts out: no Pulumi, no I/O. The :class:`~components.canary_rollout.
+CanaryRollout` component wraps these in resources, and ``summit gate`` reuses the same PromQL so
+that the in-cluster canary analysis and the CLI gate judge a region the same way.
+
+No traffic (NaN or an empty vector) is never a pass. In the canary analysis it is
+*inconclusive*: both ``successCondition`` and ``failureCondition`` are false, so after
+``inconclusiveLimit`` such measurements Argo Rollouts pauses the rollout for a human instead of
+promoting a release nobody has exercised or aborting one nobody has seen fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLLOUTS_API = "argoproj.io/v1alpha1"
+HISTOGRAM = "http_server_request_duration_seconds"
+"""The observability contract's request histogram (labels: service, region, code)."""
+POD_HASH_LABEL = "rollouts_pod_template_hash"
+"""Series label carrying the pod's ``rollouts-pod-template-hash`` (scrape relabelling)."""
+FLAGS_CHECKSUM_ANNOTATION = "summit.io/flags-checksum"
+APP_LABEL = "app.kubernetes.io/name"
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_FLAG = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
+_UNIT_SECONDS = (3600, 60, 1)
+
+
+class StepError(ValueError):
+    """A canary step list that Argo Rollouts would reject or that makes no sense.
+
+    ``index`` is the position of the offending step (None for the list as a whole)."""
+
+    def __init__(self, message: str, index: int | None = None):
+        self.index = index
+        where = f"steps[{index}]: " if index is not None else "steps: "
+        super().__init__(where + message)
+
+
+def parse_duration(value: str | int) -> int:
+    """An Argo/Go style duration (``"5m"``, ``"1h30m"``, ``"45s"``, or whole seconds as an
+    int or digit string) -> seconds. Raises ValueError naming what was found."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like '5m' or seconds, found {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"expected a non-negative duration, found {value!r}")
+        return value
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    m = _DURATION.match(text)
+    if not text or not m or not any(m.groups()):
+        raise ValueError(f"expected a duration like '5m', '1h30m' or '45s', found {value!r}")
+    return sum(int(g) * unit for g, unit in zip(m.groups(), _UNIT_SECONDS, strict=True) if g)
+
+
+def build_steps(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Validate a canary step list and return it in Argo's shape.
+
+    Each step is exactly one of ``{"setWeight": int}`` or ``{"pause": {"duration": d}}``
+    (``{"pause": {}}`` pauses until promoted by hand). Weights are whole percents in 0..100
+    and strictly rising (a canary never steps back; an abort is how weight goes down); at least
+    one ``setWeight`` is required. Durations must parse (:func:`parse_duration`)."""
+    if not steps:
+        raise StepError("expected at least one step, found none")
+    out: list[dict[str, Any]] = []
+    last = -1
+    weights = 0
+    for i, step in enumerate(steps):
+        if not isinstance(step, Mapping) or len(step) != 1:
+            raise StepError(f"expected exactly one of setWeight or pause, found {_short(step)}", i)
+        ((kind, value),) = step.items()
+        if kind == "setWeight":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise StepError(f"setWeight: expected a whole percent, found {value!r}", i)
+            if not 0 <= value <= 100:
+                raise StepError(f"setWeight: expected 0..100, found {value}", i)
+            if value <= last:
+                raise StepError(f"setWeight: weights must rise, found {value} after {last}", i)
+            last = value
+            weights += 1
+            out.append({"setWeight": value})
+        elif kind == "pause":
+            if value is None or value == {}:
+                out.append({"pause": {}})
+                continue
+            if not isinstance(value, Mapping) or set(value) != {"duration"}:
+                raise StepError(f"pause: expected {{duration: '5m'}}, found {_short(value)}", i)
+            duration = value["duration"]
+            try:
+                parse_duration(duration)
+            except ValueError as err:
+                raise StepError(f"pause.duration: {err}", i) from None
+            if not isinstance(duration, int):
+                duration = str(duration).strip()
+            out.append({"pause": {"duration": duration}})
+        else:
+            raise StepError(f"unknown step kind {kind!r} (expected setWeight or pause)", i)
+    if not weights:
+        raise StepError("expected at least one setWeight step")
+    return out
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# -- PromQL shared by the canary analysis and `summit gate` ----------------------------------
+
+
+def selector(labels: Mapping[str, str]) -> str:
+    """``{k="v",...}`` with values escaped for PromQL (sorted, so queries are stable)."""
+    parts = [f'{k}="{_escape(v)}"' for k, v in sorted(labels.items())]
+    return "{" + ",".join(parts) + "}"
+
+
+def _escape(value: str) -> str:
+    # Argo templates ({{args.x}}) pass through untouched; only quotes and backslashes matter.
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def quantile_query(labels: Mapping[str, str], window: str, quantile: float = 0.95) -> str:
+    """Latency quantile in seconds over ``window``. Empty when there is no series, NaN when the
+    series exist but saw no request in the window."""
+    sel = selector(labels)
+    return (
+        f"histogram_quantile({quantile:g}, sum by (le) (rate({HISTOGRAM}_bucket{sel}[{window}])))"
+    )
+
+
+def error_ratio_query(labels: Mapping[str, str], window: str) -> str:
+    """5xx share of requests over ``window``.
+
+    The numerator falls back to ``vector(0)``: a healthy service may have no 5xx series at all,
+    which must read as 0 errors, not as no data. The denominator does not, so no traffic stays
+    empty (no series) or NaN (0/0) and is reported as no data."""
+    errors = selector({**labels, "code": "__5xx__"}).replace('code="__5xx__"', 'code=~"5.."')
+    total = selector(labels)
+    return (
+        f"(sum(rate({HISTOGRAM}_count{errors}[{window}])) or vector(0))"
+        f" / sum(rate({HISTOGRAM}_count{total}[{window}]))"
+    )
+
+
+# -- AnalysisTemplate -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalysisSettings:
+    """How the canary is judged."""
+
+    p95_ms: float = 1500
+    """Latency gate: the canary's p95 must stay below this (milliseconds)."""
+    error_ratio: float = 0.01
+    """Error gate: the canary's 5xx share must stay below this (0..1)."""
+    interval: str = "1m"
+    """Time between measurements."""
+    count: int = 5
+    """Measurements per metric before the analysis completes."""
+    failure_limit: int = 1
+    """Failed measurements tolerated; one more aborts the rollout."""
+    inconclusive_limit: int = 2
+    """No-data measurements tolerated; one more pauses the rollout for a human."""
+    window: str = "2m"
+    """Range of the ``rate()`` in each query (at least two scrape intervals)."""
+    prometheus_address: str = "http://kube-prometheus-stack-prometheus.monitoring:9090"
+    """Prometheus the Argo Rollouts controller queries, in-cluster."""
+    hash_label: str = POD_HASH_LABEL
+    """Series label that holds the pod-template hash."""
+
+
+def _conditions(threshold: float) -> tuple[str, str]:
+    # Both conditions demand a real number, so an empty vector or NaN (no traffic) matches
+    # neither and the measurement is Inconclusive - never a silent pass.
+    has_value = "len(result) > 0 && !isNaN(result[0])"
+    return (
+        f"{has_value} && result[0] < {threshold:g}",
+        f"{has_value} && result[0] >= {threshold:g}",
+    )
+
+
+def analysis_template_spec(settings: AnalysisSettings) -> dict[str, Any]:
+    """The ``spec`` of an AnalysisTemplate gating p95 latency and error ratio of the canary's
+    pods (its pod-template hash), for the service and region passed as args."""
+    parse_duration(settings.interval)
+    parse_duration(settings.window)
+    scope = {
+        "service": "{{args.service}}",
+        "region": "{{args.region}}",
+        settings.hash_label: "{{args.canary-hash}}",
+    }
+    p95_ok, p95_bad = _conditions(settings.p95_ms / 1000.0)
+    err_ok, err_bad = _conditions(settings.error_ratio)
+    common = {
+        "interval": settings.interval,
+        "count": settings.count,
+        "failureLimit": settings.failure_limit,
+        "inconclusiveLimit": settings.inconclusive_limit,
+    }
+    return {
+        "args": [{"name": "service"}, {"name": "region"}, {"name": "canary-hash"}],
+        "metrics": [
+            {
+                "name": "p95-latency",
+                **common,
+                "successCondition": p95_ok,
+                "failureCondition": p95_bad,
+                "provider": {
+                    "prometheus": {
+                        "address": settings.prometheus_address,
+                        "query": quantile_query(scope, settings.window),
+                    }
+                },
+            },
+            {
+                "name": "error-ratio",
+                **common,
+                "successCondition": err_ok,
+                "failureCondition": err_bad,
+                "provider": {
+                    "prometheus": {
+                        "address": settings.prometheus_address,
+                        "query": error_ratio_query(scope, settings.window),
+                    }
+                },
+            },
+        ],
+    }
+
+
+# -- Flags ------------------------------------------------------------------------------------
+
+
+def region_flags(
+    defaults: Mapping[str, bool], overrides: Mapping[str, Mapping[str, bool]], region: str
+) -> dict[str, bool]:
+    """The effective flag set of one region.
+
+    Every region gets the same keys (the union of defaults and every region's overrides); a
+    flag only named in another region's overrides is off here, so code never sees a missing
+    key in one region and a present one in another."""
+    names = set(defaults)
+    for flags in overrides.values():
+        names.update(flags)
+    for name in names:
+        if not _FLAG.match(name):
+            raise ValueError(
+                f"flag name {name!r}: expected a letter then letters, digits, '_', '.' or '-'"
+            )
+    own = overrides.get(region, {})
+    return {n: bool(own.get(n, defaults.get(n, False))) for n in sorted(names)}
+
+
+def flags_configmap_data(flags: Mapping[str, bool]) -> dict[str, str]:
+    """ConfigMap ``data``: one key per flag (``"true"``/``"false"``, mounted as files) plus
+    ``flags.json`` for apps that read them at once."""
+    data = {name: "true" if on else "false" for name, on in sorted(flags.items())}
+    data["flags.json"] = json.dumps(dict(sorted(flags.items())), sort_keys=True)
+    return data
+
+
+def checksum(data: Mapping[str, str]) -> str:
+    """sha256 of the ConfigMap data, independent of key order: the pod template carries it so
+    a flag change rolls the pods (through the canary, like any other change)."""
+    return hashlib.sha256(json.dumps(dict(data), sort_keys=True).encode()).hexdigest()
+
+
+# -- Rollout ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolloutSpecArgs:
+    """Plain inputs of :func:`rollout_spec`."""
+
+    service: str
+    """Service name: Rollout, Services and selector all use it."""
+    region: str
+    """Region the Rollout runs in (passed to the analysis)."""
+    image: str
+    """Image repository without tag."""
+    version: str
+    """Image tag to run."""
+    port: int
+    """Container port named ``http``."""
+    replicas: int
+    """Desired replicas (the HPA, if any, scales from here)."""
+    steps: list[dict[str, Any]]
+    """Validated canary steps (:func:`build_steps`)."""
+    labels: dict[str, str]
+    """Labels for the pod template (cost labels plus the app label)."""
+    stable_service: str
+    """Name of the stable Service."""
+    canary_service: str
+    """Name of the canary Service."""
+    analysis_template: str
+    """Name of the AnalysisTemplate run in the background."""
+    flags_configmap: str
+    """Name of the flags ConfigMap mounted at ``/etc/summit/flags``."""
+    flags_checksum: str
+    """Checksum of the flags data; a change restarts the pods."""
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Container ``resources`` (requests/limits)."""
+    progress_deadline_seconds: int = 600
+    """Seconds without progress before the rollout is aborted."""
+    abort_scale_down_delay_seconds: int = 30
+    """Seconds the aborted canary's pods stay up (to read their logs), then scale down."""
+    analysis_starting_step: int = 1
+    """Step index from which background analysis runs (after the first weight is set)."""
+    traffic_routing: str = "none"
+    """``none`` (replica ratio), ``alb`` or ``nginx``."""
+    ingress: str | None = None
+    """Ingress that ALB/NGINX routing splits (defaults to the service name)."""
+    health_path: str = "/healthz"
+    """Readiness probe path."""
+
+
+def rollout_spec(a: RolloutSpecArgs) -> dict[str, Any]:
+    """The ``spec`` of an Argo Rollout with a canary strategy, background analysis scoped to
+    the new pods, canary/stable anti-affinity, abort scale-down and a progress deadline."""
+    if not 0 <= a.analysis_starting_step < len(a.steps):
+        raise StepError(
+            f"analysis starting step {a.analysis_starting_step} is outside 0..{len(a.steps) - 1}"
+        )
+    selector_labels = {APP_LABEL: a.service}
+    canary: dict[str, Any] = {
+        "stableService": a.stable_service,
+        "canaryService": a.canary_service,
+        "steps": a.steps,
+        "abortScaleDownDelaySeconds": a.abort_scale_down_delay_seconds,
+        # Keep canary and stable pods on different nodes, so one bad node cannot fail both and
+        # the analysis compares the release, not the hardware.
+        "antiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 100}},
+        "analysis": {
+            "templates": [{"templateName": a.analysis_template}],
+            "startingStep": a.analysis_starting_step,
+            "args": [
+                {"name": "service", "value": a.service},
+                {"name": "region", "value": a.region},
+                {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
+            ],
+        },
+    }
+    ingress = a.ingress or a.service
+    if a.traffic_routing == "alb":
+        canary["trafficRouting"] = {
+            "alb": {"ingress": ingress, "servicePort": a.port, "rootService": a.service}
+        }
+    elif a.traffic_routing == "nginx":
+        canary["trafficRouting"] = {"nginx": {"stableIngress": ingress}}
+    elif a.traffic_routing != "none":
+        raise ValueError(
+            f"traffic routing: expected none, alb or nginx, found {a.traffic_routing!r}"
+        )
+    container: dict[str, Any] = {
+        "name": a.service,
+        "image": f"{a.image}:{a.version}",
+        "ports": [{"name": "http", "containerPort": a.port, "protocol": "TCP"}],
+        "env": [{"name": "SUMMIT_REGION", "value": a.region}],
+        "readinessProbe": {
+            "httpGet": {"path": a.health_path, "port": "http"},
+            "periodSeconds": 5,
+        },
+        "volumeMounts": [{"name": "flags", "mountPath": "/etc/summit/flags", "readOnly": True}],
+    }
+    if a.resources:
+        container["resources"] = a.resources
+    return {
+        "replicas": a.replicas,
+        "revisionHistoryLimit": 3,
+        "progressDeadlineSeconds": a.progress_deadline_seconds,
+        "progressDeadlineAbort": True,
+        "selector": {"matchLabels": selector_labels},
+        "template": {
+            "metadata": {
+                "labels": {**a.labels, **selector_labels},
+                "annotations": {FLAGS_CHECKSUM_ANNOTATION: a.flags_checksum},
+            },
+            "spec": {
+                "containers": [container],
+                "volumes": [{"name": "flags", "configMap": {"name": a.flags_configmap}}],
+                "affinity": {
+                    "podAntiAffinity": {
+                        "preferredDuringSchedulingIgnoredDuringExecution": [
+                            {
+                                "weight": 50,
+                                "podAffinityTerm": {
+                                    "topologyKey": "kubernetes.io/hostname",
+                                    "labelSelector": {"matchLabels": selector_labels},
+                                },
+                            }
+                        ]
+                    }
+                },
+            },
+        },
+        "strategy": {"canary": canary},
+    }
+
+
+def total_pause_seconds(steps: Sequence[Mapping[str, Any]]) -> int:
+    """Sum of the timed pauses: the least time a rollout through these steps takes."""
+    total = 0
+    for s in steps:
+        pause = s.get("pause")
+        if isinstance(pause, Mapping) and "duration" in pause:
+            total += parse_duration(pause["duration"])
+    return total
+
+
+def is_finite(value: float | None) -> bool:
+    """A usable measurement: a number that is neither NaN nor infinite."""
+    return value is not None and not math.isnan(value) and not math.isinf(value)

@@ -1,0 +1,240 @@
+"""CanaryRollout structure under the recording mock, the prod plan's delivery resources, and
+every Rollout/AnalysisTemplate the prod plan renders validated against the real Argo Rollouts
+CRD schemas (v1.9.1, ../shared/fixtures/crds/argo-rollouts)."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from conftest import FIXTURES, plan_values, run_component
+
+from components.canary_rollout import (
+    ANALYSIS_TEMPLATE_TYPE,
+    CONFIGMAP_TYPE,
+    ROLLOUT_TYPE,
+    SERVICE_TYPE,
+    TOKEN,
+    CanaryRollout,
+    CanaryRolloutArgs,
+    region_target_urns,
+)
+from components.render import canary as render
+from stacks.config import load_stack
+
+CRDS = FIXTURES / "crds" / "argo-rollouts"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _strict(schema: Any) -> Any:
+    """The CRD's structural schema as the API server applies it with strict field validation:
+    an object that lists its properties rejects unknown ones (unless it preserves unknown
+    fields). Plain jsonschema would let a misspelt key through."""
+    if isinstance(schema, list):
+        return [_strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _strict(v) for k, v in schema.items()}
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+@cache
+def crd_validator(file: str) -> jsonschema.Draft7Validator:
+    if not CRDS.is_dir():
+        pytest.fail(f"Argo Rollouts CRDs not found at {CRDS}")
+    doc = yaml.safe_load((CRDS / file).read_text())
+    (version,) = [v for v in doc["spec"]["versions"] if v["name"] == "v1alpha1"]
+    schema = _strict(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
+    return jsonschema.Draft7Validator(schema)
+
+
+def crd_errors(file: str, manifest: dict[str, Any]) -> list[str]:
+    return [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in crd_validator(file).iter_errors(manifest)
+    ]
+
+
+def manifest(res) -> dict[str, Any]:
+    return copy.deepcopy({k: res.inputs[k] for k in ("apiVersion", "kind", "metadata", "spec")})
+
+
+LABELS = {"team": "t", "service": "s", "env": "e", "cost-center": "c"}
+
+
+def _args(**kw) -> CanaryRolloutArgs:
+    base = dict(
+        service="web",
+        region="us-west-2",
+        namespace="platform",
+        image="ghcr.io/summit/web",
+        version="v2.4.1",
+        port=8081,
+        replicas=3,
+        labels=LABELS,
+        flags={"featureX": False, "beta": True},
+        steps=[{"setWeight": 20}, {"pause": {"duration": "1m"}}, {"setWeight": 100}],
+        analysis=render.AnalysisSettings(p95_ms=800, error_ratio=0.02, interval="30s", count=4),
+    )
+    base.update(kw)
+    return CanaryRolloutArgs(**base)
+
+
+def test_component_children_names_parents_and_values():
+    plan = run_component(lambda: CanaryRollout("web-us-west-2", _args()))
+    (comp,) = plan.of_type(TOKEN)
+    kids = {r.name: r for r in plan.children(comp.urn)}
+    assert set(kids) == {
+        "web-us-west-2-flags",
+        "web-us-west-2-stable",
+        "web-us-west-2-canary",
+        "web-us-west-2-analysis",
+        "web-us-west-2-rollout",
+    }
+    assert kids["web-us-west-2-flags"].type == CONFIGMAP_TYPE
+    assert kids["web-us-west-2-stable"].type == SERVICE_TYPE
+    assert kids["web-us-west-2-analysis"].type == ANALYSIS_TEMPLATE_TYPE
+    rollout = kids["web-us-west-2-rollout"]
+    assert rollout.type == ROLLOUT_TYPE
+    for k in kids.values():
+        md = k.inputs["metadata"]
+        assert md["namespace"] == "platform"
+        assert LABELS.items() <= md["labels"].items()
+    spec = rollout.inputs["spec"]
+    canary = spec["strategy"]["canary"]
+    assert canary["steps"] == [{"setWeight": 20}, {"pause": {"duration": "1m"}}, {"setWeight": 100}]
+    assert canary["stableService"] == kids["web-us-west-2-stable"].inputs["metadata"]["name"]
+    assert canary["canaryService"] == kids["web-us-west-2-canary"].inputs["metadata"]["name"]
+    assert canary["analysis"]["templates"] == [
+        {"templateName": kids["web-us-west-2-analysis"].inputs["metadata"]["name"]}
+    ]
+    args = {a["name"]: a for a in canary["analysis"]["args"]}
+    assert args["region"]["value"] == "us-west-2"
+    assert args["canary-hash"]["valueFrom"] == {"podTemplateHashValue": "Latest"}
+    assert spec["progressDeadlineAbort"] is True
+    assert "trafficRouting" not in canary
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["image"] == "ghcr.io/summit/web:v2.4.1"
+    assert container["ports"][0]["containerPort"] == 8081
+    # the checksum on the pod template is the one of the ConfigMap's data
+    data = kids["web-us-west-2-flags"].inputs["data"]
+    assert data["beta"] == "true" and data["featureX"] == "false"
+    annotations = spec["template"]["metadata"]["annotations"]
+    assert annotations[render.FLAGS_CHECKSUM_ANNOTATION] == render.checksum(data)
+    # the rollout is created after what it references
+    assert {kids[n].urn for n in kids if n != "web-us-west-2-rollout"} <= set(rollout.dependencies)
+    metrics = {m["name"]: m for m in kids["web-us-west-2-analysis"].inputs["spec"]["metrics"]}
+    assert metrics["p95-latency"]["successCondition"].endswith("< 0.8")
+    assert metrics["error-ratio"]["failureCondition"].endswith(">= 0.02")
+    assert metrics["p95-latency"]["interval"] == "30s" and metrics["p95-latency"]["count"] == 4
+
+
+def test_flag_change_changes_only_the_checksum_and_data():
+    a = run_component(lambda: CanaryRollout("w", _args()))
+    b = run_component(lambda: CanaryRollout("w", _args(flags={"featureX": True, "beta": True})))
+    ra, rb = a.of_type(ROLLOUT_TYPE)[0], b.of_type(ROLLOUT_TYPE)[0]
+    ann = render.FLAGS_CHECKSUM_ANNOTATION
+    assert (
+        ra.inputs["spec"]["template"]["metadata"]["annotations"][ann]
+        != rb.inputs["spec"]["template"]["metadata"]["annotations"][ann]
+    )
+    sa, sb = copy.deepcopy(ra.inputs["spec"]), copy.deepcopy(rb.inputs["spec"])
+    del (
+        sa["template"]["metadata"]["annotations"][ann],
+        sb["template"]["metadata"]["annotations"][ann],
+    )
+    assert sa == sb
+
+
+@pytest.mark.parametrize("routing", ["alb", "nginx"])
+def test_traffic_routing_is_rendered_and_valid(routing):
+    plan = run_component(lambda: CanaryRollout("w", _args(traffic_routing=routing)))
+    (r,) = plan.of_type(ROLLOUT_TYPE)
+    tr = r.inputs["spec"]["strategy"]["canary"]["trafficRouting"]
+    if routing == "alb":
+        assert tr == {"alb": {"ingress": "web", "servicePort": 8081, "rootService": "web"}}
+    else:
+        assert tr == {"nginx": {"stableIngress": "web"}}
+    assert crd_errors("rollout-crd.yaml", manifest(r)) == []
+
+
+def test_bad_steps_fail_the_component():
+    with pytest.raises(Exception, match="must rise"):
+        run_component(
+            lambda: CanaryRollout("w", _args(steps=[{"setWeight": 50}, {"setWeight": 40}]))
+        )
+
+
+def test_strict_validator_catches_a_misspelt_field():
+    plan = run_component(lambda: CanaryRollout("w", _args()))
+    (r,) = plan.of_type(ROLLOUT_TYPE)
+    bad = manifest(r)
+    bad["spec"]["strategy"]["canary"]["stepz"] = bad["spec"]["strategy"]["canary"].pop("steps")
+    assert any("stepz" in e for e in crd_errors("rollout-crd.yaml", bad))
+    bad = manifest(r)
+    bad["spec"]["strategy"]["canary"]["steps"][0]["setWeight"] = "ten"
+    assert crd_errors("rollout-crd.yaml", bad)
+
+
+@pytest.fixture(scope="module")
+def prod_plan():
+    return plan_values("prod")
+
+
+def test_prod_plan_has_a_valid_rollout_and_template_per_service_and_region(prod_plan):
+    cfg = load_stack(ROOT, "prod")
+    delivered = [s for s in cfg.services if s.deliver]
+    rollouts = prod_plan.of_type(ROLLOUT_TYPE)
+    templates = prod_plan.of_type(ANALYSIS_TEMPLATE_TYPE)
+    assert len(rollouts) == len(templates) == len(delivered) * len(cfg.regions) == 6
+    by_urn = prod_plan.by_urn()
+    expected_steps = render.build_steps(cfg.rollout.steps)
+    for r in rollouts:
+        assert crd_errors("rollout-crd.yaml", manifest(r)) == [], r.name
+        assert r.inputs["spec"]["strategy"]["canary"]["steps"] == expected_steps
+        assert r.inputs["spec"]["progressDeadlineSeconds"] == cfg.rollout.progress_deadline_seconds
+        # each region's objects go to that region's cluster
+        comp = by_urn[r.parent]
+        region = comp.name.split("-", 1)[1]
+        svc = next(s for s in delivered if r.name.startswith(f"{s.name}-"))
+        image = r.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
+        assert image == f"{svc.image}:{svc.region_versions.get(region, svc.version)}"
+        assert r.inputs["metadata"]["labels"]["cost-center"] == "cc-1001"
+    for t in templates:
+        assert crd_errors("analysis-template-crd.yaml", manifest(t)) == [], t.name
+        metrics = {m["name"]: m for m in t.inputs["spec"]["metrics"]}
+        assert metrics["p95-latency"]["successCondition"].endswith("< 1.5")
+        assert metrics["error-ratio"]["successCondition"].endswith("< 0.01")
+        for m in metrics.values():
+            assert m["count"] == cfg.rollout.analysis_count
+            assert m["failureLimit"] == cfg.rollout.failure_limit
+
+
+def test_prod_children_use_their_regions_kubernetes_provider(prod_plan):
+    by_urn = prod_plan.by_urn()
+    for r in prod_plan.of_type(ROLLOUT_TYPE) + prod_plan.of_type(ANALYSIS_TEMPLATE_TYPE):
+        region = by_urn[r.parent].name.split("-", 1)[1]
+        assert r.provider.split("::")[-2] == f"k8s-{region}"
+
+
+def test_region_target_urns_match_the_plan(prod_plan):
+    cfg = load_stack(ROOT, "prod")
+    planned = {r.urn for r in prod_plan.resources}
+    east = region_target_urns(cfg, "prod", "summit-platform", "us-east-1")
+    west = region_target_urns(cfg, "prod", "summit-platform", "us-west-2")
+    assert len(east) == len(west) == 3 * 6
+    assert set(east) <= planned and set(west) <= planned
+    assert not set(east) & set(west)
+    delivery = {r.urn for r in prod_plan.resources if r.urn.split("::")[2].startswith(TOKEN)}
+    assert delivery == set(east) | set(west)
