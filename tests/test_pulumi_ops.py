@@ -493,8 +493,21 @@ def test_list_stacks_parses_times_and_counts(project: Path, standin: PulumiStand
     assert by_name["pr-7"].last_update == when
     assert by_name["pr-7"].last_update.tzinfo is not None  # comparable with now(UTC)
     assert by_name["pr-7"].resource_count == 31 and by_name["pr-7"].current
-    assert by_name["pr-9"].last_update is None
+    assert by_name["pr-9"].last_update is None and by_name["pr-9"].resource_count is None
     assert standin.calls("stack ls")[0].argv == ["stack", "ls", "--json"]
+
+
+def test_list_stacks_reports_an_update_in_progress_without_a_time(
+    project: Path, standin: PulumiStandin
+) -> None:
+    standin.add_stack("pr-8", last_update=datetime(2026, 11, 1, tzinfo=UTC), resource_count=3)
+    standin.lock("pr-8")
+
+    [row] = [r for r in ops.list_stacks(project, command=standin.command) if r.name == "pr-8"]
+
+    assert row.update_in_progress is True
+    assert row.last_update is None  # as the CLI reports it: a stack GC must not collect
+    assert row.resource_count == 3
 
 
 def test_history_is_newest_first(standin: PulumiStandin, dev) -> None:

@@ -641,13 +641,15 @@ class _Cli:
     def cmd_stack_ls(self) -> int:
         rows = []
         for name, stack in sorted(self.state["stacks"].items()):
-            row: dict[str, Any] = {
-                "name": name,
-                "current": name == self.state.get("current"),
-                "updateInProgress": bool(stack.get("updateInProgress")),
-            }
-            if stack.get("lastUpdate"):
+            # The CLI's stackSummaryJSON: lastUpdate and updateInProgress only for a stack that
+            # has been updated; while an update runs, lastUpdate is left out.
+            row: dict[str, Any] = {"name": name, "current": name == self.state.get("current")}
+            if stack.get("updateInProgress"):
+                row["updateInProgress"] = True
+            elif stack.get("lastUpdate"):
+                row["updateInProgress"] = False
                 row["lastUpdate"] = stack["lastUpdate"]
+            if stack.get("lastUpdate") or stack.get("updateInProgress"):
                 row["resourceCount"] = stack.get("resourceCount", 0)
             rows.append(row)
         if "--json" not in self.args:
