@@ -40,6 +40,9 @@ def _register() -> None:
     from automation.perf.cli import app as perf_app
 
     app.add_typer(perf_app, name="perf")
+    from automation.rules_cli import app as rules_app
+
+    app.add_typer(rules_app, name="rules")
     from automation.traffic.cli import app as traffic_app
 
     app.add_typer(traffic_app, name="traffic")
