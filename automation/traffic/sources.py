@@ -27,8 +27,10 @@ DEFAULT_QUERIES = {
     "p95": "max by (region) (summit:steering_p95_seconds:1m)",
     "errorRatio": "max by (region) (summit:steering_error_ratio:1m)",
     "saturation": "max by (region) (summit:steering_saturation:1m)",
+    "requestRate": "sum by (region) (summit:steering_request_rate:1m)",
 }
-"""Worst service per region. ``requestRate`` has no default (optional signal)."""
+"""Worst service per region (request rate: all services). Saturation and request rate are
+optional: a missing series gives ``None``, not a hold."""
 
 RAW_HISTOGRAM_QUERIES = {
     "p95": (
