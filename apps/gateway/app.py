@@ -54,7 +54,7 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_SERVICE = "gateway"
 METRIC = "http_server_request_duration_seconds"
 
-_CATALOG = [
+_CATALOG: list[dict[str, Any]] = [
     {"sku": f"SKU-{i:04d}", "title": f"Item {i}", "price_cents": 100 + (i * 37) % 9000}
     for i in range(500)
 ]

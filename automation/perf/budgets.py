@@ -33,20 +33,21 @@ class _Strict(BaseModel):
 class Defaults(_Strict):
     """Values every endpoint inherits unless it sets its own."""
 
-    p95_ms: PositiveMs = Field(500, description="Absolute p95 budget in milliseconds.")
-    p99_ms: PositiveMs | None = Field(None, description="Absolute p99 budget (optional).")
-    err_rate: Percent = Field(1.0, description="Highest allowed error rate, in percent.")
+    p95_ms: PositiveMs = Field(default=500, description="Absolute p95 budget in milliseconds.")
+    p99_ms: PositiveMs | None = Field(default=None, description="Absolute p99 budget (optional).")
+    err_rate: Percent = Field(default=1.0, description="Highest allowed error rate, in percent.")
     min_samples: Annotated[int, Field(ge=1)] = Field(
-        100, description="Fewer requests than this (all runs together) is inconclusive."
+        default=100, description="Fewer requests than this (all runs together) is inconclusive."
     )
     min_runs: Annotated[int, Field(ge=1)] = Field(
-        1, description="Fewer result files measuring the endpoint than this is inconclusive."
+        default=1,
+        description="Fewer result files measuring the endpoint than this is inconclusive.",
     )
     baseline_tolerance_pct: Annotated[float, Field(ge=0)] = Field(
-        10, description="Allowed p95 growth over the main-branch baseline, in percent."
+        default=10, description="Allowed p95 growth over the main-branch baseline, in percent."
     )
     baseline_min_delta_ms: Annotated[float, Field(ge=0)] = Field(
-        5,
+        default=5,
         description=(
             "A baseline regression must also exceed this many ms, so that sub-millisecond "
             "jitter on a fast endpoint (2.0 -> 2.3 ms is +15 %) does not block a PR."
@@ -57,9 +58,9 @@ class Defaults(_Strict):
 class EndpointBudget(_Strict):
     """One budgeted endpoint: ``name``, or ``path`` with an optional ``method``."""
 
-    name: str | None = Field(None, description="Exact k6 name tag / Locust request name.")
-    path: str | None = Field(None, description="URL path; {param} matches one segment.")
-    method: Method | None = Field(None, description="HTTP method (only with path).")
+    name: str | None = Field(default=None, description="Exact k6 name tag / Locust request name.")
+    path: str | None = Field(default=None, description="URL path; {param} matches one segment.")
+    method: Method | None = Field(default=None, description="HTTP method (only with path).")
     p95_ms: PositiveMs | None = None
     p99_ms: PositiveMs | None = None
     err_rate: Percent | None = None
@@ -80,8 +81,8 @@ class BudgetsFile(_Strict):
     """The whole budgets file."""
 
     version: Literal[1] = 1
-    service: str | None = Field(None, description="Service the budgets belong to.")
-    defaults: Defaults = Defaults()
+    service: str | None = Field(default=None, description="Service the budgets belong to.")
+    defaults: Defaults = Field(default_factory=Defaults)
     endpoints: list[EndpointBudget] = Field(min_length=1)
 
 
@@ -160,7 +161,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Any) -> str:
     msg = str(err["msg"])
     msg = msg.removeprefix("Value error, ")
     if err["type"] in ("missing", "extra_forbidden"):

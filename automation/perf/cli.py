@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -175,7 +175,7 @@ def show(
 ) -> None:
     """Per-endpoint statistics of result files, as read (no budgets, no verdict)."""
     runs = _read_all(results)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "source": r.source,
             "kind": r.kind,

@@ -373,6 +373,7 @@ def parse_baseline(doc: Any, source: str) -> Baseline:
         if not isinstance(m, dict):
             raise UserError("expected an object", source=source, key=f"budgeted.{label}")
         _check_numbers(m, _MEASUREMENT_KEYS, source, f"budgeted.{label}")
-        by_label[label] = Measurement(**{k: m.get(k) for k in _MEASUREMENT_KEYS})
+        fields: dict[str, Any] = {k: m.get(k) for k in _MEASUREMENT_KEYS}
+        by_label[label] = Measurement(**fields)
     run = RunResult(source=source, kind="baseline", endpoints=tuple(out))
     return Baseline(run=run, by_label=by_label)
