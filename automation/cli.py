@@ -34,6 +34,9 @@ def _register() -> None:
 
     register_plan(app)
     # -- sub-apps (one line each; keep this block sorted) --
+    from automation.delivery.cli import register as register_delivery
+
+    register_delivery(app)
     from automation.finops.cli import register as register_finops
 
     register_finops(app)

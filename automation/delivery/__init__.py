@@ -1,0 +1,1 @@
+"""Progressive delivery: the regional health gate and the serial multi-region deploy."""
