@@ -71,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as err:
         # Usage errors of the (vendored) click under Typer carry their own exit code (2).
-        if hasattr(err, "show") and isinstance(getattr(err, "exit_code", None), int):
-            err.show()
-            return int(err.exit_code)
+        code = getattr(err, "exit_code", None)
+        show = getattr(err, "show", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            return code
         if type(err).__name__ == "Abort":
             return 1
         raise

@@ -11,7 +11,7 @@ checks probe every 10 s and fail after 3 misses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -84,7 +84,7 @@ class DnsFailover(pulumi.ComponentResource):
                 tags={**args.tags, "Name": f"{name}-{r.region}"},
                 opts=child,
             )
-            routing: dict[str, object] = {}
+            routing: dict[str, Any] = {}
             if args.routing == "latency":
                 routing["latency_routing_policies"] = [
                     aws.route53.RecordLatencyRoutingPolicyArgs(region=r.region)
@@ -108,7 +108,7 @@ class DnsFailover(pulumi.ComponentResource):
                     )
                 ],
                 opts=child,
-                **routing,  # type: ignore[arg-type]
+                **routing,
             )
             self.health_checks[r.region] = hc
         self.fqdn = pulumi.Output.from_input(args.record_name)

@@ -95,5 +95,5 @@ def test_stacks_in_one_process_do_not_leak_into_each_other():
 
 
 def test_missing_program_is_a_plan_error(tmp_path):
-    with pytest.raises(PlanError, match="no __main__.py"):
+    with pytest.raises(PlanError, match=r"no __main__\.py"):
         run_program(tmp_path, "s", "p", {}, [])

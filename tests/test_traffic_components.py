@@ -3,7 +3,6 @@ stack's traffic resources against Pulumi.prod.yaml."""
 
 from __future__ import annotations
 
-import pulumi
 import pulumi_aws as aws
 import yaml
 from conftest import ROOT, plan_values, run_component

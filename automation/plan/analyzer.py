@@ -78,7 +78,7 @@ class PackResult:
     analyzed: int = 0
 
 
-def _level_name(value: int) -> str:
+def _level_name(value: Any) -> str:
     from pulumi.runtime.proto import analyzer_pb2 as pb
 
     return {
@@ -89,7 +89,7 @@ def _level_name(value: int) -> str:
     }.get(value, "advisory")
 
 
-def _level_value(name: str) -> int:
+def _level_value(name: str) -> Any:
     from pulumi.runtime.proto import analyzer_pb2 as pb
 
     return {

@@ -327,7 +327,7 @@ def _make_monitor_class() -> type:
                 rec.wire_outputs = _struct(json_format.MessageToDict(request.outputs))
             return empty_pb2.Empty()
 
-        def ReadResource(self, request: Any) -> Any:  # noqa: N802
+        def ReadResource(self, request: Any) -> Any:
             urn = self.make_urn(request.parent, request.type, request.name)
             if request.type != "pulumi:pulumi:StackReference":
                 raise PlanError(
@@ -394,9 +394,13 @@ def _purge_modules(project_dir: Path, before: set[str]) -> None:
     for name in set(sys.modules) - before:
         mod = sys.modules.get(name)
         path = getattr(mod, "__file__", None) or ""
-        if name != "__main__" and path and "site-packages" not in path:
-            if os.path.realpath(path).startswith(root + os.sep):
-                del sys.modules[name]
+        if (
+            name != "__main__"
+            and path
+            and "site-packages" not in path
+            and os.path.realpath(path).startswith(root + os.sep)
+        ):
+            del sys.modules[name]
 
 
 @contextlib.contextmanager

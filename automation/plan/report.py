@@ -40,7 +40,7 @@ def region_of(r: RecordedResource, by_urn: dict[str, RecordedResource]) -> str:
                 v = p.inputs.get("region")
                 if isinstance(v, str) and v:
                     return v
-                for part in (p.name.split("-", 1) + [""])[1:]:
+                for part in [*p.name.split("-", 1), ""][1:]:
                     if part.count("-") == 2:
                         return part
         cur = by_urn.get(cur.parent) if cur.parent else None
