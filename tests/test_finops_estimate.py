@@ -74,7 +74,8 @@ def test_base_diff_is_quiet_without_a_rise_and_loud_with_one(tmp_path, capsys):
     assert quiet.startswith("Cost estimate for `prod`:") and "no increase" in quiet
     assert quiet.count("\n") == 1
     doc = json.loads(base.read_text())
-    doc["resources"] = doc["resources"][1:]  # main lacked one resource: it is new here
+    priciest = max(doc["resources"], key=lambda r: r["hourly"])
+    doc["resources"].remove(priciest)  # main lacked the priciest resource: it is new here
     base.write_text(json.dumps(doc))
     assert (
         main(

@@ -38,9 +38,12 @@ TAG_KEYS = ("pr", "owner", "created", "last-activity", "ttl", PREVIEW_TAG)
 class SummaryLike(Protocol):
     """What GC reads of a stack summary (the SDK's StackSummary has these)."""
 
-    name: str
-    last_update: datetime | None
-    update_in_progress: bool | None
+    @property
+    def name(self) -> str: ...
+    @property
+    def last_update(self) -> datetime | None: ...
+    @property
+    def update_in_progress(self) -> bool | None: ...
 
 
 def stack_name(pr: int) -> str:
