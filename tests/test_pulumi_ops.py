@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pulumi.automation._cmd import CommandResult
 from pulumi.automation.errors import create_command_error
-from support.pulumi_standin import CONFLICT_STDERR, PulumiStandin
 
 from automation import pulumi_ops as ops
 from automation.errors import EXIT_FAIL, EXIT_USAGE, CheckFailed, UserError
+from tests.support.pulumi_standin import CONFLICT_STDERR, PulumiStandin
 
 PROJECT = "summit-platform"
 URN_GA = f"urn:pulumi:dev::{PROJECT}::summit:traffic:GlobalTraffic::edge"
@@ -601,6 +601,7 @@ def test_command_errors_split_back_into_their_parts(code: int, stdout: str, stde
 @given(event=st.text(max_size=400))
 def test_standin_encodes_event_requests_as_the_sdk_decodes_them(event: str) -> None:
     from pulumi.runtime.proto import events_pb2
-    from support.pulumi_standin import _event_request
+
+    from tests.support.pulumi_standin import _event_request
 
     assert events_pb2.EventRequest.FromString(_event_request(event)).event == event

@@ -1,8 +1,9 @@
 """Test support shared by every domain's tests (stand-ins for tools that cannot run here).
 
-Import it as ``from support.pulumi_standin import PulumiStandin``: pytest puts ``tests/`` on
-``sys.path`` (there is no ``tests/__init__.py``), the same way tests import ``conftest``.
+Import it as ``from tests.support.pulumi_standin import PulumiStandin``. That needs the repo
+root on ``sys.path``: ``python -m pytest`` (the README's command) puts it there; bare
+``pytest`` does too once pyproject sets ``pythonpath = ["."]`` for pytest.
 
-- :mod:`support.pulumi_standin`: an executable ``pulumi`` stand-in for
+- :mod:`tests.support.pulumi_standin`: an executable ``pulumi`` stand-in for
   ``PulumiCommand(root=...)``; it records invocations and answers in the CLI's JSON formats.
 """
