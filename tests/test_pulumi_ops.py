@@ -534,6 +534,73 @@ def test_outputs_reveal_secrets_as_plain_values(standin: PulumiStandin, dev) -> 
     assert ops.outputs(dev) == {"token": "t"}
 
 
+# -- the stand-in's own answers (the CLI's documented JSON shapes) -------------------------------
+
+
+def _run(standin: PulumiStandin, project: Path, *args: str) -> tuple[int, str, str]:
+    import subprocess
+
+    done = subprocess.run(
+        [str(standin.executable), "--non-interactive", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_standin_stack_ls_json_shape(project: Path, standin: PulumiStandin) -> None:
+    import json
+
+    standin.add_stack("prod", last_update=datetime(2026, 11, 2, 3, 4, 5, tzinfo=UTC), current=True)
+    code, out, _ = _run(standin, project, "stack", "ls", "--json")
+
+    assert code == 0
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["prod"] == {
+        "name": "prod",
+        "current": True,
+        "updateInProgress": False,
+        "lastUpdate": "2026-11-02T03:04:05.000Z",
+        "resourceCount": 0,
+    }
+    assert rows["dev"] == {"name": "dev", "current": False}
+
+
+def test_standin_config_get_json_shape_for_objects_and_hidden_secrets(
+    project: Path, standin: PulumiStandin
+) -> None:
+    import json
+
+    _run(standin, project, "config", "set", "--path", "a.b[0]", "7", "--plaintext", "-s", "dev")
+    _run(standin, project, "config", "set", "pw", "x", "--secret", "--stack", "dev")
+
+    _, out, _ = _run(standin, project, "config", "get", "a", "--json", "-s", "dev")
+    assert json.loads(out) == {"value": '{"b": [7]}', "objectValue": {"b": [7]}, "secret": False}
+    _, out, _ = _run(standin, project, "config", "--json", "-s", "dev")
+    assert json.loads(out)[f"{PROJECT}:pw"] == {"secret": True}  # no --show-secrets: no value
+    code, _, err = _run(standin, project, "config", "get", "nope", "-s", "dev")
+    assert code == 255 and f"configuration key '{PROJECT}:nope' not found" in err
+
+
+def test_standin_preview_json_prints_a_digest(project: Path, standin: PulumiStandin) -> None:
+    import json
+
+    standin.set_plan("dev", steps=[{"op": "create", "urn": URN_GA, "type": "t"}])
+    code, out, _ = _run(standin, project, "preview", "--json", "--stack", "dev")
+
+    assert code == 0
+    digest = json.loads(out)
+    assert digest["changeSummary"] == {"create": 1}
+    assert [s["urn"] for s in digest["steps"]] == [URN_GA]
+
+
+def test_standin_rejects_what_it_does_not_implement(project: Path, standin: PulumiStandin) -> None:
+    code, _, err = _run(standin, project, "import", "aws:s3/bucket:Bucket", "b", "id")
+    assert code == 255 and "does not implement" in err
+
+
 # -- through the summit entry point -----------------------------------------------------------
 
 

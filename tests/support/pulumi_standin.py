@@ -921,16 +921,36 @@ class _Cli:
         if log:
             _emit_events(log, events)
         mandatory = [e for e in policy_events if e.get("enforcementLevel") == "mandatory"]
-        verb = {"preview": "Previewing update", "update": "Updating", "destroy": "Destroying"}
-        self.print(f"{verb.get(kind, 'Refreshing')} ({name}):")
-        for ev in policy_events:
+        if kind == "preview" and "--json" in self.args:
+            # `preview --json` prints one PreviewDigest object instead of the progress display.
             self.print(
-                f"    [{ev.get('enforcementLevel')}]  {ev.get('policyName')}  "
-                f"({ev.get('resourceUrn', '')})\n    {ev.get('message')}"
+                json.dumps(
+                    {
+                        "config": events[0]["preludeEvent"]["config"],
+                        "steps": [
+                            {"op": s["op"], "urn": s.get("urn", ""), "provider": ""} for s in steps
+                        ],
+                        "diagnostics": [
+                            {"message": e.get("message", ""), "severity": "error"}
+                            for e in mandatory
+                        ],
+                        "changeSummary": changes,
+                        "duration": 0,
+                    },
+                    indent=4,
+                )
             )
-        self.print("Resources:")
-        for op, count in changes.items():
-            self.print(f"    {count} to {op}" if kind == "preview" else f"    {count} {op}d")
+        else:
+            verb = {"preview": "Previewing update", "update": "Updating", "destroy": "Destroying"}
+            self.print(f"{verb.get(kind, 'Refreshing')} ({name}):")
+            for ev in policy_events:
+                self.print(
+                    f"    [{ev.get('enforcementLevel')}]  {ev.get('policyName')}  "
+                    f"({ev.get('resourceUrn', '')})\n    {ev.get('message')}"
+                )
+            self.print("Resources:")
+            for op, count in changes.items():
+                self.print(f"    {count} to {op}" if kind == "preview" else f"    {count} {op}d")
         if mandatory:
             if kind != "preview":
                 stack["history"].insert(
