@@ -50,6 +50,10 @@ class ConfigEdit:
     """The explicit value before the deploy; None when the key did not exist (restore = remove)."""
     effective_previous: str
     """The version the region ran before (the explicit value or the service's ``version``)."""
+    restore_remove: str | None = None
+    """Path to remove on restore when the key did not exist: the key itself, or the whole
+    ``regionVersions`` map when this edit created it (first region of the run, map empty), so
+    the stack file reads exactly as before."""
 
 
 @dataclass(frozen=True)
@@ -150,18 +154,24 @@ def plan_deploy(
             "no service has deliver: true", source=source, key="summit-platform:services"
         )
     out = []
-    for region in order:
+    for position, region in enumerate(order):
         edits = []
         for svc in delivered:
             i = _index_of(raw_services, svc.name, source)
             previous = svc.region_versions.get(region)
+            path = f'{project}:services[{i}].regionVersions["{region}"]'
+            remove = None
+            if previous is None:
+                creates_map = position == 0 and not svc.region_versions
+                remove = f"{project}:services[{i}].regionVersions" if creates_map else path
             edits.append(
                 ConfigEdit(
-                    path=f'{project}:services[{i}].regionVersions["{region}"]',
+                    path=path,
                     service=svc.name,
                     new=version,
                     previous=previous,
                     effective_previous=previous or svc.version,
+                    restore_remove=remove,
                 )
             )
         targets = [
@@ -443,7 +453,7 @@ class PulumiDeployOps:
 
         stack = self.stack()
         back = {e.path: e.previous for e in region.edits if e.previous is not None}
-        removed = [e.path for e in region.edits if e.previous is None]
+        removed = [e.restore_remove for e in region.edits if e.restore_remove]
         if back:
             pulumi_ops.set_all_config(stack, back, path=True)
         for path in removed:
