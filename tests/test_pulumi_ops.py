@@ -435,6 +435,32 @@ def test_stacks_can_be_updated_from_several_threads(project: Path, standin: Pulu
     assert {n: standin.stack(n)["resourceCount"] for n in names} == dict.fromkeys(names, 3)
 
 
+def test_a_diy_backend_lock_is_also_stack_locked(standin: PulumiStandin, dev) -> None:
+    # `pulumi login --local` / S3 backends report their lock with a different text.
+    standin.fail_next(
+        "up",
+        stderr="error: the stack is currently locked by 1 lock(s). Either wait for the other "
+        "process(es) to end or delete the lock file with `pulumi cancel`.",
+    )
+    with pytest.raises(ops.StackLocked, match="pulumi cancel -s dev"):
+        ops.up(dev)
+
+
+def test_preview_without_a_summary_is_a_failure_not_a_crash(standin: PulumiStandin, dev) -> None:
+    standin.fail_next("preview", stderr="", code=0)  # exits 0 but streams no events
+    with pytest.raises(ops.PulumiCommandFailed, match="without an engine summary"):
+        ops.preview(dev)
+
+
+def test_engine_output_streams_to_on_output(standin: PulumiStandin, dev) -> None:
+    standin.set_plan("dev", changes={"create": 2})
+    lines: list[str] = []
+    outcome = ops.up(dev, on_output=lines.append)
+    assert "Updating (dev):" in lines
+    assert "    2 created" in lines
+    assert outcome.stdout.splitlines() == lines
+
+
 def test_the_sdk_maps_the_conflict_text_we_rely_on() -> None:
     result = CommandResult(stdout="", stderr=CONFLICT_STDERR, code=255)
     assert type(create_command_error(result)).__name__ == "ConcurrentUpdateError"
