@@ -183,6 +183,15 @@ def test_path_config_sets_nested_typed_values(project: Path, standin: PulumiStan
     assert got is not None and got.value == "50"
 
 
+def test_path_config_keeps_leading_zeros_as_strings(project: Path, dev) -> None:
+    ops.set_all_config(
+        dev,
+        {f"{PROJECT}:ids.account": "0123", f"{PROJECT}:ids.n": "-7", f"{PROJECT}:ids.z": "0"},
+        path=True,
+    )
+    assert stack_file(project)["config"][f"{PROJECT}:ids"] == {"account": "0123", "n": -7, "z": 0}
+
+
 def test_set_all_config_is_one_call_with_secret_flags(
     project: Path, standin: PulumiStandin, dev
 ) -> None:
@@ -698,3 +707,39 @@ def test_standin_encodes_event_requests_as_the_sdk_decodes_them(event: str) -> N
     from tests.support.pulumi_standin import _event_request
 
     assert events_pb2.EventRequest.FromString(_event_request(event)).event == event
+
+
+_segment = st.one_of(
+    st.from_regex(r"[a-zA-Z][a-zA-Z0-9_-]{0,8}", fullmatch=True),
+    st.integers(0, 3),
+    st.from_regex(r"[a-z]{1,4}\.[a-z]{1,4}", fullmatch=True),  # needs ["quoted"] syntax
+)
+
+
+def _key_of(path: list) -> str:
+    out = f"{PROJECT}:{path[0]}"
+    for seg in path[1:]:
+        if isinstance(seg, int):
+            out += f"[{seg}]"
+        elif "." in seg:
+            out += f'["{seg}"]'
+        else:
+            out += f".{seg}"
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    first=st.from_regex(r"[a-zA-Z][a-zA-Z0-9]{0,8}", fullmatch=True),
+    rest=st.lists(_segment, max_size=4),
+    value=st.one_of(st.text(max_size=10), st.integers(), st.booleans()),
+)
+def test_standin_property_paths_round_trip(first: str, rest: list, value: object) -> None:
+    from tests.support.pulumi_standin import _parse_path, _path_get, _path_set
+
+    path = [first, *rest]
+    key = _key_of(path)
+    assert _parse_path(key) == [f"{PROJECT}:{first}", *rest]
+    config: dict = {}
+    _path_set(config, key, value)
+    assert _path_get(config, key) == value

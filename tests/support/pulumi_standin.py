@@ -1070,10 +1070,17 @@ def _config_json(value: Any, *, show_secrets: bool) -> dict[str, Any]:
 
 
 def _adjust_path_value(raw: str) -> Any:
-    """With ``--path`` the CLI stores ``true``/``false`` as booleans and integers as numbers."""
+    """With ``--path`` the CLI stores ``true``/``false`` as booleans and integers as numbers.
+
+    As in the CLI's ``adjustObjectValue``: a value of two or more characters starting with
+    ``0`` stays a string (``"0123"`` keeps its zero), and only what Go's ``Atoi`` accepts
+    (an optional sign, digits, within int64) becomes a number.
+    """
     if raw in ("true", "false"):
         return raw == "true"
-    if re.fullmatch(r"-?\d+", raw):
+    if len(raw) > 1 and raw[0] == "0":
+        return raw
+    if re.fullmatch(r"[+-]?\d+", raw) and -(2**63) <= int(raw) < 2**63:
         return int(raw)
     return raw
 
