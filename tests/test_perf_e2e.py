@@ -67,10 +67,13 @@ def test_injected_latency_is_blocked_and_unchanged_run_passes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     require_locust()
-    # The repo's budgets, with min_samples scaled to runs of 3 s instead of CI's 20 s (on a
-    # loaded 2-core machine the rarest endpoint gets ~15 requests per second).
+    # The repo's budgets, scaled to runs of 3 s instead of CI's 20 s on a 2-core machine that
+    # other test suites share: min_samples 30 (the rarest endpoint gets ~15 requests/s), and
+    # a 25 ms floor for baseline regressions (unchanged runs here vary by up to ~12 ms at
+    # p95 between batches; the 60 ms injected below is far above either).
     spec = yaml.safe_load(BUDGETS.read_text())
     spec["defaults"]["min_samples"] = 30
+    spec["defaults"]["baseline_min_delta_ms"] = 25
     budgets = tmp_path / "api.yaml"
     budgets.write_text(yaml.safe_dump(spec))
     with gateway() as url:
@@ -102,6 +105,6 @@ def test_injected_latency_is_blocked_and_unchanged_run_passes(
     assert list(failed) == ["GET /search"], json.dumps(doc, indent=1)
     search = failed["GET /search"]
     assert 60 <= search["p95_ms"] < search["budget"]["p95_ms"]  # inside the absolute budget
-    assert "over the baseline" in search["reasons"][0]
+    assert search["reasons"] and "over the baseline" in search["reasons"][0]
     assert "- `GET /search`: p95" in comment and "over the baseline" in comment
     assert "GET /search: p95" in capsys.readouterr().err
