@@ -228,9 +228,10 @@ class StackSummary:
     name: str
     current: bool = False
     last_update: datetime | None = None
-    """None for a stack that was never updated."""
+    """None for a stack that was never updated, and while an update runs (the CLI omits it)."""
     resource_count: int | None = None
     update_in_progress: bool | None = None
+    """True while an update holds the stack; None when the backend does not say."""
     url: str | None = None
 
 
