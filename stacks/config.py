@@ -74,7 +74,7 @@ def parse_cpu_millis(value: str) -> int:
     if not m:
         raise ValueError(f"expected a CPU quantity like '250m' or '1', found {value!r}")
     number = float(m.group(1))
-    return int(round(number if m.group(3) else number * 1000))
+    return round(number if m.group(3) else number * 1000)
 
 
 _MEM_FACTORS = {

@@ -31,7 +31,7 @@ import jsonschema
 import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 
-from automation.plan.engine import Plan, RecordedResource
+from automation.plan.engine import Plan, RecordedResource, for_analyzer
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 
@@ -220,7 +220,7 @@ def _provider(r: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> An
     if p is None:
         return None
     return pb.AnalyzerProviderResource(
-        type=p.type, properties=p.wire_inputs or struct_pb2.Struct(), urn=p.urn, name=p.name
+        type=p.type, properties=for_analyzer(p.wire_inputs), urn=p.urn, name=p.name
     )
 
 
@@ -409,7 +409,7 @@ def evaluate_pack(
             for r in plan.resources:
                 req = pb.AnalyzeRequest(
                     type=r.type,
-                    properties=r.wire_inputs or struct_pb2.Struct(),
+                    properties=for_analyzer(r.wire_inputs),
                     urn=r.urn,
                     name=r.name,
                     options=_resource_options(r),
@@ -425,7 +425,7 @@ def evaluate_pack(
             for r in plan.resources:
                 ar = pb.AnalyzerResource(
                     type=r.type,
-                    properties=r.wire_outputs or struct_pb2.Struct(),
+                    properties=for_analyzer(r.wire_outputs),
                     urn=r.urn,
                     name=r.name,
                     options=_resource_options(r),

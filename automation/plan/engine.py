@@ -23,7 +23,7 @@ import runpy
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,26 +42,81 @@ class PlanError(Exception):
     """The program could not be planned (it raised, or a resource could not be mocked)."""
 
 
-@dataclass
 class RecordedResource:
-    """One resource as the engine would hold it after a preview step."""
+    """One resource as the engine would hold it after a preview step.
 
-    urn: str
-    type: str
-    name: str
-    custom: bool
-    parent: str | None
-    provider: str | None
-    dependencies: list[str]
-    property_dependencies: dict[str, list[str]]
-    inputs: dict[str, Any]
-    """Inputs as plain JSON: secrets as ``{"secret": value}``, unknowns as ``"<unknown>"``."""
-    outputs: dict[str, Any]
-    options: dict[str, Any]
-    id: str | None = None
-    wire_inputs: struct_pb2.Struct | None = field(default=None, repr=False)
-    """The inputs as the engine sends them to an analyzer (secrets and unknowns encoded)."""
-    wire_outputs: struct_pb2.Struct | None = field(default=None, repr=False)
+    The wire structs are kept as the SDK sent them (secrets and unknowns encoded, as an analyzer
+    receives them); the plain ``inputs``/``outputs`` dicts are decoded from them on first use,
+    which keeps decoding off the registration path."""
+
+    __slots__ = (
+        "_inputs",
+        "_outputs",
+        "custom",
+        "dependencies",
+        "id",
+        "name",
+        "options",
+        "parent",
+        "property_dependencies",
+        "provider",
+        "type",
+        "urn",
+        "wire_inputs",
+        "wire_outputs",
+    )
+
+    def __init__(
+        self,
+        *,
+        urn: str,
+        type: str,
+        name: str,
+        custom: bool,
+        parent: str | None,
+        provider: str | None,
+        dependencies: list[str],
+        property_dependencies: dict[str, list[str]],
+        options: dict[str, Any],
+        wire_inputs: struct_pb2.Struct,
+        wire_outputs: struct_pb2.Struct,
+        id: str | None = None,
+    ) -> None:
+        self.urn = urn
+        self.type = type
+        self.name = name
+        self.custom = custom
+        self.parent = parent
+        self.provider = provider
+        self.dependencies = dependencies
+        self.property_dependencies = property_dependencies
+        self.options = options
+        self.id = id
+        self.wire_inputs = wire_inputs
+        self.wire_outputs = wire_outputs
+        self._inputs: dict[str, Any] | None = None
+        self._outputs: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"RecordedResource({self.type} {self.urn})"
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """Inputs as plain JSON: secrets as ``{"secret": value}``, unknowns ``"<unknown>"``."""
+        if self._inputs is None:
+            self._inputs = _plain(json_format.MessageToDict(self.wire_inputs))
+        return self._inputs
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """Outputs (computed values synthesised by the mocks) as plain JSON."""
+        if self._outputs is None:
+            self._outputs = _plain(json_format.MessageToDict(self.wire_outputs))
+        return self._outputs
+
+    def set_outputs(self, wire: struct_pb2.Struct) -> None:
+        self.wire_outputs = wire
+        self._outputs = None
 
     @property
     def is_provider(self) -> bool:
@@ -150,9 +205,23 @@ def _downgrade_refs(value: Any) -> Any:
     return value
 
 
+def for_analyzer(wire: struct_pb2.Struct) -> struct_pb2.Struct:
+    """The struct as the engine sends it to an analyzer that takes no resource references:
+    references downgraded to their id or URN. Most structs have none and go as they are."""
+    if RESOURCE_SIG.encode() not in wire.SerializeToString():
+        return wire
+    return _struct(json_format.MessageToDict(wire))
+
+
 def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     s = struct_pb2.Struct()
     s.update(_downgrade_refs(dict(value)))
+    return s
+
+
+def _copy(wire: struct_pb2.Struct) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.CopyFrom(wire)
     return s
 
 
@@ -168,10 +237,10 @@ def _options(request: Any) -> dict[str, Any]:
         opts["deleteBeforeReplace"] = True
     if request.additionalSecretOutputs:
         opts["additionalSecretOutputs"] = list(request.additionalSecretOutputs)
-    if request.aliasSpecs or request.aliases:
-        opts["aliases"] = [json_format.MessageToDict(a) for a in request.aliasSpecs] or list(
-            request.aliases
-        )
+    if request.aliases:  # Alias specs (the SDK sends specs: aliasSpecs is only a flag)
+        opts["aliases"] = [json_format.MessageToDict(a) for a in request.aliases]
+    elif request.aliasURNs:
+        opts["aliases"] = list(request.aliasURNs)
     if request.HasField("customTimeouts"):
         ct = request.customTimeouts
         opts["customTimeouts"] = {"create": ct.create, "update": ct.update, "delete": ct.delete}
@@ -238,8 +307,6 @@ def _make_monitor_class() -> type:
                 provider=None,
                 dependencies=[],
                 property_dependencies={},
-                inputs={"version": version} if version else {},
-                outputs=outs,
                 options={"default": True},
                 id=pid,
                 wire_inputs=_struct({"version": version} if version else {}),
@@ -272,8 +339,6 @@ def _make_monitor_class() -> type:
                         provider=None,
                         dependencies=[],
                         property_dependencies={},
-                        inputs={},
-                        outputs={},
                         options={},
                         wire_inputs=struct_pb2.Struct(),
                         wire_outputs=struct_pb2.Struct(),
@@ -281,7 +346,6 @@ def _make_monitor_class() -> type:
                 )
                 return resource_pb2.RegisterResourceResponse(urn=urn)
             _ensure_event_loop()
-            wire = json_format.MessageToDict(request.object)
             inputs = rpc.deserialize_properties(request.object)
             provider = request.provider or None
             if request.custom and not provider and not request.type.startswith("pulumi:"):
@@ -294,7 +358,6 @@ def _make_monitor_class() -> type:
             if not request.custom:
                 id_ = None
             obj_proto = _sync_await(rpc.serialize_properties(state, {}))
-            out_wire = json_format.MessageToDict(obj_proto)
             rec = RecordedResource(
                 urn=urn,
                 type=request.type,
@@ -306,25 +369,20 @@ def _make_monitor_class() -> type:
                 property_dependencies={
                     k: list(v.urns) for k, v in request.propertyDependencies.items()
                 },
-                inputs=_plain(wire),
-                outputs=_plain(out_wire),
                 options=_options(request),
                 id=id_,
-                wire_inputs=_struct(wire),
-                wire_outputs=_struct(out_wire),
+                wire_inputs=_copy(request.object),
+                wire_outputs=obj_proto,
             )
             self._keep(rec)
             self.resources[urn] = pm.MockMonitor.ResourceRegistration(urn, id_ or "", state)
             return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=obj_proto)
 
         def RegisterResourceOutputs(self, request: Any) -> Any:
-            outs = _plain(json_format.MessageToDict(request.outputs))
             if request.urn.split("::")[2] == STACK_TYPE:
-                self.stack_outputs = outs
+                self.stack_outputs = _plain(json_format.MessageToDict(request.outputs))
             if request.urn in self.by_urn:
-                rec = self.by_urn[request.urn]
-                rec.outputs = outs
-                rec.wire_outputs = _struct(json_format.MessageToDict(request.outputs))
+                self.by_urn[request.urn].set_outputs(_copy(request.outputs))
             return empty_pb2.Empty()
 
         def ReadResource(self, request: Any) -> Any:
@@ -349,12 +407,10 @@ def _make_monitor_class() -> type:
                 provider=request.provider or None,
                 dependencies=list(request.dependencies),
                 property_dependencies={},
-                inputs={"name": request.id, **_plain(wire)},
-                outputs=_plain(json_format.MessageToDict(obj_proto)),
                 options={"read": True},
                 id=request.id,
                 wire_inputs=_struct({"name": request.id, **wire}),
-                wire_outputs=_struct(json_format.MessageToDict(obj_proto)),
+                wire_outputs=obj_proto,
             )
             self._keep(rec)
             return resource_pb2.ReadResourceResponse(urn=urn, properties=obj_proto)
