@@ -26,7 +26,7 @@ GET,/search,1000,20,4,5.1,1.2,250.5,900,100.0,2.0,4,5,6,7,9,12,20,40,200,250,250
 POST,/ingest,10,0,3,3.0,2.0,8.1,15,1.0,0.0,3,3,3,3,4,5,8,8,8,8,8
 GET,/idle,0,0,0,0,0,0,0,0,0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A
 ,Aggregated,1010,20,4,5.0,1.2,250.5,890,101.0,2.0,4,5,6,7,9,12,20,40,200,250,250
-"""  # noqa: E501  (Locust writes one long header line)
+"""
 
 
 def independent_ndjson_p95(path: Path) -> dict[str, tuple[int, float]]:
