@@ -21,6 +21,7 @@ import selectors
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from automation.plan.engine import Plan, RecordedResource, for_analyzer
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+IN_FLIGHT = 16
+"""Analyze calls kept in flight at once (the Python policy server runs 4 worker threads)."""
 
 
 class PolicyPackError(Exception):
@@ -406,6 +409,17 @@ def evaluate_pack(
                 policies={name: level for name, (level, _) in reconciled.items()},
             )
             by_urn = plan.by_urn()
+            # The engine analyses resources as its steps complete, many at once; a window of
+            # calls in flight keeps the pack's worker threads busy while this side encodes.
+            pending: deque[tuple[RecordedResource, Any]] = deque()
+
+            def collect() -> None:
+                r0, fut = pending.popleft()
+                resp = fut.result()
+                result.analyzed += 1
+                result.not_applicable += len(resp.not_applicable)
+                result.violations += _violations(resp, info.name, r0.urn)
+
             for r in plan.resources:
                 req = pb.AnalyzeRequest(
                     type=r.type,
@@ -417,10 +431,11 @@ def evaluate_pack(
                 prov = _provider(r, by_urn)
                 if prov is not None:
                     req.provider.CopyFrom(prov)
-                resp = stub.Analyze(req)
-                result.analyzed += 1
-                result.not_applicable += len(resp.not_applicable)
-                result.violations += _violations(resp, info.name, r.urn)
+                pending.append((r, stub.Analyze.future(req)))
+                if len(pending) >= IN_FLIGHT:
+                    collect()
+            while pending:
+                collect()
             stack_req = pb.AnalyzeStackRequest()
             for r in plan.resources:
                 ar = pb.AnalyzerResource(
