@@ -78,6 +78,14 @@ class CanaryRolloutArgs:
     """``none``, ``alb`` or ``nginx``."""
     ingress: str | None = None
     """Ingress split by ALB/NGINX routing (default: the service name)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra container environment (ServiceComponent's OTEL/Prometheus wiring)."""
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    """Extra pod-template annotations."""
+    service_account: str | None = None
+    """Pod service account name (default: the namespace's ``default``)."""
+    runtime_class: str | None = None
+    """Pod ``runtimeClassName``, if any."""
 
 
 DEFAULT_STEPS = [
@@ -166,6 +174,10 @@ class CanaryRollout(pulumi.ComponentResource):
                 analysis_starting_step=args.analysis_starting_step,
                 traffic_routing=args.traffic_routing,
                 ingress=args.ingress,
+                env=dict(args.env),
+                pod_annotations=dict(args.pod_annotations),
+                service_account=args.service_account,
+                runtime_class=args.runtime_class,
             )
         )
         self.rollout = k8s.apiextensions.CustomResource(
@@ -260,13 +272,10 @@ def deliver_region(
 
 def region_target_urns(cfg: StackConfig, stack: str, project: str, region: str) -> list[str]:
     """URNs of every delivered workload in ``region`` (components and children), as the
-    engine builds them: what ``up --target`` needs to touch that region and nothing else."""
-    out = []
-    for svc in cfg.services:
-        if not svc.deliver:
-            continue
-        name = component_name(svc.name, region)
-        out.append(f"urn:pulumi:{stack}::{project}::{TOKEN}::{name}")
-        for type_, role in CHILDREN:
-            out.append(f"urn:pulumi:{stack}::{project}::{TOKEN}${type_}::{name}-{role}")
-    return out
+    engine builds them: what ``up --target`` needs to touch that region and nothing else.
+
+    The platform now composes each service as a ``summit:platform:Service`` with this
+    CanaryRollout under it, so the URNs come from :mod:`components.service`."""
+    from components.service import region_target_urns as service_target_urns
+
+    return service_target_urns(cfg, stack, project, region)

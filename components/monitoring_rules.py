@@ -50,6 +50,12 @@ class MonitoringRulesArgs:
     """Labels the Prometheus ``ruleSelector`` matches."""
     dashboard_label: str = "grafana_dashboard"
     """Label the Grafana sidecar watches (value ``"1"``)."""
+    per_service: bool = True
+    """Emit each service's PrometheusRule and dashboards. False when every service's rules
+    come from its :class:`components.service.ServiceComponent` (only the overview stays)."""
+    overview: bool = True
+    """Emit the region overview dashboard. False inside a ServiceComponent: one overview per
+    region, owned by the platform's per-region instance."""
 
 
 def rule_object_name(service: str) -> str:
@@ -67,7 +73,7 @@ class MonitoringRules(pulumi.ComponentResource):
 
     rules: dict[str, k8s.apiextensions.CustomResource]
     dashboards: dict[str, k8s.core.v1.ConfigMap]
-    overview: k8s.core.v1.ConfigMap
+    overview: k8s.core.v1.ConfigMap | None
     rule_names: pulumi.Output[list[str]]
     dashboard_uids: pulumi.Output[list[str]]
 
@@ -80,7 +86,7 @@ class MonitoringRules(pulumi.ComponentResource):
         self.rules = {}
         self.dashboards = {}
         uids: list[str] = []
-        for spec in args.services:
+        for spec in args.services if args.per_service else []:
             svc = spec.service
             self.rules[svc] = k8s.apiextensions.CustomResource(
                 f"{name}-{svc}-rules",
@@ -110,20 +116,22 @@ class MonitoringRules(pulumi.ComponentResource):
                 data={file: json.dumps(board, indent=1) for file, board in boards.items()},
                 opts=child,
             )
-        overview = dash.overview_dashboard(args.region, [s.service for s in args.services])
-        uids.append(overview["uid"])
-        self.overview = k8s.core.v1.ConfigMap(
-            f"{name}-overview-dashboard",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="summit-overview-dashboard",
-                namespace=args.namespace,
-                labels={**common, args.dashboard_label: "1"},
-            ),
-            data={f"{overview['uid']}.json": json.dumps(overview, indent=1)},
-            opts=child,
-        )
+        self.overview = None
+        if args.overview:
+            overview = dash.overview_dashboard(args.region, [s.service for s in args.services])
+            uids.append(overview["uid"])
+            self.overview = k8s.core.v1.ConfigMap(
+                f"{name}-overview-dashboard",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name="summit-overview-dashboard",
+                    namespace=args.namespace,
+                    labels={**common, args.dashboard_label: "1"},
+                ),
+                data={f"{overview['uid']}.json": json.dumps(overview, indent=1)},
+                opts=child,
+            )
         self.rule_names = pulumi.Output.from_input(
-            [rule_object_name(s.service) for s in args.services]
+            [rule_object_name(s.service) for s in args.services] if args.per_service else []
         )
         self.dashboard_uids = pulumi.Output.from_input(uids)
         self.register_outputs(
@@ -177,8 +185,13 @@ def region_services(cfg: StackConfig, region: str) -> list[pr.ServiceRules]:
     ]
 
 
-def add_monitoring(cfg: StackConfig, ctx: RegionContext) -> dict[str, Any]:
-    """The platform's hook: MonitoringRules for one region (nothing when disabled)."""
+def add_monitoring(
+    cfg: StackConfig, ctx: RegionContext, *, per_service: bool = True
+) -> dict[str, Any]:
+    """The platform's hook: MonitoringRules for one region (nothing when disabled).
+
+    ``per_service=False`` when each service's ServiceComponent owns its rules and dashboards:
+    this instance then keeps only the region overview."""
     o = cfg.observability
     if not o.enabled or not cfg.services:
         return {}
@@ -192,6 +205,7 @@ def add_monitoring(cfg: StackConfig, ctx: RegionContext) -> dict[str, Any]:
             labels=dict(ctx.labels),
             rule_selector_labels=dict(o.rule_selector_labels),
             dashboard_label=o.dashboard_label,
+            per_service=per_service,
         ),
         opts=pulumi.ResourceOptions(provider=ctx.kubernetes),
     )

@@ -9,10 +9,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.canary_rollout import deliver_region
 from components.dns_failover import DnsFailover, DnsFailoverArgs, DnsRegion
 from components.global_traffic import GlobalTraffic, GlobalTrafficArgs, HealthCheck, RegionEndpoint
 from components.monitoring_rules import add_monitoring
+from components.service import platform_services
 from stacks import outputs as keys
 from stacks.config import RegionConfig, StackConfig
 from stacks.providers import Providers, build_providers
@@ -106,8 +106,10 @@ def build_region(cfg: StackConfig, ctx: RegionContext) -> dict[str, Any]:
 
     Each domain adds its components here, parented by nothing but given ``ctx``'s providers."""
     out: dict[str, Any] = {}
-    out.update(add_monitoring(cfg, ctx))
-    deliver_region(cfg, ctx.region.name, ctx.kubernetes, ctx.labels)
+    # Each service's rules, dashboards and workload come from its ServiceComponent; the
+    # per-region MonitoringRules keeps only the region overview dashboard.
+    out.update(add_monitoring(cfg, ctx, per_service=False))
+    platform_services(cfg, ctx)
     return out
 
 

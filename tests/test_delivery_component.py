@@ -205,8 +205,9 @@ def test_prod_plan_has_a_valid_rollout_and_template_per_service_and_region(prod_
         assert r.inputs["spec"]["strategy"]["canary"]["steps"] == expected_steps
         assert r.inputs["spec"]["progressDeadlineSeconds"] == cfg.rollout.progress_deadline_seconds
         # each region's objects go to that region's cluster
+        # The CanaryRollout is now the ``-canary`` child of the service's ServiceComponent.
         comp = by_urn[r.parent]
-        region = comp.name.split("-", 1)[1]
+        region = comp.name.split("-", 1)[1].removesuffix("-canary")
         svc = next(s for s in delivered if r.name.startswith(f"{s.name}-"))
         image = r.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
         assert image == f"{svc.image}:{svc.region_versions.get(region, svc.version)}"
@@ -224,7 +225,7 @@ def test_prod_plan_has_a_valid_rollout_and_template_per_service_and_region(prod_
 def test_prod_children_use_their_regions_kubernetes_provider(prod_plan):
     by_urn = prod_plan.by_urn()
     for r in prod_plan.of_type(ROLLOUT_TYPE) + prod_plan.of_type(ANALYSIS_TEMPLATE_TYPE):
-        region = by_urn[r.parent].name.split("-", 1)[1]
+        region = by_urn[r.parent].name.split("-", 1)[1].removesuffix("-canary")
         assert r.provider.split("::")[-2] == f"k8s-{region}"
 
 
@@ -236,5 +237,6 @@ def test_region_target_urns_match_the_plan(prod_plan):
     assert len(east) == len(west) == 3 * 6
     assert set(east) <= planned and set(west) <= planned
     assert not set(east) & set(west)
-    delivery = {r.urn for r in prod_plan.resources if r.urn.split("::")[2].startswith(TOKEN)}
+    # CanaryRollouts sit under ServiceComponents (summit:platform:Service$...CanaryRollout).
+    delivery = {r.urn for r in prod_plan.resources if TOKEN in r.urn.split("::")[2]}
     assert delivery == set(east) | set(west)

@@ -97,11 +97,18 @@ def test_component_children_names_parents_and_provider() -> None:
 def test_prod_stack_has_rules_for_every_service_in_every_region() -> None:
     plan = prod_plan()
     cfg = load_stack(ROOT, "prod")
+    # Per-service rules come from each service's ServiceComponent (its ``-monitoring``
+    # MonitoringRules); the per-region ``obs-<region>`` instance keeps the overview dashboard.
     comps = plan.of_type(COMPONENT)
-    assert sorted(c.name for c in comps) == [f"obs-{r}" for r in sorted(cfg.region_names)]
-    for comp in comps:
-        region = comp.name.removeprefix("obs-")
-        children = plan.children(comp.urn)
+    overview = sorted(c.name for c in comps if c.name.startswith("obs-"))
+    assert overview == [f"obs-{r}" for r in sorted(cfg.region_names)]
+    for name in overview:
+        (comp,) = [c for c in comps if c.name == name]
+        kids = plan.children(comp.urn)
+        assert [k.inputs["metadata"]["name"] for k in kids] == ["summit-overview-dashboard"]
+    for region in cfg.region_names:
+        region_comps = [c for c in comps if c.name.endswith(f"-{region}-monitoring")]
+        children = [k for c in region_comps for k in plan.children(c.urn)]
         rules = [c for c in children if c.type == RULE_TYPE]
         assert sorted(c.inputs["metadata"]["name"] for c in rules) == sorted(
             f"summit-{s.name}" for s in cfg.services

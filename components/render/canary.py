@@ -322,6 +322,14 @@ class RolloutSpecArgs:
     """Ingress that ALB/NGINX routing splits (defaults to the service name)."""
     health_path: str = "/healthz"
     """Readiness probe path."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra container environment (OTEL/Prometheus wiring of ServiceComponent), sorted."""
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    """Extra pod-template annotations (the flags checksum always wins)."""
+    service_account: str | None = None
+    """Pod service account (default: the namespace's ``default``)."""
+    runtime_class: str | None = None
+    """Pod ``runtimeClassName`` (e.g. ``gvisor``), if any."""
 
 
 def rollout_spec(a: RolloutSpecArgs) -> dict[str, Any]:
@@ -365,7 +373,10 @@ def rollout_spec(a: RolloutSpecArgs) -> dict[str, Any]:
         "name": a.service,
         "image": f"{a.image}:{a.version}",
         "ports": [{"name": "http", "containerPort": a.port, "protocol": "TCP"}],
-        "env": [{"name": "SUMMIT_REGION", "value": a.region}],
+        "env": [
+            {"name": "SUMMIT_REGION", "value": a.region},
+            *({"name": k, "value": v} for k, v in sorted(a.env.items()) if k != "SUMMIT_REGION"),
+        ],
         "readinessProbe": {
             "httpGet": {"path": a.health_path, "port": "http"},
             "periodSeconds": 5,
@@ -374,6 +385,11 @@ def rollout_spec(a: RolloutSpecArgs) -> dict[str, Any]:
     }
     if a.resources:
         container["resources"] = a.resources
+    pod: dict[str, Any] = {}
+    if a.service_account:
+        pod["serviceAccountName"] = a.service_account
+    if a.runtime_class:
+        pod["runtimeClassName"] = a.runtime_class
     return {
         "replicas": a.replicas,
         "revisionHistoryLimit": 3,
@@ -383,9 +399,10 @@ def rollout_spec(a: RolloutSpecArgs) -> dict[str, Any]:
         "template": {
             "metadata": {
                 "labels": {**a.labels, **selector_labels},
-                "annotations": {FLAGS_CHECKSUM_ANNOTATION: a.flags_checksum},
+                "annotations": {**a.pod_annotations, FLAGS_CHECKSUM_ANNOTATION: a.flags_checksum},
             },
             "spec": {
+                **pod,
                 "containers": [container],
                 "volumes": [{"name": "flags", "configMap": {"name": a.flags_configmap}}],
                 "affinity": {

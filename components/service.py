@@ -1,0 +1,716 @@
+"""ServiceComponent: one service in one region, the paved road's unit of deployment.
+
+From one typed args object it composes what a service needs to run, be delivered and be
+watched, reusing the other domains' pieces rather than copying them:
+
+- ``<name>-namespace`` (only when ``create_namespace``) and ``<name>-sa`` (ServiceAccount);
+- ``<name>-canary``: the :class:`~components.canary_rollout.CanaryRollout` (Rollout, stable and
+  canary Services, AnalysisTemplate, flags ConfigMap) with the OTEL and Prometheus wiring in the
+  pod spec;
+- ``<name>-metrics`` (a headless Service over every pod of the service, stable and canary) and
+  ``<name>-servicemonitor`` scraping it, relabelled with the pod-template hash the canary
+  analysis needs;
+- ``<name>-hpa`` (autoscaling/v2 on the Rollout), ``<name>-pdb`` (policy/v1);
+- ``<name>-deny-ingress`` and ``<name>-allow-ingress`` NetworkPolicies: nothing reaches the
+  service's pods except the gateway/ingress controller and Prometheus;
+- ``<name>-ingress`` (only with ``ingress_host``);
+- ``<name>-monitoring``: a :class:`~components.monitoring_rules.MonitoringRules` for this one
+  service (RED, USE, SLO burn-rate rules and its dashboards); the region overview dashboard stays
+  with the platform's per-region instance.
+
+Every manifest body is a pure function of the args (:func:`manifests`), testable without mocks.
+The platform composition calls :func:`platform_services` once per region.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from components.canary_rollout import TOKEN as CANARY_TOKEN
+from components.canary_rollout import CanaryRollout, CanaryRolloutArgs, component_name
+from components.monitoring_rules import TOKEN as MONITORING_TOKEN
+from components.monitoring_rules import MonitoringRules, MonitoringRulesArgs
+from components.render import canary as render
+from components.render import prometheus_rules as pr
+
+if TYPE_CHECKING:
+    from stacks.config import ServiceConfig, StackConfig
+    from stacks.platform import RegionContext
+
+TOKEN = "summit:platform:Service"
+SERVICE_MONITOR_API = "monitoring.coreos.com/v1"
+SCRAPE_LABEL = "summit.io/scrape"
+"""Label on the metrics Service that the ServiceMonitor selects (not on stable/canary, which
+would scrape each pod twice)."""
+COST_LABELS = ("team", "service", "env", "cost-center")
+
+_DNS1123 = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+class ServiceComponentError(ValueError):
+    """Args that do not fit: one line per problem, each naming the field."""
+
+
+class ServiceComponentArgs(BaseModel):
+    """Inputs of :class:`ServiceComponent`: one service in one region."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    name: Annotated[str, Field(pattern=_DNS1123)]
+    """Service name (DNS-1123): Rollout, Services, metric ``service`` label."""
+    team: Annotated[str, Field(min_length=1)]
+    """Owning team: the ``team`` cost label and the alerts' routing label."""
+    image: Annotated[str, Field(min_length=1)]
+    """Image repository without a tag."""
+    version: Annotated[str, Field(min_length=1)] = "v0.1.0"
+    """Image tag this region runs."""
+    region: str
+    """Region this instance runs in (scopes flags, analysis and metric labels)."""
+    env: Annotated[str, Field(min_length=1)]
+    """Environment (the ``env`` cost label, ``deployment.environment`` for OTEL)."""
+    cost_center: Annotated[str, Field(min_length=1)]
+    """The ``cost-center`` cost label."""
+    namespace: Annotated[str, Field(pattern=_DNS1123)]
+    """Namespace of the service's objects."""
+    create_namespace: bool = True
+    """Create the namespace (False when it is shared and owned elsewhere, as in the platform)."""
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    """Container port named ``http`` (serves the API and ``/metrics``)."""
+    min_replicas: Annotated[int, Field(ge=1)] = 2
+    """HPA floor and the Rollout's initial replicas."""
+    max_replicas: Annotated[int, Field(ge=1)] = 6
+    """HPA ceiling."""
+    cpu_request: str = "250m"
+    """Container CPU request (the FinOps pack caps it)."""
+    memory_request: str = "256Mi"
+    """Container memory request (the FinOps pack caps it)."""
+    cpu_limit: str = "500m"
+    """Container CPU limit."""
+    memory_limit: str = "512Mi"
+    """Container memory limit."""
+    target_cpu_utilization: Annotated[int, Field(ge=10, le=100)] = 70
+    """HPA target: average CPU utilisation in percent of the request."""
+    slo_objective: Annotated[float, Field(gt=0, lt=100)] = 99.9
+    """Availability SLO in percent."""
+    latency_threshold_ms: Annotated[float, Field(gt=0)] = 1500
+    """Latency SLO threshold (a histogram bucket bound of the app) and canary p95 gate."""
+    latency_objective: Annotated[float, Field(gt=0, lt=100)] = 99.0
+    """Percent of requests faster than the threshold."""
+    min_request_rate: Annotated[float, Field(ge=0)] = 0.1
+    """Requests/s below which burn-rate pages stay silent (low-traffic guard)."""
+    error_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    """Canary error-ratio gate."""
+    steps: list[dict[str, Any]] = Field(default_factory=lambda: list(_DEFAULT_STEPS))
+    """Canary steps (validated by the delivery builder)."""
+    flags: dict[str, bool] = Field(default_factory=dict)
+    """The region's effective feature flags."""
+    deliver: bool = True
+    """Run the workload through a canary Rollout (False: no Rollout, HPA or PDB here)."""
+    otel_endpoint: str = "http://otel-collector.monitoring:4317"
+    """OTLP endpoint the pods export traces to."""
+    runtime_class: str | None = None
+    """Pod ``runtimeClassName`` (e.g. ``gvisor``), if any."""
+    ingress_host: str | None = None
+    """Create an Ingress for this host (the gateway's public name), if set."""
+    ingress_class: str = "alb"
+    """IngressClass of that Ingress."""
+    ingress_namespace: str = "ingress-nginx"
+    """Namespace of the ingress controller allowed to reach the pods."""
+    gateway_service: str = "gateway"
+    """Service whose pods may call this one (any namespace)."""
+    prometheus_namespace: str = "monitoring"
+    """Namespace of Prometheus: allowed to scrape, and where the rules go."""
+    rule_selector_labels: dict[str, str] = Field(
+        default_factory=lambda: {"release": "kube-prometheus-stack"}
+    )
+    """Labels the Prometheus ``ruleSelector``/``serviceMonitorSelector`` match."""
+    dashboard_label: str = "grafana_dashboard"
+    """Label the Grafana sidecar watches."""
+    slo_period_days: Annotated[int, Field(ge=1, le=90)] = 30
+    """SLO period of the burn-rate rules."""
+    runbook_base_url: str = "https://runbooks.summit.example/slo"
+    """Runbook annotation prefix of the alerts."""
+    dashboard_base_url: str = "https://grafana.summit.example/d"
+    """Dashboard annotation prefix of the alerts."""
+    metrics: pr.MetricContract = Field(default_factory=pr.MetricContract)
+    """Metric and label names the app exports (the observability contract)."""
+    analysis: render.AnalysisSettings | None = None
+    """Full canary analysis settings; None derives them from the SLO fields above."""
+    progress_deadline_seconds: Annotated[int, Field(ge=60)] = 600
+    """Seconds without progress before the rollout aborts."""
+    abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    """Seconds an aborted canary's pods stay up."""
+    analysis_starting_step: Annotated[int, Field(ge=0)] = 1
+    """Step index from which background analysis runs."""
+    traffic_routing: str = "none"
+    """``none``, ``alb`` or ``nginx`` (the delivery builder checks it)."""
+    monitoring: bool = True
+    """Create the service's PrometheusRule and dashboards (the platform's
+    ``observability.enabled``)."""
+    scrape_interval: str = "30s"
+    """ServiceMonitor scrape interval."""
+    legacy_aliases: bool = False
+    """Platform stacks deployed before ServiceComponent existed: alias the CanaryRollout (was
+    the top-level ``<service>-<region>``) and the rules/dashboards (were children of the
+    per-region MonitoringRules ``obs-<region>``) so an update moves them instead of replacing."""
+
+    @field_validator("cpu_request", "cpu_limit")
+    @classmethod
+    def _cpu(cls, v: str) -> str:
+        from stacks.config import parse_cpu_millis
+
+        parse_cpu_millis(v)
+        return v
+
+    @field_validator("memory_request", "memory_limit")
+    @classmethod
+    def _mem(cls, v: str) -> str:
+        from stacks.config import parse_memory_bytes
+
+        parse_memory_bytes(v)
+        return v
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return render.build_steps(v)
+
+    @field_validator("otel_endpoint")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http(s) URL, found {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> ServiceComponentArgs:
+        from stacks.config import parse_cpu_millis, parse_memory_bytes
+
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"max_replicas: expected >= min_replicas ({self.min_replicas}),"
+                f" found {self.max_replicas}"
+            )
+        if parse_cpu_millis(self.cpu_limit) < parse_cpu_millis(self.cpu_request):
+            raise ValueError(f"cpu_limit: expected >= cpu_request, found {self.cpu_limit}")
+        if parse_memory_bytes(self.memory_limit) < parse_memory_bytes(self.memory_request):
+            raise ValueError(f"memory_limit: expected >= memory_request, found {self.memory_limit}")
+        if self.analysis_starting_step >= len(self.steps):
+            raise ValueError(
+                f"analysis_starting_step: expected < {len(self.steps)} (the number of steps),"
+                f" found {self.analysis_starting_step}"
+            )
+        return self
+
+    @classmethod
+    def of(cls, **fields: Any) -> ServiceComponentArgs:
+        """Build and validate; errors become one :class:`ServiceComponentError` whose lines
+        each name the field (``ServiceComponentArgs.cpu_request: ...``)."""
+        try:
+            return cls(**fields)
+        except ValidationError as err:
+            lines = []
+            for e in err.errors():
+                loc = ".".join(str(p) for p in e["loc"]) or "(args)"
+                msg = e["msg"].removeprefix("Value error, ")
+                if e["type"] == "extra_forbidden":
+                    msg = "unknown field"
+                elif "input" in e and e["type"] != "value_error":
+                    msg = f"{msg}; found {e['input']!r}"
+                lines.append(f"ServiceComponentArgs.{loc}: {msg}")
+            raise ServiceComponentError("\n".join(lines)) from None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Cost-allocation labels for every object (FinOps allocates by them)."""
+        return {
+            "team": self.team,
+            "service": self.name,
+            "env": self.env,
+            "cost-center": self.cost_center,
+        }
+
+
+_DEFAULT_STEPS = [
+    {"setWeight": 10},
+    {"pause": {"duration": "5m"}},
+    {"setWeight": 50},
+    {"pause": {"duration": "10m"}},
+    {"setWeight": 100},
+]
+
+
+# --- pure manifests --------------------------------------------------------------------------
+
+
+def pod_wiring(a: ServiceComponentArgs) -> tuple[dict[str, str], dict[str, str]]:
+    """(env, pod annotations): the OTEL SDK's standard variables and the Prometheus contract
+    (the app labels its histogram with ``service``/``region``/``code`` from these)."""
+    env = {
+        "OTEL_SERVICE_NAME": a.name,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": a.otel_endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.1",
+        "OTEL_RESOURCE_ATTRIBUTES": (
+            f"service.namespace={a.namespace},deployment.environment={a.env},"
+            f"cloud.region={a.region},team={a.team}"
+        ),
+        "SUMMIT_SERVICE": a.name,
+        "SUMMIT_METRICS_PATH": "/metrics",
+        "PORT": str(a.port),
+    }
+    annotations = {
+        "prometheus.io/path": "/metrics",
+        "prometheus.io/port": str(a.port),
+    }
+    return env, annotations
+
+
+def manifests(a: ServiceComponentArgs) -> dict[str, dict[str, Any]]:
+    """Every object ServiceComponent creates besides the CanaryRollout and MonitoringRules,
+    keyed by role: plain dicts (apiVersion, kind, metadata, spec)."""
+    app = {render.APP_LABEL: a.name}
+    labels = {**a.labels, **app}
+
+    def meta(name: str, extra: dict[str, str] | None = None, ns: bool = True) -> dict[str, Any]:
+        m: dict[str, Any] = {"name": name, "labels": {**labels, **(extra or {})}}
+        if ns:
+            m["namespace"] = a.namespace
+        return m
+
+    out: dict[str, dict[str, Any]] = {}
+    if a.create_namespace:
+        out["namespace"] = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": meta(a.namespace, ns=False),
+        }
+    out["sa"] = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": meta(a.name),
+        "automountServiceAccountToken": False,
+    }
+    out["metrics"] = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(f"{a.name}-metrics", {SCRAPE_LABEL: "true"}),
+        "spec": {
+            "clusterIP": "None",
+            "selector": app,
+            "ports": [{"name": "http", "port": a.port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+    out["servicemonitor"] = {
+        "apiVersion": SERVICE_MONITOR_API,
+        "kind": "ServiceMonitor",
+        "metadata": meta(a.name, dict(a.rule_selector_labels)),
+        "spec": {
+            "selector": {"matchLabels": {**app, SCRAPE_LABEL: "true"}},
+            "namespaceSelector": {"matchNames": [a.namespace]},
+            "endpoints": [
+                {
+                    "port": "http",
+                    "path": "/metrics",
+                    "interval": a.scrape_interval,
+                    "honorLabels": True,
+                    "relabelings": [
+                        # The canary analysis scopes its queries to the new pods by this label.
+                        {
+                            "action": "replace",
+                            "sourceLabels": [
+                                "__meta_kubernetes_pod_label_rollouts_pod_template_hash"
+                            ],
+                            "targetLabel": render.POD_HASH_LABEL,
+                        },
+                        {
+                            "action": "replace",
+                            "sourceLabels": ["__meta_kubernetes_pod_name"],
+                            "targetLabel": "pod",
+                        },
+                    ],
+                }
+            ],
+        },
+    }
+    if a.deliver:
+        out["hpa"] = {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": meta(a.name),
+            "spec": {
+                "scaleTargetRef": {
+                    "apiVersion": render.ROLLOUTS_API,
+                    "kind": "Rollout",
+                    "name": a.name,
+                },
+                "minReplicas": a.min_replicas,
+                "maxReplicas": a.max_replicas,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {
+                                "type": "Utilization",
+                                "averageUtilization": a.target_cpu_utilization,
+                            },
+                        },
+                    }
+                ],
+                "behavior": {
+                    # Scale down slowly: a canary abort or a traffic shift must not flap pods.
+                    "scaleDown": {"stabilizationWindowSeconds": 300},
+                },
+            },
+        }
+        out["pdb"] = {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": meta(a.name),
+            # maxUnavailable, not minAvailable: with one replica minAvailable 1 blocks drains.
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": app}},
+        }
+    out["deny-ingress"] = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": meta(f"{a.name}-deny-ingress"),
+        # Scoped to this service's pods, so a namespace shared by several services is safe.
+        "spec": {"podSelector": {"matchLabels": app}, "policyTypes": ["Ingress"], "ingress": []},
+    }
+    name_label = "kubernetes.io/metadata.name"
+    sources: list[dict[str, Any]] = [
+        {"namespaceSelector": {"matchLabels": {name_label: a.ingress_namespace}}},
+        {
+            "namespaceSelector": {"matchLabels": {name_label: a.prometheus_namespace}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        },
+    ]
+    if a.gateway_service != a.name:
+        sources.insert(
+            0,
+            {
+                "namespaceSelector": {},
+                "podSelector": {"matchLabels": {render.APP_LABEL: a.gateway_service}},
+            },
+        )
+    out["allow-ingress"] = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": meta(f"{a.name}-allow-ingress"),
+        "spec": {
+            "podSelector": {"matchLabels": app},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": sources, "ports": [{"protocol": "TCP", "port": a.port}]}],
+        },
+    }
+    if a.ingress_host:
+        out["ingress"] = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": meta(a.name),
+            "spec": {
+                "ingressClassName": a.ingress_class,
+                "rules": [
+                    {
+                        "host": a.ingress_host,
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {
+                                        "service": {
+                                            "name": f"{a.name}-stable",
+                                            "port": {"name": "http"},
+                                        }
+                                    },
+                                }
+                            ]
+                        },
+                    }
+                ],
+            },
+        }
+    return out
+
+
+def rollout_args(a: ServiceComponentArgs) -> CanaryRolloutArgs:
+    """The CanaryRollout's args: the delivery domain's component, with the pod wiring."""
+    env, annotations = pod_wiring(a)
+    analysis = a.analysis or render.AnalysisSettings(
+        p95_ms=a.latency_threshold_ms, error_ratio=a.error_ratio
+    )
+    return CanaryRolloutArgs(
+        service=a.name,
+        region=a.region,
+        namespace=a.namespace,
+        image=a.image,
+        version=a.version,
+        port=a.port,
+        replicas=a.min_replicas,
+        resources={
+            "requests": {"cpu": a.cpu_request, "memory": a.memory_request},
+            "limits": {"cpu": a.cpu_limit, "memory": a.memory_limit},
+        },
+        labels=a.labels,
+        steps=list(a.steps),
+        analysis=analysis,
+        flags=dict(a.flags),
+        progress_deadline_seconds=a.progress_deadline_seconds,
+        abort_scale_down_delay_seconds=a.abort_scale_down_delay_seconds,
+        analysis_starting_step=a.analysis_starting_step,
+        traffic_routing=a.traffic_routing,
+        ingress=a.name if a.ingress_host else None,
+        env=env,
+        pod_annotations=annotations,
+        service_account=a.name,
+        runtime_class=a.runtime_class,
+    )
+
+
+def service_rules(a: ServiceComponentArgs) -> pr.ServiceRules:
+    """The observability builders' input for this service."""
+    return pr.ServiceRules(
+        service=a.name,
+        region=a.region,
+        namespace=a.namespace,
+        team=a.team,
+        objective=a.slo_objective,
+        latency_threshold_seconds=a.latency_threshold_ms / 1000,
+        latency_objective=a.latency_objective,
+        min_request_rate=a.min_request_rate,
+        period_days=a.slo_period_days,
+        runbook_base_url=a.runbook_base_url,
+        dashboard_base_url=a.dashboard_base_url,
+        metrics=a.metrics,
+    )
+
+
+_SNAKE = {"automountServiceAccountToken": "automount_service_account_token"}
+"""Top-level manifest keys whose typed-resource argument is spelt differently."""
+
+_RESOURCE_CLASSES: dict[str, Any] = {
+    "namespace": k8s.core.v1.Namespace,
+    "sa": k8s.core.v1.ServiceAccount,
+    "metrics": k8s.core.v1.Service,
+    "hpa": k8s.autoscaling.v2.HorizontalPodAutoscaler,
+    "pdb": k8s.policy.v1.PodDisruptionBudget,
+    "deny-ingress": k8s.networking.v1.NetworkPolicy,
+    "allow-ingress": k8s.networking.v1.NetworkPolicy,
+    "ingress": k8s.networking.v1.Ingress,
+}
+
+
+def _legacy_monitoring_aliases(region: str, service: str) -> Any:
+    """A transformation aliasing the service's rules/dashboards to their old parent
+    (``obs-<region>``, the per-region MonitoringRules) and old names."""
+    old_parent = (
+        f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{MONITORING_TOKEN}::obs-{region}"
+    )
+
+    def transform(rta: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult:
+        for role in ("rules", "dashboards"):
+            if rta.name.endswith(f"-{service}-{role}"):
+                alias = pulumi.Alias(name=f"obs-{region}-{service}-{role}", parent=old_parent)
+                opts = pulumi.ResourceOptions.merge(
+                    rta.opts, pulumi.ResourceOptions(aliases=[alias])
+                )
+                return pulumi.ResourceTransformationResult(rta.props, opts)
+        return None  # type: ignore[return-value]
+
+    return transform
+
+
+class ServiceComponent(pulumi.ComponentResource):
+    """A service in one region: namespace, identity, canary delivery, scaling, disruption
+    budget, network policy, scraping, SLO rules and dashboards."""
+
+    canary: CanaryRollout | None
+    monitoring: MonitoringRules | None
+    objects: dict[str, pulumi.CustomResource]
+    service_name: pulumi.Output[str]
+    namespace: pulumi.Output[str]
+    rollout_name: pulumi.Output[str | None]
+    rule_names: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: ServiceComponentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TOKEN, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        bodies = manifests(args)
+        self.objects = {}
+        ns_obj = None
+        if "namespace" in bodies:
+            body = bodies.pop("namespace")
+            ns_obj = k8s.core.v1.Namespace(
+                f"{name}-namespace", metadata=body["metadata"], opts=child
+            )
+            self.objects["namespace"] = ns_obj
+        # Namespaced objects wait for the namespace the component created (if any).
+        ns_opts = pulumi.ResourceOptions(parent=self, depends_on=[ns_obj] if ns_obj else [])
+        monitor_body = bodies.pop("servicemonitor")
+        for role, body in bodies.items():
+            cls = _RESOURCE_CLASSES[role]
+            kwargs = {
+                _SNAKE.get(k, k): v for k, v in body.items() if k not in ("apiVersion", "kind")
+            }
+            self.objects[role] = cls(f"{name}-{role}", **kwargs, opts=ns_opts)
+        self.objects["servicemonitor"] = k8s.apiextensions.CustomResource(
+            f"{name}-servicemonitor",
+            api_version=monitor_body["apiVersion"],
+            kind=monitor_body["kind"],
+            metadata=monitor_body["metadata"],
+            spec=monitor_body["spec"],
+            opts=pulumi.ResourceOptions.merge(
+                ns_opts, pulumi.ResourceOptions(depends_on=[self.objects["metrics"]])
+            ),
+        )
+        self.canary = None
+        if args.deliver:
+            aliases = []
+            if args.legacy_aliases:
+                aliases = [
+                    pulumi.Alias(
+                        name=component_name(args.name, args.region),
+                        parent=pulumi.ROOT_STACK_RESOURCE,
+                    )
+                ]
+            self.canary = CanaryRollout(
+                f"{name}-canary",
+                rollout_args(args),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    aliases=aliases,
+                    depends_on=[self.objects["sa"], *([ns_obj] if ns_obj else [])],
+                ),
+            )
+        transformations = (
+            [_legacy_monitoring_aliases(args.region, args.name)] if args.legacy_aliases else []
+        )
+        self.monitoring = None
+        if args.monitoring:
+            self.monitoring = MonitoringRules(
+                f"{name}-monitoring",
+                MonitoringRulesArgs(
+                    region=args.region,
+                    services=[service_rules(args)],
+                    namespace=args.prometheus_namespace,
+                    labels=args.labels,
+                    rule_selector_labels=dict(args.rule_selector_labels),
+                    dashboard_label=args.dashboard_label,
+                    overview=False,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, transformations=transformations),
+            )
+        self.service_name = pulumi.Output.from_input(args.name)
+        self.namespace = pulumi.Output.from_input(args.namespace)
+        self.rollout_name = (
+            self.canary.rollout_name if self.canary else pulumi.Output.from_input(None)
+        )
+        self.rule_names = (
+            self.monitoring.rule_names if self.monitoring else pulumi.Output.from_input([])
+        )
+        self.register_outputs(
+            {
+                "service_name": self.service_name,
+                "namespace": self.namespace,
+                "rollout_name": self.rollout_name,
+                "rule_names": self.rule_names,
+            }
+        )
+
+
+# --- from the platform's stack config --------------------------------------------------------
+
+
+def platform_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> ServiceComponentArgs:
+    """Map the platform's typed config onto one service's args in one region."""
+    from components.canary_rollout import rollout_args as canary_args
+    from components.monitoring_rules import metric_contract
+
+    r = cfg.rollout
+    o = cfg.observability
+    canary = canary_args(cfg, svc, region)
+    return ServiceComponentArgs.of(
+        name=svc.name,
+        team=svc.team,
+        image=svc.image,
+        version=canary.version,
+        region=region,
+        env=cfg.tags.env,
+        cost_center=cfg.tags.cost_center,
+        # The platform's services share the region namespace the cluster bootstrap owns;
+        # moving them would replace live workloads.
+        namespace=cfg.region(region).kubernetes.namespace,
+        create_namespace=False,
+        port=svc.port,
+        min_replicas=max(svc.replicas.min, 1),
+        max_replicas=max(svc.replicas.max, 1),
+        cpu_request=svc.resources.cpu_request,
+        memory_request=svc.resources.memory_request,
+        cpu_limit=svc.resources.cpu_limit,
+        memory_limit=svc.resources.memory_limit,
+        slo_objective=svc.slo.objective,
+        latency_threshold_ms=svc.slo.latency_threshold_ms,
+        latency_objective=svc.slo.latency_objective,
+        min_request_rate=svc.slo.min_request_rate,
+        error_ratio=r.error_ratio,
+        steps=list(r.steps),
+        flags=canary.flags,
+        deliver=svc.deliver,
+        prometheus_namespace=o.namespace,
+        rule_selector_labels=dict(o.rule_selector_labels),
+        dashboard_label=o.dashboard_label,
+        slo_period_days=o.slo_period_days,
+        runbook_base_url=o.runbook_base_url,
+        dashboard_base_url=o.dashboard_base_url,
+        metrics=metric_contract(cfg),
+        analysis=canary.analysis,
+        progress_deadline_seconds=r.progress_deadline_seconds,
+        abort_scale_down_delay_seconds=r.abort_scale_down_delay_seconds,
+        analysis_starting_step=r.analysis_starting_step,
+        traffic_routing=r.traffic_routing,
+        monitoring=o.enabled,
+        legacy_aliases=True,
+    )
+
+
+def platform_services(cfg: StackConfig, ctx: RegionContext) -> dict[str, ServiceComponent]:
+    """The composition's hook: one ServiceComponent per service of ``cfg.services`` in the
+    region of ``ctx``, through that region's Kubernetes provider."""
+    region = ctx.region.name
+    out = {}
+    for svc in cfg.services:
+        args = platform_args(cfg, svc, region)
+        out[svc.name] = ServiceComponent(
+            component_name(svc.name, region),
+            args,
+            opts=pulumi.ResourceOptions(provider=ctx.kubernetes),
+        )
+    return out
+
+
+def region_target_urns(cfg: StackConfig, stack: str, project: str, region: str) -> list[str]:
+    """URNs of each delivered service's CanaryRollout in ``region`` and its children, under
+    the service's ServiceComponent: what ``summit deploy``'s targeted ``up`` touches to move
+    that region to a new version and nothing else."""
+    from components.canary_rollout import CHILDREN
+
+    out = []
+    for svc in cfg.services:
+        if not svc.deliver:
+            continue
+        name = component_name(svc.name, region)
+        chain = f"{TOKEN}${CANARY_TOKEN}"
+        canary = f"{name}-canary"
+        out.append(f"urn:pulumi:{stack}::{project}::{chain}::{canary}")
+        for type_, role in CHILDREN:
+            out.append(f"urn:pulumi:{stack}::{project}::{chain}${type_}::{canary}-{role}")
+    return out
