@@ -46,6 +46,9 @@ def _register() -> None:
     from automation.rules_cli import app as rules_app
 
     app.add_typer(rules_app, name="rules")
+    from automation.service.cli import app as service_app
+
+    app.add_typer(service_app, name="service")
     from automation.traffic.cli import app as traffic_app
 
     app.add_typer(traffic_app, name="traffic")

@@ -1,0 +1,1 @@
+"""``summit service``: the paved road's bootstrap (``new``) and template upgrades (``upgrade``)."""

@@ -1,0 +1,343 @@
+"""`summit service new|upgrade` end to end in temporary directories.
+
+`new demo-svc --offline` renders the Copier template, copies the policy packs and plans the
+stage stack in the embedded lane; then the generated project is planned again with
+`summit plan -C`, its Rollout/PrometheusRule/ServiceMonitor are checked against the real CRDs,
+its app is started on 127.0.0.1 and Schemathesis runs against its OpenAPI contract (a copy with
+a field removed from a response must fail), and its workflow is validated against the GitHub
+workflow schema. Bad names exit 2 and write nothing. An upgrade carries a template change into
+a generated service and keeps the owner's edit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, require_tool
+from test_delivery_component import crd_errors
+from test_service_component import manifest, prom_errors
+
+from automation.cli import main
+from automation.plan.runner import plan_stack
+from automation.service import bootstrap, template_repo
+
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@localhost",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@localhost",
+}
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, float, str]]:
+    """`summit service new demo-svc --offline` run once in a temp dir: (service dir, seconds,
+    stdout)."""
+    work = tmp_path_factory.mktemp("paved")
+    old = os.environ.get("SUMMIT_TEMPLATE_REPO")
+    os.environ["SUMMIT_TEMPLATE_REPO"] = str(work / "template-repo")
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        started = time.monotonic()
+        from contextlib import redirect_stdout
+        from io import StringIO
+
+        out = StringIO()
+        with redirect_stdout(out):
+            code = main(["service", "new", "demo-svc", "--offline", "--team", "search"])
+        elapsed = time.monotonic() - started
+        assert code == 0, out.getvalue()
+        yield work / "services" / "demo-svc", elapsed, out.getvalue()
+    finally:
+        os.chdir(cwd)
+        if old is None:
+            os.environ.pop("SUMMIT_TEMPLATE_REPO", None)
+        else:
+            os.environ["SUMMIT_TEMPLATE_REPO"] = old
+
+
+def test_new_offline_renders_plans_and_reports(generated) -> None:
+    svc, elapsed, out = generated
+    print(f"summit service new demo-svc --offline: {elapsed:.1f}s")
+    for rel in (
+        "app/main.py",
+        "openapi.yaml",
+        "tests/test_contract.py",
+        "Pulumi.yaml",
+        "Pulumi.stage.yaml",
+        "__main__.py",
+        "slo.yaml",
+        "budgets/api.yaml",
+        ".github/workflows/ci.yml",
+        ".gitleaks.toml",
+        "README.md",
+        ".copier-answers.yml",
+        "policypacks/finops/PulumiPolicy.yaml",
+        "policypacks/guardrails/PulumiPolicy.yaml",
+    ):
+        assert (svc / rel).is_file(), rel
+    assert "0 mandatory" in out and "Next steps" in out and re.search(r"done in \d+\.\d+s", out)
+    assert "team: search" in (svc / ".copier-answers.yml").read_text()
+    # committed, so `summit service upgrade` can run on it
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=svc, capture_output=True, text=True
+    )
+    assert status.stdout == ""
+
+
+def test_summit_plan_of_the_generated_project_passes_the_packs(generated, capsys) -> None:
+    svc, _, _ = generated
+    assert main(["plan", "-C", str(svc), "--stack", "stage", "-q"]) == 0
+    assert "0 mandatory" in capsys.readouterr().out
+    res = plan_stack(svc, "stage")
+    assert {p.pack for p in res.packs} == {"summit-finops", "summit-guardrails"}
+    assert res.mandatory == []
+    rollouts = res.plan.of_type("kubernetes:argoproj.io/v1alpha1:Rollout")
+    assert len(rollouts) == 2  # one per region
+    for r in rollouts:
+        assert crd_errors("rollout-crd.yaml", manifest(r)) == [], r.name
+    for t in res.plan.of_type("kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"):
+        assert crd_errors("analysis-template-crd.yaml", manifest(t)) == [], t.name
+    rules = res.plan.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    assert len(rules) == 2
+    for r in rules:
+        assert prom_errors("monitoring.coreos.com_prometheusrules.yaml", manifest(r)) == []
+    for m in res.plan.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor"):
+        assert prom_errors("monitoring.coreos.com_servicemonitors.yaml", manifest(m)) == []
+    # its own namespace, labelled for cost allocation
+    (ns, *_) = res.plan.of_type("kubernetes:core/v1:Namespace")
+    assert ns.inputs["metadata"]["labels"]["service"] == "demo-svc"
+
+
+def _start(svc: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.main", "--host", "127.0.0.1", "--port", "0"],
+        cwd=svc,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+    if not m:
+        proc.kill()
+        pytest.fail(f"app did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+    return proc, m.group(1)
+
+
+def _schemathesis(svc: Path, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            str(svc / "openapi.yaml"),
+            "--url",
+            url,
+            "--checks",
+            CHECKS,
+            "--max-examples",
+            "25",
+            "--seed",
+            "1",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_the_app_starts_and_passes_schemathesis(generated) -> None:
+    svc, _, _ = generated
+    proc, url = _start(svc)
+    try:
+        run = _schemathesis(svc, url)
+        assert run.returncode == 0, run.stdout[-3000:]
+    finally:
+        _stop(proc)
+
+
+def test_a_field_removed_from_a_response_is_caught(generated, tmp_path: Path) -> None:
+    svc, _, _ = generated
+    broken = tmp_path / "broken"
+    shutil.copytree(svc, broken, ignore=shutil.ignore_patterns(".git", "policypacks"))
+    main_py = broken / "app" / "main.py"
+    text = main_py.read_text()
+    assert '"total": len(hits), ' in text
+    main_py.write_text(text.replace('"total": len(hits), ', ""))
+    proc, url = _start(broken)
+    try:
+        run = _schemathesis(broken, url)
+    finally:
+        _stop(proc)
+    assert run.returncode != 0
+    assert "/search" in run.stdout and "total" in run.stdout
+
+
+def test_the_generated_workflow_validates(generated) -> None:
+    svc, _, _ = generated
+    tool = require_tool("check-jsonschema")
+    run = subprocess.run(
+        [
+            tool,
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(svc / ".github/workflows/ci.yml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def _tree(path: Path) -> set[str]:
+    return {str(p.relative_to(path)) for p in path.rglob("*")} if path.exists() else set()
+
+
+@pytest.mark.parametrize("name", ["Demo_Svc", "demo-", "gateway", "x" * 64])
+def test_bad_or_taken_names_exit_2_and_write_nothing(tmp_path: Path, capsys, name: str) -> None:
+    into = tmp_path / "services"
+    repo = tmp_path / "repo"
+    before = _tree(tmp_path)
+    env_old = os.environ.get("SUMMIT_TEMPLATE_REPO")
+    os.environ["SUMMIT_TEMPLATE_REPO"] = str(repo)
+    try:
+        code = main(["service", "new", name, "--into", str(into), "--offline"])
+    finally:
+        if env_old is None:
+            os.environ.pop("SUMMIT_TEMPLATE_REPO", None)
+        else:
+            os.environ["SUMMIT_TEMPLATE_REPO"] = env_old
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "name" in err and name in err
+    assert "Traceback" not in err
+    assert _tree(tmp_path) == before
+
+
+def test_an_existing_service_folder_is_taken(generated, capsys) -> None:
+    svc, _, _ = generated
+    before = _tree(svc)
+    code = main(["service", "new", "demo-svc", "--into", str(svc.parent), "--offline"])
+    assert code == 2
+    assert "already exists" in capsys.readouterr().err
+    assert _tree(svc) == before
+
+
+def test_name_problems_is_dns1123() -> None:
+    assert bootstrap.name_problems("demo-svc", set()) == []
+    assert bootstrap.name_problems("a", set()) == []
+    for bad in ("Demo", "demo_svc", "demo-", "", "dé"):
+        assert bootstrap.name_problems(bad, set()), bad
+
+
+# --- upgrade -----------------------------------------------------------------------------------
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **GIT_ENV},
+    ).stdout
+
+
+def test_upgrade_carries_a_template_change_and_keeps_the_owners_edit(tmp_path: Path) -> None:
+    # A platform repo of our own: the template released as v1.0.0 (tag), then changed.
+    platform = tmp_path / "platform"
+    shutil.copytree(
+        ROOT / "templates" / "service",
+        platform / "templates" / "service",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copytree(
+        ROOT / "policypacks", platform / "policypacks", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    tpl = platform / "templates" / "service"
+    (tpl / "VERSION").write_text("1.0.0\n")
+    _git(platform, "init", "-q", "-b", "main")
+    _git(platform, "add", "-A")
+    _git(platform, "commit", "-q", "-m", "template v1")
+    _git(platform, "tag", f"{template_repo.TAG_PREFIX}1.0.0")
+
+    into = tmp_path / "services"
+    repo = tmp_path / "template-repo"
+    bootstrap.new_service(
+        "demo-svc",
+        into=into,
+        offline=True,
+        template_dir=tpl,
+        platform_root=platform,
+        repo_path=repo,
+    )
+    svc = into / "demo-svc"
+    # the owner edits their service and commits
+    app_text = (svc / "app" / "main.py").read_text()
+    (svc / "app" / "main.py").write_text(
+        app_text.replace("MAX_BODY = 64 * 1024", "MAX_BODY = 128 * 1024")
+    )
+    _git(svc, "commit", "-q", "-am", "owner: bigger bodies")
+
+    # the template changes (a new SLO note, a changed budget) and is released as v1.1.0
+    slo = tpl / "template" / "slo.yaml.jinja"
+    slo.write_text(slo.read_text() + "# reviewed: quarterly SLO review by the owning team\n")
+    budgets = tpl / "template" / "budgets" / "api.yaml.jinja"
+    budgets.write_text(budgets.read_text().replace("p95_ms: 50", "p95_ms: 40"))
+    (tpl / "VERSION").write_text("1.1.0\n")
+    _git(platform, "commit", "-q", "-am", "template v1.1.0")
+    _git(platform, "tag", f"{template_repo.TAG_PREFIX}1.1.0")
+
+    report = bootstrap.upgrade_service(
+        "demo-svc", into=into, template_dir=tpl, platform_root=platform
+    )
+    assert "quarterly SLO review" in (svc / "slo.yaml").read_text()
+    assert "p95_ms: 40" in (svc / "budgets" / "api.yaml").read_text()
+    assert "MAX_BODY = 128 * 1024" in (svc / "app" / "main.py").read_text()  # owner's edit kept
+    assert "_commit: v1.1.0" in (svc / ".copier-answers.yml").read_text()
+    assert "+# reviewed: quarterly SLO review" in report.diff
+    assert any("v1.0.0 -> v1.1.0" in a for a in report.actions)
+    # a second upgrade has nothing to apply
+    _git(svc, "commit", "-q", "-am", "upgrade")
+    again = bootstrap.upgrade_service(
+        "demo-svc", into=into, template_dir=tpl, platform_root=platform
+    )
+    assert any("already at the newest" in a for a in again.actions)
+    assert again.diff == ""
+
+
+def test_upgrade_refuses_a_dirty_service(tmp_path: Path, generated) -> None:
+    svc, _, _ = generated
+    (svc / "scratch.txt").write_text("x")
+    try:
+        with pytest.raises(Exception) as err:
+            bootstrap.upgrade_service("demo-svc", into=svc.parent)
+        assert "uncommitted" in str(err.value)
+    finally:
+        (svc / "scratch.txt").unlink()
