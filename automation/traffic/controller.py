@@ -105,11 +105,16 @@ class Policy:
 
     @property
     def floor(self) -> int:
-        """The floor as whole percent, never more than an equal split."""
+        """The floor as whole percent, at most one point below an equal split.
+
+        An exact equal-split floor (50% of two regions) leaves no room between the regions'
+        floors, and whole-percent dials cannot hit it exactly unless the natural shares are
+        equal (found by the property test: natural 5/95, floor 50 served 49.4%). One point
+        below leaves a band at least as wide as one dial step."""
         n = len(self.natural)
         if n == 1:
             return 100
-        return min(math.ceil(self.floor_percent - 1e-9), 100 // n)
+        return min(math.ceil(self.floor_percent - 1e-9), 100 // n - 1)
 
 
 @dataclass(frozen=True)
