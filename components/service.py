@@ -51,6 +51,15 @@ COST_LABELS = ("team", "service", "env", "cost-center")
 _DNS1123 = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 
+_DEFAULT_STEPS: list[dict[str, Any]] = [
+    {"setWeight": 10},
+    {"pause": {"duration": "5m"}},
+    {"setWeight": 50},
+    {"pause": {"duration": "10m"}},
+    {"setWeight": 100},
+]
+
+
 class ServiceComponentError(ValueError):
     """Args that do not fit: one line per problem, each naming the field."""
 
@@ -233,15 +242,6 @@ class ServiceComponentArgs(BaseModel):
             "env": self.env,
             "cost-center": self.cost_center,
         }
-
-
-_DEFAULT_STEPS = [
-    {"setWeight": 10},
-    {"pause": {"duration": "5m"}},
-    {"setWeight": 50},
-    {"pause": {"duration": "10m"}},
-    {"setWeight": 100},
-]
 
 
 # --- pure manifests --------------------------------------------------------------------------

@@ -66,6 +66,12 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
             os.environ["SUMMIT_TEMPLATE_REPO"] = old
 
 
+def check_jsonschema() -> str:
+    """check-jsonschema from this interpreter's environment, else PATH (fails in CI if absent)."""
+    local = Path(sys.executable).parent / "check-jsonschema"
+    return str(local) if local.is_file() else require_tool("check-jsonschema")
+
+
 def test_new_offline_renders_plans_and_reports(generated) -> None:
     svc, elapsed, out = generated
     print(f"summit service new demo-svc --offline: {elapsed:.1f}s")
@@ -200,7 +206,7 @@ def test_a_field_removed_from_a_response_is_caught(generated, tmp_path: Path) ->
 
 def test_the_generated_workflow_validates(generated) -> None:
     svc, _, _ = generated
-    tool = require_tool("check-jsonschema")
+    tool = check_jsonschema()
     run = subprocess.run(
         [
             tool,
@@ -341,3 +347,36 @@ def test_upgrade_refuses_a_dirty_service(tmp_path: Path, generated) -> None:
         assert "uncommitted" in str(err.value)
     finally:
         (svc / "scratch.txt").unlink()
+
+
+def test_cloud_lane_creates_the_stage_stack_and_previews_with_the_packs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --offline: the stage stack through the Automation API and a preview with the
+    copied packs and their stage configs, against the recorded pulumi stand-in (no cloud)."""
+    from tests.support.pulumi_standin import PulumiStandin
+
+    standin = PulumiStandin(tmp_path / "pulumi")
+    standin.add_stack("stage")
+    standin.set_plan("stage", changes={"create": 38})
+    monkeypatch.setenv("SUMMIT_PULUMI_ROOT", str(standin.root))
+    report = bootstrap.new_service(
+        "cloud-svc", into=tmp_path / "services", repo_path=tmp_path / "repo"
+    )
+    svc = tmp_path / "services" / "cloud-svc"
+    assert report.plan == {
+        "lane": "cloud",
+        "changes": {"create": 38},
+        "mandatory": 0,
+        "violations": [],
+    }
+    (preview,) = standin.calls("preview")
+    assert Path(preview.cwd).resolve() == svc.resolve()
+    packs = preview.flags("--policy-pack")
+    assert [Path(p).name for p in packs] == ["finops", "guardrails"]
+    # finops has a stage config, guardrails runs on its defaults: configs pair by position
+    configs = preview.flags("--policy-pack-config")
+    assert [Path(c).relative_to(svc).as_posix() for c in configs] == [
+        "policypacks/finops/config/stage.json"
+    ]
+    assert any("pulumi up --stack stage" in s for s in report.next_steps)

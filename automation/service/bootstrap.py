@@ -250,16 +250,17 @@ def _plan_offline(dest: Path) -> dict[str, Any]:
 def _preview_cloud(dest: Path) -> dict[str, Any]:
     from automation import pulumi_ops
 
-    packs = sorted(p.parent for p in (dest / "policypacks").glob("*/PulumiPolicy.yaml"))
-    configs = [p / "config" / f"{STAGE}.json" for p in packs]
+    found = sorted(p.parent for p in (dest / "policypacks").glob("*/PulumiPolicy.yaml"))
+    # The CLI pairs --policy-pack-config with --policy-pack by position, so packs with a
+    # config for the stack come first and packs without one (their defaults) after.
+    packs = sorted(found, key=lambda p: not (p / "config" / f"{STAGE}.json").is_file())
+    configs = [c for p in packs if (c := p / "config" / f"{STAGE}.json").is_file()]
     stack = pulumi_ops.open_stack(dest, STAGE, create=True)
     try:
         outcome = pulumi_ops.preview(
             stack,
             policy_packs=packs,
-            policy_pack_configs=[c for c in configs if c.is_file()]
-            if all(c.is_file() for c in configs)
-            else [],
+            policy_pack_configs=configs,
         )
     except pulumi_ops.PolicyViolations as err:
         return {
