@@ -220,3 +220,14 @@ def test_any_service_renders_complete_groups(
     for a in alerts:  # every SLI an alert reads is recorded
         for name in re.findall(r"slo:sli_error:ratio_rate\w+", a["expr"]):
             assert name in recorded
+
+
+def test_steering_group_evaluates_faster_than_the_global_interval() -> None:
+    """The controller must steer within 60 s of a breach; the steering series may not wait
+    for kube-prometheus-stack's 30 s global evaluation interval."""
+    group = pr.steering_group(pr.ServiceRules(service="gateway", region="us-east-1"))
+    assert group["interval"] == "10s"
+    slow = pr.steering_group(
+        pr.ServiceRules(service="web", region="us-west-2", steering_interval="15s")
+    )
+    assert slow["interval"] == "15s"

@@ -133,6 +133,9 @@ class ServiceRules:
     """Runbook annotation prefix; the alert links ``<base>/<service>-<slo>``."""
     dashboard_base_url: str = "https://grafana.summit.example/d"
     """Dashboard annotation prefix; the alert links ``<base>/<dashboard uid>``."""
+    steering_interval: str = "10s"
+    """Evaluation interval of the steering group: the controller's 60 s time-to-steer budget
+    cannot wait for the global interval (30 s in kube-prometheus-stack)."""
     metrics: MetricContract = field(default_factory=MetricContract)
     """Metric and label names of the exporters."""
 
@@ -298,6 +301,7 @@ def steering_group(spec: ServiceRules) -> dict[str, Any]:
     svc = _svc(spec)
     return {
         "name": f"summit-steering-{spec.service}",
+        "interval": spec.steering_interval,
         "rules": [
             _record(STEERING_REQUEST_RATE, _rate_sum(spec, "count", "1m")),
             _record(STEERING_ERROR_RATIO, _error_ratio(spec, "1m", _by(spec))),
