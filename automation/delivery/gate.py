@@ -63,7 +63,8 @@ def parse_slo(text: str) -> Slo:
         raise UserError(
             f"expected an SLO like 'p95<1500ms' or 'err<1%', found {text!r}", key="--slo"
         )
-    num, unit, op = float(m["num"]), m["unit"], m["op"]
+    num, unit = float(m["num"]), m["unit"]
+    op: Literal["<", "<="] = "<=" if m["op"] == "<=" else "<"
     if m["signal"] == "err":
         if unit in ("ms", "s"):
             raise UserError(f"err takes a percent or a ratio, found {text!r}", key="--slo")

@@ -326,7 +326,7 @@ def run(
             )
         src: Any = sources.PrometheusSource(url, cfg.traffic.queries)
     elif source == "cloudwatch":
-        albs = {r.name: r.endpoint_arn for r in cfg.regions if r.endpoint_arn}
+        albs: dict[str, str] = {r.name: r.endpoint_arn for r in cfg.regions if r.endpoint_arn}
         src = sources.CloudWatchSource(albs)
     else:
         raise UserError(f"expected prometheus or cloudwatch, found {source!r}", key="--source")
