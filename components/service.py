@@ -67,7 +67,10 @@ class ServiceComponentError(ValueError):
 class ServiceComponentArgs(BaseModel):
     """Inputs of :class:`ServiceComponent`: one service in one region."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    # No use_attribute_docstrings: pydantic would ast.parse this module at import, and the
+    # embedded lane imports it inside a running program, where CPython 3.11.7's AST recursion
+    # check fails at random ("AST constructor recursion depth mismatch").
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: Annotated[str, Field(pattern=_DNS1123)]
     """Service name (DNS-1123): Rollout, Services, metric ``service`` label."""
