@@ -88,7 +88,7 @@ class CanaryRolloutArgs:
     """Pod ``runtimeClassName``, if any."""
 
 
-DEFAULT_STEPS = [
+DEFAULT_STEPS: list[dict[str, Any]] = [
     {"setWeight": 10},
     {"pause": {"duration": "5m"}},
     {"setWeight": 50},
@@ -116,7 +116,7 @@ class CanaryRollout(pulumi.ComponentResource):
         steps = render.build_steps(args.steps or DEFAULT_STEPS)
         labels = {**args.labels, render.APP_LABEL: args.service}
 
-        def meta(k8s_name: str) -> dict[str, Any]:
+        def meta(k8s_name: str) -> Any:  # the SDK types metadata as ObjectMetaArgsDict
             return {"name": k8s_name, "namespace": args.namespace, "labels": labels}
 
         data = render.flags_configmap_data(args.flags)
@@ -128,17 +128,15 @@ class CanaryRollout(pulumi.ComponentResource):
 
         def service(role: str) -> k8s.core.v1.Service:
             # Argo Rollouts adds the pod-template hash to these selectors at runtime.
+            spec: Any = {
+                "type": "ClusterIP",
+                "selector": {render.APP_LABEL: args.service},
+                "ports": [
+                    {"name": "http", "port": args.port, "targetPort": "http", "protocol": "TCP"}
+                ],
+            }
             return k8s.core.v1.Service(
-                f"{name}-{role}",
-                metadata=meta(f"{args.service}-{role}"),
-                spec={
-                    "type": "ClusterIP",
-                    "selector": {render.APP_LABEL: args.service},
-                    "ports": [
-                        {"name": "http", "port": args.port, "targetPort": "http", "protocol": "TCP"}
-                    ],
-                },
-                opts=child,
+                f"{name}-{role}", metadata=meta(f"{args.service}-{role}"), spec=spec, opts=child
             )
 
         self.stable_service = service("stable")

@@ -348,18 +348,21 @@ class ObservabilityConfig(_Model):
         return v
 
 
+def _default_steps() -> list[dict[str, Any]]:
+    """setWeight 10, pause 5m, setWeight 50, pause 10m, setWeight 100."""
+    return [
+        {"setWeight": 10},
+        {"pause": {"duration": "5m"}},
+        {"setWeight": 50},
+        {"pause": {"duration": "10m"}},
+        {"setWeight": 100},
+    ]
+
+
 class RolloutConfig(_Model):
     """Canary delivery settings shared by every delivered service."""
 
-    steps: list[dict[str, Any]] = Field(
-        default_factory=lambda: [
-            {"setWeight": 10},
-            {"pause": {"duration": "5m"}},
-            {"setWeight": 50},
-            {"pause": {"duration": "10m"}},
-            {"setWeight": 100},
-        ]
-    )
+    steps: list[dict[str, Any]] = Field(default_factory=_default_steps)
     p95_ms: Annotated[float, Field(gt=0)] = 1500
     error_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.01
     analysis_interval: str = "1m"
@@ -488,9 +491,7 @@ class StackConfig(_Model):
 
 
 # Top-level config keys (camelCase, as in the stack files) -> the model's fields.
-TOP_LEVEL_KEYS = {
-    (f.alias or to_camel(name)): name for name, f in StackConfig.model_fields.items()
-}
+TOP_LEVEL_KEYS = {(f.alias or to_camel(name)): name for name, f in StackConfig.model_fields.items()}
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:

@@ -25,7 +25,9 @@ class Providers:
 
 
 def build_providers(cfg: StackConfig) -> Providers:
-    regional: dict[str, aws.Provider] = {r.name: aws.Provider(f"aws-{r.name}", region=r.name) for r in cfg.regions}
+    regional: dict[str, aws.Provider] = {
+        r.name: aws.Provider(f"aws-{r.name}", region=r.name) for r in cfg.regions
+    }
     control = regional.get(GA_CONTROL_REGION) or aws.Provider(
         f"aws-{GA_CONTROL_REGION}", region=GA_CONTROL_REGION
     )

@@ -437,18 +437,20 @@ def evaluate(
     }
     if problems and not pin:
         why = "; ".join(f"{r}: {p}" for r, p in sorted(problems.items()))
-        reasons = {
+        held = {
             r: f"hold (fail-static): {problems.get(r, 'metrics ok, another region has none')}"
             for r in policy.regions
         }
-        extra = {r: {"mode": state.regions[r].mode} for r in policy.regions}
+        held_extra: dict[str, dict[str, Any]] = {
+            r: {"mode": state.regions[r].mode} for r in policy.regions
+        }
         new_state = replace(
             state, shares=current, pinned=False, evaluations=state.evaluations + 1, last_at=now
         )
         return new_state, Decision(
             at=now,
             action="hold",
-            regions=_decisions(current, policy, reasons, extra),
+            regions=_decisions(current, policy, held, held_extra),
             reason=f"fail-static, holding current weights: {why}",
             changed=current != previous,
             fail_static=True,
@@ -493,7 +495,7 @@ def evaluate(
             rs = replace(rs, mode="ok", shed_weight=None)
         regions[r] = rs
 
-    extra = {
+    extra: dict[str, dict[str, Any]] = {
         r: {"score": scores.get(r), "breaching": bool(breaching.get(r)), "mode": regions[r].mode}
         for r in policy.regions
     }
