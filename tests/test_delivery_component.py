@@ -5,14 +5,13 @@ CRD schemas (v1.9.1, ../shared/fixtures/crds/argo-rollouts)."""
 from __future__ import annotations
 
 import copy
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import crds
 import pytest
-import yaml
-from conftest import FIXTURES, plan_values, run_component
+from conftest import plan_values, run_component
+from crds import manifest
 
 from components.canary_rollout import (
     ANALYSIS_TEMPLATE_TYPE,
@@ -27,47 +26,11 @@ from components.canary_rollout import (
 from components.render import canary as render
 from stacks.config import load_stack
 
-CRDS = FIXTURES / "crds" / "argo-rollouts"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _strict(schema: Any) -> Any:
-    """The CRD's structural schema as the API server applies it with strict field validation:
-    an object that lists its properties rejects unknown ones (unless it preserves unknown
-    fields). Plain jsonschema would let a misspelt key through."""
-    if isinstance(schema, list):
-        return [_strict(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _strict(v) for k, v in schema.items()}
-    if (
-        "properties" in out
-        and "additionalProperties" not in out
-        and not out.get("x-kubernetes-preserve-unknown-fields")
-    ):
-        out["additionalProperties"] = False
-    return out
-
-
-@cache
-def crd_validator(file: str) -> jsonschema.Draft7Validator:
-    if not CRDS.is_dir():
-        pytest.fail(f"Argo Rollouts CRDs not found at {CRDS}")
-    doc = yaml.safe_load((CRDS / file).read_text())
-    (version,) = [v for v in doc["spec"]["versions"] if v["name"] == "v1alpha1"]
-    schema = _strict(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
-    return jsonschema.Draft7Validator(schema)
-
-
 def crd_errors(file: str, manifest: dict[str, Any]) -> list[str]:
-    return [
-        f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in crd_validator(file).iter_errors(manifest)
-    ]
-
-
-def manifest(res) -> dict[str, Any]:
-    return copy.deepcopy({k: res.inputs[k] for k in ("apiVersion", "kind", "metadata", "spec")})
+    return crds.errors(crds.ARGO, file, manifest)
 
 
 LABELS = {"team": "t", "service": "s", "env": "e", "cost-center": "c"}

@@ -20,10 +20,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import crds
 import pytest
 from conftest import ROOT, require_tool
-from test_delivery_component import crd_errors
-from test_service_component import manifest, prom_errors
+from crds import manifest
 
 from automation.cli import main
 from automation.plan.runner import plan_stack
@@ -111,15 +111,25 @@ def test_summit_plan_of_the_generated_project_passes_the_packs(generated, capsys
     rollouts = res.plan.of_type("kubernetes:argoproj.io/v1alpha1:Rollout")
     assert len(rollouts) == 2  # one per region
     for r in rollouts:
-        assert crd_errors("rollout-crd.yaml", manifest(r)) == [], r.name
+        assert crds.errors(crds.ARGO, "rollout-crd.yaml", manifest(r)) == [], r.name
     for t in res.plan.of_type("kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"):
-        assert crd_errors("analysis-template-crd.yaml", manifest(t)) == [], t.name
+        assert crds.errors(crds.ARGO, "analysis-template-crd.yaml", manifest(t)) == [], t.name
     rules = res.plan.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
     assert len(rules) == 2
     for r in rules:
-        assert prom_errors("monitoring.coreos.com_prometheusrules.yaml", manifest(r)) == []
+        assert (
+            crds.errors(
+                crds.PROMETHEUS_OPERATOR, "monitoring.coreos.com_prometheusrules.yaml", manifest(r)
+            )
+            == []
+        )
     for m in res.plan.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor"):
-        assert prom_errors("monitoring.coreos.com_servicemonitors.yaml", manifest(m)) == []
+        assert (
+            crds.errors(
+                crds.PROMETHEUS_OPERATOR, "monitoring.coreos.com_servicemonitors.yaml", manifest(m)
+            )
+            == []
+        )
     # its own namespace, labelled for cost allocation
     (ns, *_) = res.plan.of_type("kubernetes:core/v1:Namespace")
     assert ns.inputs["metadata"]["labels"]["service"] == "demo-svc"

@@ -4,16 +4,13 @@ Rollout, PrometheusRule and ServiceMonitor validated against the real CRDs."""
 
 from __future__ import annotations
 
-import copy
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import crds
 import pytest
-import yaml
-from conftest import FIXTURES, plan_values, run_component
-from test_delivery_component import crd_errors
+from conftest import plan_values, run_component
+from crds import manifest
 
 from components.service import (
     TOKEN,
@@ -26,7 +23,6 @@ from components.service import (
 from stacks.config import load_stack
 
 ROOT = Path(__file__).resolve().parents[1]
-PROM_CRDS = FIXTURES / "crds" / "prometheus-operator"
 
 
 def args(**kw: Any) -> ServiceComponentArgs:
@@ -47,39 +43,8 @@ def plan_one(a: ServiceComponentArgs):
     return run_component(lambda: ServiceComponent("demo-svc-us-east-1", a))
 
 
-def strict(schema: Any) -> Any:
-    if isinstance(schema, list):
-        return [strict(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: strict(v) for k, v in schema.items()}
-    if (
-        "properties" in out
-        and "additionalProperties" not in out
-        and not out.get("x-kubernetes-preserve-unknown-fields")
-    ):
-        out["additionalProperties"] = False
-    return out
-
-
-@cache
-def prom_validator(file: str) -> jsonschema.Draft7Validator:
-    if not PROM_CRDS.is_dir():
-        pytest.fail(f"prometheus-operator CRDs not found at {PROM_CRDS}")
-    doc = yaml.safe_load((PROM_CRDS / file).read_text())
-    (version,) = [v for v in doc["spec"]["versions"] if v["name"] == "v1"]
-    return jsonschema.Draft7Validator(strict(copy.deepcopy(version["schema"]["openAPIV3Schema"])))
-
-
 def prom_errors(file: str, manifest: dict[str, Any]) -> list[str]:
-    return [
-        f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in prom_validator(file).iter_errors(manifest)
-    ]
-
-
-def manifest(res) -> dict[str, Any]:
-    return copy.deepcopy({k: res.inputs[k] for k in ("apiVersion", "kind", "metadata", "spec")})
+    return crds.errors(crds.PROMETHEUS_OPERATOR, file, manifest)
 
 
 def test_children_roles_parents_and_cost_labels() -> None:
@@ -121,7 +86,7 @@ def test_pod_spec_carries_otel_prometheus_identity_and_runtime_class() -> None:
     assert pod["serviceAccountName"] == "demo-svc" and pod["runtimeClassName"] == "gvisor"
     ann = rollout.inputs["spec"]["template"]["metadata"]["annotations"]
     assert ann["prometheus.io/path"] == "/metrics" and "summit.io/flags-checksum" in ann
-    assert crd_errors("rollout-crd.yaml", manifest(rollout)) == []
+    assert crds.errors(crds.ARGO, "rollout-crd.yaml", manifest(rollout)) == []
 
 
 def test_hpa_pdb_and_network_policies() -> None:
