@@ -26,7 +26,7 @@ class Outer(pulumi.ComponentResource):
 class Inner(pulumi.ComponentResource):
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__("test:index:Inner", name, None, opts)
-        aws.s3.BucketV2(
+        aws.s3.Bucket(
             f"{name}-bucket", tags={"team": "t"}, opts=pulumi.ResourceOptions(parent=self)
         )
         self.register_outputs({})
@@ -34,10 +34,10 @@ class Inner(pulumi.ComponentResource):
 
 def test_urns_keep_the_whole_parent_type_chain():
     plan = run_component(lambda: Outer("o"))
-    (bucket,) = plan.of_type("aws:s3/bucketV2:BucketV2")
+    (bucket,) = plan.of_type("aws:s3/bucket:Bucket")
     assert bucket.urn == (
         "urn:pulumi:test::summit-platform::test:index:Outer$test:index:Inner$"
-        "aws:s3/bucketV2:BucketV2::o-inner-bucket"
+        "aws:s3/bucket:Bucket::o-inner-bucket"
     )
     (inner,) = plan.of_type("test:index:Inner")
     assert bucket.parent == inner.urn
@@ -47,8 +47,8 @@ def test_urns_keep_the_whole_parent_type_chain():
 
 
 def test_default_provider_is_added_for_resources_without_one():
-    plan = run_component(lambda: aws.s3.BucketV2("b", tags={"team": "t"}))
-    (bucket,) = plan.of_type("aws:s3/bucketV2:BucketV2")
+    plan = run_component(lambda: aws.s3.Bucket("b", tags={"team": "t"}))
+    (bucket,) = plan.of_type("aws:s3/bucket:Bucket")
     (default,) = plan.of_type("pulumi:providers:aws")
     assert default.name.startswith("default_") and default.options == {"default": True}
     assert bucket.provider == f"{default.urn}::{default.id}"
@@ -56,10 +56,10 @@ def test_default_provider_is_added_for_resources_without_one():
 
 def test_secrets_and_unknowns_are_marked():
     def program():
-        aws.s3.BucketV2("b", bucket=pulumi.Output.secret("hidden-name"), tags={"team": "t"})
+        aws.s3.Bucket("b", bucket=pulumi.Output.secret("hidden-name"), tags={"team": "t"})
 
     plan = run_component(program)
-    (bucket,) = plan.of_type("aws:s3/bucketV2:BucketV2")
+    (bucket,) = plan.of_type("aws:s3/bucket:Bucket")
     assert bucket.inputs["bucket"] == {"secret": "hidden-name"}
     wire = bucket.wire_inputs["bucket"]
     assert wire["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270"
@@ -67,8 +67,8 @@ def test_secrets_and_unknowns_are_marked():
 
 def test_duplicate_urn_is_an_error():
     def program():
-        aws.s3.BucketV2("same")
-        aws.s3.BucketV2("same")
+        aws.s3.Bucket("same")
+        aws.s3.Bucket("same")
 
     with pytest.raises(PlanError, match="duplicate resource URN"):
         run_component(program)
@@ -97,3 +97,12 @@ def test_stacks_in_one_process_do_not_leak_into_each_other():
 def test_missing_program_is_a_plan_error(tmp_path):
     with pytest.raises(PlanError, match=r"no __main__\.py"):
         run_program(tmp_path, "s", "p", {}, [])
+
+
+def test_aliases_the_sdk_declares_are_kept_as_options():
+    """aws.s3.Bucket declares an alias to its old token; the SDK sends it as an alias spec
+    (this used to crash recording: aliasSpecs is only a flag, aliases the repeated field)."""
+    plan = run_component(lambda: aws.s3.Bucket("b", tags={"team": "t"}))
+    (bucket,) = plan.of_type("aws:s3/bucket:Bucket")
+    specs = bucket.options["aliases"]
+    assert {a["spec"]["type"] for a in specs} == {"aws:s3/bucketV2:BucketV2"}, specs
