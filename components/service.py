@@ -36,6 +36,7 @@ from components.monitoring_rules import TOKEN as MONITORING_TOKEN
 from components.monitoring_rules import MonitoringRules, MonitoringRulesArgs
 from components.render import canary as render
 from components.render import prometheus_rules as pr
+from components.render.quantities import parse_cpu_millis, parse_memory_bytes
 
 if TYPE_CHECKING:
     from stacks.config import ServiceConfig, StackConfig
@@ -173,16 +174,12 @@ class ServiceComponentArgs(BaseModel):
     @field_validator("cpu_request", "cpu_limit")
     @classmethod
     def _cpu(cls, v: str) -> str:
-        from stacks.config import parse_cpu_millis
-
         parse_cpu_millis(v)
         return v
 
     @field_validator("memory_request", "memory_limit")
     @classmethod
     def _mem(cls, v: str) -> str:
-        from stacks.config import parse_memory_bytes
-
         parse_memory_bytes(v)
         return v
 
@@ -200,8 +197,6 @@ class ServiceComponentArgs(BaseModel):
 
     @model_validator(mode="after")
     def _cross(self) -> ServiceComponentArgs:
-        from stacks.config import parse_cpu_millis, parse_memory_bytes
-
         if self.max_replicas < self.min_replicas:
             raise ValueError(
                 f"max_replicas: expected >= min_replicas ({self.min_replicas}),"

@@ -27,6 +27,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.render.quantities import parse_cpu_millis, parse_memory_bytes
+
 PROJECT = "summit-platform"
 """The Pulumi project name, which is also the config namespace (``summit-platform:<key>``)."""
 
@@ -36,8 +38,6 @@ GA_CONTROL_REGION = "us-west-2"
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
-_CPU = re.compile(r"^(\d+(\.\d+)?)(m?)$")
-_MEM = re.compile(r"^(\d+(\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -66,36 +66,6 @@ class _Model(BaseModel):
         populate_by_name=True,
         str_strip_whitespace=True,
     )
-
-
-def parse_cpu_millis(value: str) -> int:
-    """Kubernetes CPU quantity (``"250m"``, ``"1"``, ``"0.5"``) -> millicores."""
-    m = _CPU.match(str(value).strip())
-    if not m:
-        raise ValueError(f"expected a CPU quantity like '250m' or '1', found {value!r}")
-    number = float(m.group(1))
-    return round(number if m.group(3) else number * 1000)
-
-
-_MEM_FACTORS = {
-    None: 1,
-    "K": 1000,
-    "M": 1000**2,
-    "G": 1000**3,
-    "T": 1000**4,
-    "Ki": 1024,
-    "Mi": 1024**2,
-    "Gi": 1024**3,
-    "Ti": 1024**4,
-}
-
-
-def parse_memory_bytes(value: str) -> int:
-    """Kubernetes memory quantity (``"512Mi"``, ``"1Gi"``, ``"1G"``) -> bytes."""
-    m = _MEM.match(str(value).strip())
-    if not m:
-        raise ValueError(f"expected a memory quantity like '512Mi' or '2Gi', found {value!r}")
-    return int(float(m.group(1)) * _MEM_FACTORS[m.group(3)])
 
 
 class Secret(_Model):

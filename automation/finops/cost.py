@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
+
+from components.render.quantities import cpu_millis, memory_bytes
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 OPENCOST_DEFAULT = DATA_DIR / "opencost_default.json"
@@ -36,20 +37,6 @@ GIB = 1024**3
 UNKNOWN = "<unknown>"
 
 # --- Kubernetes parsing (quantities and the pod spec of every workload kind) -----------------
-
-_QTY = re.compile(r"^(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T|)$")
-_MEM_FACTORS = {
-    "": 1,
-    "k": 1000,
-    "K": 1000,
-    "M": 1000**2,
-    "G": 1000**3,
-    "T": 1000**4,
-    "Ki": 1024,
-    "Mi": 1024**2,
-    "Gi": 1024**3,
-    "Ti": 1024**4,
-}
 
 WORKLOAD_KINDS: dict[str, str] = {
     "kubernetes:apps/v1:Deployment": "Deployment",
@@ -63,34 +50,6 @@ WORKLOAD_KINDS: dict[str, str] = {
 }
 """Every workload type token whose pods we price and police (Rollouts come from
 CanaryRollout and the paved-road ServiceComponent)."""
-
-
-def cpu_millis(value: Any) -> float | None:
-    """A Kubernetes CPU quantity (``"250m"``, ``"1"``, ``0.5``) -> millicores; None if unset,
-    unknown or unparseable."""
-    if value is None or value == UNKNOWN or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) * 1000
-    text = str(value).strip()
-    try:
-        if text.endswith("m"):
-            return float(text[:-1])
-        return float(text) * 1000
-    except ValueError:
-        return None
-
-
-def memory_bytes(value: Any) -> float | None:
-    """A Kubernetes memory quantity (``"512Mi"``, ``"1G"``, ``1073741824``) -> bytes."""
-    if value is None or value == UNKNOWN or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    m = _QTY.match(str(value).strip())
-    if not m:
-        return None
-    return float(m.group(1)) * _MEM_FACTORS[m.group(2)]
 
 
 def _get(d: Any, *path: str) -> Any:
