@@ -218,14 +218,16 @@ def read_k6_ndjson(path: Path, *, exact_limit: int = DEFAULT_EXACT_LIMIT) -> Run
                             acc = accs[key] = _Acc.from_line(line, exact_limit)
                         if is_dur:
                             acc.digest.add(value)
-                            if _EXPECTED_TRUE in line:
-                                pass
-                            elif _EXPECTED in line:
-                                acc.tag_errors += 1
-                            else:
-                                st = _STATUS.search(line)
-                                if _failed_by_tags({"status": st.group(1).decode() if st else ""}):
+                            # expected_response="true" is a success; another value of the
+                            # tag is a failure; without the tag, the status decides.
+                            if _EXPECTED_TRUE not in line:
+                                if _EXPECTED in line:
                                     acc.tag_errors += 1
+                                else:
+                                    st = _STATUS.search(line)
+                                    status = st.group(1).decode() if st else ""
+                                    if _failed_by_tags({"status": status}):
+                                        acc.tag_errors += 1
                         else:
                             acc.fail_points += 1
                             if value:
