@@ -283,7 +283,6 @@ def _make_monitor_class() -> type:
             self.by_urn: dict[str, RecordedResource] = {}
             self.stack_outputs: dict[str, Any] = {}
             self.default_providers: dict[str, str] = {}
-            self.errors: list[str] = []
 
         def make_urn(self, parent: str, type_: str, name: str) -> str:
             return make_urn(self.stack, self.project, parent or None, type_, name)
@@ -350,11 +349,7 @@ def _make_monitor_class() -> type:
             provider = request.provider or None
             if request.custom and not provider and not request.type.startswith("pulumi:"):
                 provider = self._default_provider(request.type, request.version)
-            try:
-                id_, state = synth.new_resource(request.type, request.name, inputs, self.stack)
-            except Exception as err:
-                self.errors.append(f"{urn}: {err}")
-                raise
+            id_, state = synth.new_resource(request.type, request.name, inputs, self.stack)
             if not request.custom:
                 id_ = None
             obj_proto = _sync_await(rpc.serialize_properties(state, {}))

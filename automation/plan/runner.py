@@ -19,7 +19,6 @@ from automation.plan.analyzer import (
 )
 from automation.plan.engine import Plan, config_map, run_program
 from stacks.config import (
-    ConfigError,
     from_values,
     namespace_values,
     project_defaults,
@@ -176,14 +175,3 @@ def plan_stack(
         except PolicyPackError as err:
             raise UserError(str(err)) from None
     return result
-
-
-__all__ = [
-    "ConfigError",
-    "StackInputs",
-    "StackResult",
-    "plan_stack",
-    "resolve_packs",
-    "resolve_stacks",
-    "stack_inputs",
-]
