@@ -3,7 +3,7 @@
     python benchmarks/perf_ingest.py [--lines 2000000] [--workdir /tmp/perf-bench] [--json]
 
 The file is generated from the shapes of the real fixture
-``../shared/fixtures/k6/out-json_grafana-xk6-dashboard_result.ndjson``: its Metric
+``tests/fixtures/k6/out-json_grafana-xk6-dashboard_result.ndjson``: its Metric
 declarations, then its Point lines cycled in order (so the mix of metrics per request is
 k6's own), with the ``name``/``url`` tags spread over the gateway's ten endpoints and
 ``http_req_duration`` values drawn from a seeded log-normal distribution.
@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = (
-    ROOT.parent / "shared" / "fixtures" / "k6" / "out-json_grafana-xk6-dashboard_result.ndjson"
+    ROOT / "tests" / "fixtures" / "k6" / "out-json_grafana-xk6-dashboard_result.ndjson"
 )
 ENDPOINTS = [
     ("GET /search", "/search?q=x", 0.30),

@@ -1,4 +1,4 @@
-"""Validate rendered custom resources against the real CRD schemas in ../shared/fixtures/crds.
+"""Validate rendered custom resources against the real CRD schemas in tests/fixtures/crds.
 
 The schemas are applied as the API server applies them with strict field validation: an object
 that lists its properties rejects unknown ones (unless it preserves unknown fields), so a

@@ -18,7 +18,7 @@ import pytest
 from components.render import prometheus_rules as pr
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def require_tool(name: str) -> str:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from automation.finops import cost
 from automation.finops.cost import PriceTable, Usage, estimate
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PRICES = PriceTable.load()
 STACK = "urn:pulumi:dev::summit-platform::pulumi:pulumi:Stack::summit-platform-dev"
 

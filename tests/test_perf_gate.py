@@ -17,7 +17,7 @@ from automation.perf.gate import build_baseline, evaluate, parse_baseline
 from automation.perf.model import EndpointStats, RunResult
 
 ROOT = Path(__file__).resolve().parents[1]
-K6 = ROOT.parent / "shared" / "fixtures" / "k6"
+K6 = ROOT / "tests" / "fixtures" / "k6"
 
 
 def budgets(**defaults: object):

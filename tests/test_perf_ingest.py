@@ -16,7 +16,7 @@ from automation.errors import UserError
 from automation.perf.ingest import read_result
 from automation.perf.model import AGGREGATE, split_endpoint
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 K6 = FIXTURES / "k6"
 K6_FILES = sorted(p for p in K6.iterdir() if p.suffix in (".json", ".ndjson"))
 

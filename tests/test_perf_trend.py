@@ -14,7 +14,7 @@ from automation.perf.budgets import parse_budgets
 from automation.perf.model import EndpointStats, RunResult
 from automation.perf.trend import append_history, history_entry, plot_trend, read_history, series
 
-K6 = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "k6"
+K6 = Path(__file__).resolve().parent / "fixtures" / "k6"
 
 
 def test_history_entry_and_retention(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from automation.traffic import actuators
 from stacks.config import load_stack
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "aws"
+FIXTURES = REPO / "tests" / "fixtures" / "aws"
 ACC = "arn:aws:globalaccelerator::123456789012:accelerator/1234abcd-abcd-1234-abcd-1234abcdefgh"
 EG = {
     "us-east-1": f"{ACC}/listener/6789vxyz/endpoint-group/east0001",
