@@ -47,9 +47,9 @@ def test_durations_with_units_parse(text: str, seconds: float) -> None:
         "inf",
         "nan",
         "1e3s",
-        "\u0663\u0660m"  # Arabic-Indic 30,
-        "\uff13\uff10m"  # full-width 30,
-        "\u00b2m",  # superscript two,
+        "\u0663\u0660m",  # Arabic-Indic 30
+        "\uff13\uff10m",  # full-width 30
+        "\u00b2m",  # superscript two
     ],
 )
 def test_anything_else_is_refused(text: str) -> None:
