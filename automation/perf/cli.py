@@ -1,4 +1,5 @@
-"""``summit perf``: compare load-test results with budgets, record baselines, keep a trend.
+"""``summit perf``: compare load-test and Lighthouse results with budgets, record baselines,
+keep a trend, and run Lighthouse against the web pages.
 
 Exit codes: 0 pass, 1 regression (or inconclusive, unless ``--allow-inconclusive``),
 2 bad input (budgets, result or baseline file that does not fit; nothing is written).
@@ -16,23 +17,41 @@ from typing import Annotated, Any
 import typer
 
 from automation.errors import CheckFailed, UserError
-from automation.perf.budgets import load_budgets
-from automation.perf.gate import (
-    FAIL,
-    INCONCLUSIVE,
-    Baseline,
-    build_baseline,
-    evaluate,
-    parse_baseline,
+from automation.perf.budgets import Budgets, load_budgets
+from automation.perf.combined import (
+    DEFAULT_WEB_BUDGETS,
+    baseline_doc_all,
+    combined_json,
+    combined_markdown,
+    evaluate_all,
+    history_entry_all,
+    load_baseline_doc,
+    read_inputs,
+    resolve_budgets,
 )
+from automation.perf.gate import FAIL, INCONCLUSIVE
 from automation.perf.ingest import read_result
+from automation.perf.lhr import BY_KEY, PageRun
+from automation.perf.lighthouse import (
+    PlannedRun,
+    check_base_url,
+    find_tools,
+    lighthouse_command,
+    plan_runs,
+    run_all,
+)
 from automation.perf.model import RunResult
-from automation.perf.report import print_table, to_json, to_markdown
-from automation.perf.trend import append_history, history_entry, plot_trend, read_history
+from automation.perf.report import print_table
+from automation.perf.trend import append_history, plot_trend, read_history
+from automation.perf.web_budgets import load_any_budgets, load_web_budgets
+from automation.perf.web_gate import fmt
+from automation.perf.web_report import print_web_table
+from components.render.durations import DurationError, parse_duration
 
 app = typer.Typer(
     name="perf",
-    help="Performance budgets: k6/Locust results vs budgets and the main-branch baseline.",
+    help="Performance budgets: k6/Locust and Lighthouse results vs budgets and the "
+    "main-branch baseline.",
     no_args_is_help=True,
 )
 
@@ -69,21 +88,19 @@ def _commit(explicit: str | None) -> str | None:
     return out.stdout.strip() or None
 
 
-def load_baseline_file(path: Path) -> Baseline:
-    """Read a baseline JSON written by ``summit perf baseline``."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UserError(f"cannot read baseline ({err.strerror})", source=str(path)) from None
-    except ValueError as err:
-        raise UserError(f"baseline is not JSON ({err})", source=str(path)) from None
-    return parse_baseline(doc, str(path))
-
-
 @app.command()
 def compare(
-    results: Annotated[list[Path], typer.Argument(help="k6 NDJSON/summary or Locust CSV files.")],
-    budgets: Annotated[Path, typer.Option(help="Budgets YAML.")] = DEFAULT_BUDGETS,
+    results: Annotated[
+        list[Path],
+        typer.Argument(help="k6 NDJSON/summary, Locust CSV or Lighthouse LHR files (.gz too)."),
+    ],
+    budgets: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Budgets YAML, repeatable: API (endpoints) and/or web (pages). Default: "
+            "budgets/api.yaml for load-test results, budgets/web.yaml for LHRs."
+        ),
+    ] = None,
     baseline: Annotated[Path | None, typer.Option(help="Baseline JSON from main.")] = None,
     json_out: Annotated[
         str | None, typer.Option("--json", help="Write the JSON verdict here ('-' = stdout).")
@@ -95,25 +112,35 @@ def compare(
         bool, typer.Option(help="Exit 0 when the verdict is inconclusive (thin data).")
     ] = False,
 ) -> None:
-    """Gate RESULT files (median across them) against budgets and the baseline."""
-    spec = load_budgets(budgets)
-    runs = _read_all(results)
-    base = load_baseline_file(baseline) if baseline else None
-    result = evaluate(spec, runs, base)
+    """Gate RESULT files (median across them) against budgets and the baseline: API
+    endpoints from k6/Locust results, web pages from Lighthouse results, one verdict."""
+    inputs = read_inputs(results)
+    api_spec, web_spec = resolve_budgets(budgets, inputs)
+    base = load_baseline_doc(baseline) if baseline else None
+    result = evaluate_all(api_spec, web_spec, inputs, base)
+    base_name = str(baseline) if baseline else None
     if json_out:
-        doc = to_json(result, budgets=str(budgets), baseline=str(baseline) if baseline else None)
+        doc = combined_json(
+            result,
+            api_budgets=api_spec.source if api_spec else None,
+            web_budgets=web_spec.source if web_spec else None,
+            baseline=base_name,
+        )
         _write(json_out, json.dumps(doc, indent=2) + "\n")
     if markdown:
-        _write(markdown, to_markdown(result, baseline=str(baseline) if baseline else None))
-    # People read the table; keep stdout clean when a machine format goes there.
-    print_table(result, stderr="-" in (json_out, markdown))
+        _write(markdown, combined_markdown(result, baseline=base_name))
+    # People read the tables; keep stdout clean when a machine format goes there.
+    to_stderr = "-" in (json_out, markdown)
+    if result.api is not None:
+        print_table(result.api, stderr=to_stderr)
+    if result.web is not None:
+        print_web_table(result.web, stderr=to_stderr)
+    for skipped in result.skipped:
+        typer.echo(f"skipped {skipped}: a digest; its LHR files are read instead", err=True)
     if result.verdict == FAIL:
-        failed = [v for v in result.endpoints if v.verdict == FAIL]
-        lines = [f"{v.budget.label}: {'; '.join(v.reasons)}" for v in failed]
-        raise CheckFailed("perf regression blocked:\n  " + "\n  ".join(lines))
+        raise CheckFailed("perf regression blocked:\n  " + "\n  ".join(result.failures()))
     if result.verdict == INCONCLUSIVE and not allow_inconclusive:
-        thin = [v.budget.label for v in result.endpoints if v.verdict == INCONCLUSIVE]
-        raise CheckFailed(f"perf verdict inconclusive (thin data) for: {', '.join(thin)}")
+        raise CheckFailed(f"perf verdict inconclusive (thin data) for: {', '.join(result.thin())}")
 
 
 @app.command("baseline")
@@ -127,18 +154,22 @@ def baseline_cmd(
     out: Annotated[Path, typer.Option(help="Baseline JSON to write.")] = Path("baseline.json"),
     commit: Annotated[str | None, typer.Option(help="Commit the baseline was measured on.")] = None,
     budgets: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(help="Budgets YAML; default budgets/api.yaml when it exists."),
     ] = None,
 ) -> None:
-    """Record a baseline (per-endpoint medians across RESULT files), normally on main."""
-    if budgets is None and DEFAULT_BUDGETS.is_file():
-        budgets = DEFAULT_BUDGETS
-    spec = load_budgets(budgets) if budgets else None
-    runs = _read_all([*from_, *(more or [])])
-    doc = build_baseline(runs, spec, commit=_commit(commit))
+    """Record a baseline (per-endpoint and per-page medians across RESULT files), normally
+    on main. Lighthouse LHRs are recorded per page path."""
+    inputs = read_inputs([*from_, *(more or [])])
+    given = budgets or ([DEFAULT_BUDGETS] if DEFAULT_BUDGETS.is_file() else [])
+    specs = [load_any_budgets(b) for b in given]
+    api_spec = next((s for s in specs if isinstance(s, Budgets)), None)
+    doc = baseline_doc_all(inputs, api_spec, commit=_commit(commit))
     _write(str(out), json.dumps(doc, indent=2) + "\n")
-    typer.echo(f"baseline: {len(doc['endpoints'])} endpoints from {len(runs)} run(s) -> {out}")
+    typer.echo(
+        f"baseline: {len(doc['endpoints'])} endpoints, {len(doc['pages'])} pages from "
+        f"{len(inputs.api) + len(inputs.web)} run(s) -> {out}"
+    )
 
 
 @app.command()
@@ -149,23 +180,119 @@ def trend(
     ] = None,
     more: Annotated[list[Path] | None, typer.Argument(help="More result files.")] = None,
     plot: Annotated[Path | None, typer.Option(help="PNG to draw.")] = None,
-    budgets: Annotated[Path, typer.Option(help="Budgets YAML.")] = DEFAULT_BUDGETS,
+    budgets: Annotated[
+        list[Path] | None,
+        typer.Option(help="Budgets YAML, repeatable (API and/or web); default per result kind."),
+    ] = None,
     keep: Annotated[int | None, typer.Option(min=1, help="Keep only the newest N nights.")] = 365,
     commit: Annotated[str | None, typer.Option(help="Commit measured.")] = None,
 ) -> None:
-    """Append tonight's medians to the history and draw p95 per endpoint with budget lines."""
-    spec = load_budgets(budgets)
+    """Append tonight's medians to the history and draw p95 per endpoint with budget lines,
+    and web metrics per page (Lighthouse results) with theirs."""
     files = [*(append or []), *(more or [])]
-    if files:
-        runs = _read_all(files)
-        n = append_history(history, history_entry(spec, runs, commit=_commit(commit)), keep=keep)
-        typer.echo(f"history: {n} night(s) in {history}")
-    if plot:
-        entries = read_history(history)
-        panels = plot_trend(entries, plot, title=f"{spec.service or 'service'}: p95 per endpoint")
-        typer.echo(f"plot: {panels} endpoint(s), {len(entries)} night(s) -> {plot}")
     if not files and not plot:
         raise UserError("nothing to do: give --append RESULT... and/or --plot FILE.png")
+    service = None
+    if files:
+        inputs = read_inputs(files)
+        api_spec, web_spec = resolve_budgets(budgets, inputs)
+        spec = api_spec or web_spec
+        service = spec.service if spec is not None else None
+        entry = history_entry_all(api_spec, web_spec, inputs, commit=_commit(commit))
+        n = append_history(history, entry, keep=keep)
+        typer.echo(f"history: {n} night(s) in {history}")
+    elif budgets:
+        service = load_any_budgets(budgets[0]).service
+    elif DEFAULT_BUDGETS.is_file():
+        service = load_budgets(DEFAULT_BUDGETS).service
+    if plot:
+        entries = read_history(history)
+        panels = plot_trend(entries, plot, title=f"{service or 'service'}: performance trend")
+        typer.echo(f"plot: {panels} panel(s), {len(entries)} night(s) -> {plot}")
+
+
+@app.command()
+def lighthouse(
+    base_url: Annotated[
+        str, typer.Option("--base-url", help="Site to measure: http://HOST[:PORT], no path.")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="New or empty folder for the LHR files and digest.json.")
+    ],
+    budgets: Annotated[
+        Path, typer.Option(help="Web budgets YAML: the pages, runs and form factor.")
+    ] = DEFAULT_WEB_BUDGETS,
+    runs: Annotated[
+        int | None,
+        typer.Option(min=1, max=15, help="Runs per page (default: `runs` in the budgets file)."),
+    ] = None,
+    cwd: Annotated[
+        Path,
+        typer.Option(
+            "-C", "--cwd", help="Project folder (node_modules/, relative paths). Default: here."
+        ),
+    ] = Path("."),
+    chrome: Annotated[
+        str | None,
+        typer.Option(help="Chromium to use (default $CHROME_PATH, else /usr/bin/chromium)."),
+    ] = None,
+    timeout: Annotated[
+        str, typer.Option(help="Longest one Lighthouse run may take, with a unit (90s, 2m).")
+    ] = "2m",
+    json_out: Annotated[
+        str | None, typer.Option("--json", help="Also write the digest here ('-' = stdout).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the runs and commands; run nothing.")
+    ] = False,
+) -> None:
+    """Run the project's pinned Lighthouse in headless Chromium, RUNS times per budgeted
+    page, and write every LHR plus digest.json (median per metric) to --out."""
+    try:
+        timeout_s = parse_duration(timeout, minimum=10)
+    except DurationError as err:
+        raise UserError(str(err), key="--timeout") from None
+    root = cwd
+    spec = load_web_budgets(budgets if budgets.is_absolute() else root / budgets)
+    base = check_base_url(base_url)
+    n = runs or spec.runs
+    tools = find_tools(root, chrome=chrome)
+    target = out if out.is_absolute() else root / out
+    plan = plan_runs(base, spec, n)
+    if dry_run:
+        for planned in plan:
+            cmd = lighthouse_command(
+                tools, planned.url, target / planned.file, spec.form_factor, Path("PROFILE")
+            )
+            typer.echo(" ".join(cmd))
+        typer.echo(
+            f"dry run: {len(plan)} Lighthouse run(s) of {len(spec.pages)} page(s); nothing run"
+        )
+        return
+
+    def progress(planned: PlannedRun, lhr: PageRun, seconds: float) -> None:
+        m = lhr.metrics
+        got = lhr.runtime_error or ", ".join(
+            f"{k} {fmt(BY_KEY[k], m.get(k))}" for k in ("lcp_ms", "tbt_ms", "cls", "score")
+        )
+        typer.echo(f"{planned.page} run {planned.index}/{n}: {seconds:.1f}s ({got})", err=True)
+
+    digest = run_all(
+        base_url=base,
+        budgets=spec,
+        tools=tools,
+        out=target,
+        runs=n,
+        timeout_s=timeout_s,
+        progress=progress,
+    )
+    if json_out:
+        _write(json_out, json.dumps(digest, indent=2) + "\n")
+    typer.echo(
+        f"lighthouse {tools.lighthouse_version}: {len(plan)} run(s) in {digest['seconds']:.0f}s "
+        f"-> {target}/ (digest.json)",
+        err=json_out == "-",
+    )
 
 
 @app.command()
