@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import FIXTURES, ROOT
 
 from automation.cli import main
 from automation.errors import UserError
 from automation.perf.lhr import METRICS, parse_lhr, read_lhr
-from conftest import FIXTURES, ROOT
 
 LH = FIXTURES / "lighthouse"
 WEB = ROOT / "budgets" / "web.yaml"

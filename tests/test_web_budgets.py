@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import FIXTURES, ROOT
 
 from automation.cli import main
 from automation.errors import UserError
 from automation.perf.web_budgets import load_any_budgets, load_web_budgets, parse_web_budgets
-from conftest import FIXTURES, ROOT
 
 LHR = FIXTURES / "lighthouse" / "clean-index.mobile.json.gz"
 
@@ -52,7 +52,11 @@ def test_kind_is_told_by_content() -> None:
 BAD = [
     ({"pages": [{"path": "/", "lcp_ms": "fast"}]}, "pages[0].lcp_ms", "'fast'"),
     ({"pages": [{"path": "/", "lcp_ms": "2500"}]}, "pages[0].lcp_ms", "'2500' (str)"),
-    ({"pages": [{"path": "/", "lcp_ms": "２５００"}]}, "pages[0].lcp_ms", "'２５００' (str)"),
+    (
+        {"pages": [{"path": "/", "lcp_ms": "\uff12\uff15\uff10\uff10"}]},
+        "pages[0].lcp_ms",
+        "'\uff12\uff15\uff10\uff10' (str)",
+    ),
     ({"pages": [{"path": "/", "cls": True}]}, "pages[0].cls", "True"),
     ({"pages": [{"path": "/", "cls": float("nan")}]}, "pages[0].cls", "nan"),
     ({"pages": [{"path": "/", "fcp_ms": float("inf")}]}, "pages[0].fcp_ms", "inf"),
@@ -111,7 +115,7 @@ def test_unreadable_budgets_exit_2(
 def test_neither_or_both_kinds(tmp_path: Path) -> None:
     f = tmp_path / "b.yaml"
     f.write_text(yaml.safe_dump({"service": "x"}))
-    with pytest.raises(UserError, match="either 'endpoints'.*or 'pages'"):
+    with pytest.raises(UserError, match=r"either 'endpoints'.*or 'pages'"):
         load_any_budgets(f)
     f.write_text(yaml.safe_dump({"endpoints": [{"path": "/"}], "pages": [{"path": "/"}]}))
     with pytest.raises(UserError, match="found both"):
