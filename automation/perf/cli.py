@@ -196,8 +196,7 @@ def trend(
     if files:
         inputs = read_inputs(files)
         api_spec, web_spec = resolve_budgets(budgets, inputs)
-        spec = api_spec or web_spec
-        service = spec.service if spec is not None else None
+        service = next((s.service for s in (api_spec, web_spec) if s and s.service), None)
         entry = history_entry_all(api_spec, web_spec, inputs, commit=_commit(commit))
         n = append_history(history, entry, keep=keep)
         typer.echo(f"history: {n} night(s) in {history}")
