@@ -97,7 +97,7 @@ def compare(
     budgets: Annotated[
         list[Path] | None,
         typer.Option(
-            help="Budgets YAML, repeatable: API (endpoints) and/or web (pages). Default: "
+            help="Budgets YAML, API (endpoints) and/or web (pages). Default: "
             "budgets/api.yaml for load-test results, budgets/web.yaml for LHRs."
         ),
     ] = None,
@@ -182,7 +182,7 @@ def trend(
     plot: Annotated[Path | None, typer.Option(help="PNG to draw.")] = None,
     budgets: Annotated[
         list[Path] | None,
-        typer.Option(help="Budgets YAML, repeatable (API and/or web); default per result kind."),
+        typer.Option(help="Budgets YAML, API and/or web. Default: one per kind of result."),
     ] = None,
     keep: Annotated[int | None, typer.Option(min=1, help="Keep only the newest N nights.")] = 365,
     commit: Annotated[str | None, typer.Option(help="Commit measured.")] = None,
@@ -228,7 +228,7 @@ def lighthouse(
     cwd: Annotated[
         Path,
         typer.Option(
-            "-C", "--cwd", help="Project folder (node_modules/, relative paths). Default: here."
+            "-C", "--cwd", help="Project folder: node_modules/ and relative paths. Default: here."
         ),
     ] = Path("."),
     chrome: Annotated[
