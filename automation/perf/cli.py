@@ -31,20 +31,18 @@ from automation.perf.combined import (
 )
 from automation.perf.gate import FAIL, INCONCLUSIVE
 from automation.perf.ingest import read_result
-from automation.perf.lhr import BY_KEY, PageRun
 from automation.perf.lighthouse import (
-    PlannedRun,
     check_base_url,
+    dry_run_lines,
     find_tools,
-    lighthouse_command,
     plan_runs,
+    progress_line,
     run_all,
 )
 from automation.perf.model import RunResult
 from automation.perf.report import print_table
 from automation.perf.trend import append_history, plot_trend, read_history
 from automation.perf.web_budgets import load_any_budgets, load_web_budgets
-from automation.perf.web_gate import fmt
 from automation.perf.web_report import print_web_table
 from components.render.durations import DurationError, parse_duration
 
@@ -259,23 +257,12 @@ def lighthouse(
     target = out if out.is_absolute() else root / out
     plan = plan_runs(base, spec, n)
     if dry_run:
-        for planned in plan:
-            cmd = lighthouse_command(
-                tools, planned.url, target / planned.file, spec.form_factor, Path("PROFILE")
-            )
-            typer.echo(" ".join(cmd))
+        for line in dry_run_lines(tools, plan, target, spec.form_factor):
+            typer.echo(line)
         typer.echo(
             f"dry run: {len(plan)} Lighthouse run(s) of {len(spec.pages)} page(s); nothing run"
         )
         return
-
-    def progress(planned: PlannedRun, lhr: PageRun, seconds: float) -> None:
-        m = lhr.metrics
-        got = lhr.runtime_error or ", ".join(
-            f"{k} {fmt(BY_KEY[k], m.get(k))}" for k in ("lcp_ms", "tbt_ms", "cls", "score")
-        )
-        typer.echo(f"{planned.page} run {planned.index}/{n}: {seconds:.1f}s ({got})", err=True)
-
     digest = run_all(
         base_url=base,
         budgets=spec,
@@ -283,7 +270,9 @@ def lighthouse(
         out=target,
         runs=n,
         timeout_s=timeout_s,
-        progress=progress,
+        progress=lambda planned, lhr, seconds: typer.echo(
+            progress_line(planned, lhr, seconds, n), err=True
+        ),
     )
     if json_out:
         _write(json_out, json.dumps(digest, indent=2) + "\n")

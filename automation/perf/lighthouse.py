@@ -37,9 +37,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from automation.errors import UserError
-from automation.perf.lhr import DIGEST_KIND, METRICS, PageRun, read_lhr
+from automation.perf.lhr import BY_KEY, DIGEST_KIND, METRICS, PageRun, read_lhr
 from automation.perf.web_budgets import WebBudgets
-from automation.perf.web_gate import measure_page, measurement_json
+from automation.perf.web_gate import fmt, measure_page, measurement_json
 
 CHROME_FLAGS = (
     "--headless=new",
@@ -163,6 +163,26 @@ def lighthouse_command(
         "--quiet",
         "--no-enable-error-reporting",
     ]
+
+
+def dry_run_lines(
+    tools: Tools, plan: Sequence[PlannedRun], out: Path, form_factor: str
+) -> list[str]:
+    """The command of every planned run, for ``--dry-run`` (the profile folder is made per
+    run, so it shows as PROFILE)."""
+    return [
+        " ".join(lighthouse_command(tools, p.url, out / p.file, form_factor, Path("PROFILE")))
+        for p in plan
+    ]
+
+
+def progress_line(planned: PlannedRun, lhr: PageRun, seconds: float, runs: int) -> str:
+    """One line per finished run: page, run, wall time, and the headline metrics."""
+    got = lhr.runtime_error or ", ".join(
+        f"{BY_KEY[k].label} {fmt(BY_KEY[k], lhr.metrics.get(k))}"
+        for k in ("lcp_ms", "tbt_ms", "cls", "score")
+    )
+    return f"{planned.page} run {planned.index}/{runs}: {seconds:.1f}s ({got})"
 
 
 def median_run(runs: Sequence[PageRun]) -> int | None:
