@@ -7,6 +7,7 @@ check that fails exits 1; nothing prints a Python traceback for a user error.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import typer
@@ -29,6 +30,9 @@ def _root() -> None:
     """Summit Platform: plan, steer, deliver and gate a two-region Pulumi platform."""
 
 
+# Once per process: main() runs many times in one test process, and every registration
+# adds each sub-app again, so each call got slower than the last (1.7 s by the 40th).
+@functools.cache
 def _register() -> None:
     """Attach the domain sub-apps. One line per domain; imports stay lazy-free but cheap."""
     from automation.plan.cli import register as register_plan

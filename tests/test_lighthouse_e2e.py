@@ -28,6 +28,8 @@ from automation.cli import main
 BLOCKING_MS = 1000
 
 
+# Timing-sensitive: never beside the other loopback load test (Makefile: --dist loadgroup).
+@pytest.mark.xdist_group("loopback-timing")
 def test_clean_page_passes_and_a_render_blocking_script_is_blocked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
