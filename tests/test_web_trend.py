@@ -91,7 +91,7 @@ def test_cli_baseline_and_trend_with_api_and_web_results(
 
 
 def test_web_only_trend_and_default_budgets(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(ROOT)  # the default budgets are budgets/api.yaml and budgets/web.yaml
     h, png = tmp_path / "h.jsonl", tmp_path / "t.png"
