@@ -243,8 +243,9 @@ def lighthouse(
         bool, typer.Option("--dry-run", help="Show the runs and commands; run nothing.")
     ] = False,
 ) -> None:
-    """Run the project's pinned Lighthouse in headless Chromium, RUNS times per budgeted
-    page, and write every LHR plus digest.json (median per metric) to --out."""
+    """Run the project's pinned Lighthouse in headless Chromium, `runs` times (from the
+    budgets file) per budgeted page, and write every LHR plus digest.json (median per metric)
+    to --out. Relative paths start at -C."""
     try:
         timeout_s = parse_duration(timeout, minimum=10)
     except DurationError as err:
@@ -275,7 +276,10 @@ def lighthouse(
         ),
     )
     if json_out:
-        _write(json_out, json.dumps(digest, indent=2) + "\n")
+        target_json = (
+            json_out if json_out == "-" or Path(json_out).is_absolute() else str(root / json_out)
+        )
+        _write(target_json, json.dumps(digest, indent=2) + "\n")
     typer.echo(
         f"lighthouse {tools.lighthouse_version}: {len(plan)} run(s) in {digest['seconds']:.0f}s "
         f"-> {target}/ (digest.json)",
