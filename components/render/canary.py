@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -477,8 +476,3 @@ def total_pause_seconds(steps: Sequence[Mapping[str, Any]]) -> int:
         if isinstance(pause, Mapping) and "duration" in pause:
             total += parse_duration(pause["duration"])
     return total
-
-
-def is_finite(value: float | None) -> bool:
-    """A usable measurement: a number that is neither NaN nor infinite."""
-    return value is not None and not math.isnan(value) and not math.isinf(value)
