@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from automation.errors import CheckFailed, UserError
 from components.render import canary as render
+from components.render.durations import format_duration
 
 DEFAULT_SLOS = ("p95<1500ms", "err<1%")
 _SLO = re.compile(
@@ -83,15 +84,15 @@ def parse_slo(text: str) -> Slo:
     return Slo(text=text.strip(), signal=m["signal"], op=op, threshold=seconds, quantile=q / 100)
 
 
-def parse_window(text: str) -> str:
-    """Validate a PromQL range like ``10m`` (returned normalised for the query)."""
-    try:
-        seconds = render.parse_duration(text)
-    except ValueError as err:
-        raise UserError(str(err), key="--window") from None
-    if seconds < 60:
-        raise UserError(f"expected a window of at least 1m, found {text!r}", key="--window")
-    return f"{seconds}s"
+def window_range(seconds: float, flag: str = "--window") -> str:
+    """A look-back window (seconds, from a duration flag) as a PromQL range: whole seconds,
+    at least a minute (a shorter window holds too few scrapes to judge a region)."""
+    if seconds < 60 or seconds != int(seconds):
+        raise UserError(
+            f"expected a window of whole seconds and at least 1m, found {format_duration(seconds)}",
+            key=flag,
+        )
+    return f"{int(seconds)}s"
 
 
 def check_region(region: str) -> str:

@@ -58,15 +58,6 @@ def matches_pattern(name: str, pattern: str = PATTERN) -> bool:
     return re.fullmatch(pattern, name.rsplit("/", 1)[-1]) is not None
 
 
-def parse_duration(text: str) -> timedelta:
-    """``24h``, ``90m``, ``2d``, ``1d12h`` -> timedelta; ``UserError`` naming ``--idle``."""
-    m = re.fullmatch(r"\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*", text or "")
-    if not m or not any(m.groups()):
-        raise UserError(f"expected a duration like 24h, 90m or 2d, found {text!r}", key="--idle")
-    d, h, mins = (int(g) if g else 0 for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mins)
-
-
 def preview_values(
     template: Mapping[str, Any], pr: int, *, replicas: int = 1, region: str | None = None
 ) -> dict[str, Any]:
