@@ -36,7 +36,7 @@ def test_a_bare_number_of_seconds_is_refused_as_int_or_digits(n):
 
 @pytest.mark.parametrize("bad", ["", "5", "5 m", "m5", "1d", "-3s", "5min", True, -1, 300])
 def test_bad_pause_durations_are_rejected(bad):
-    with pytest.raises(render.StepError, match="pause.duration"):
+    with pytest.raises(render.StepError, match=r"pause\.duration"):
         render.build_steps([{"setWeight": 10}, {"pause": {"duration": bad}}])
 
 
