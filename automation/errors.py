@@ -10,6 +10,10 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 """A bug (an exception nobody expected): ``EX_SOFTWARE`` from sysexits.h."""
 
+NOT_A_PROJECT = "expected a Pulumi project folder (a Pulumi.yaml in it), found none"
+"""The one message for a folder that is not a Pulumi project (``automation.options.project``
+and the Automation API wrapper both say it)."""
+
 
 class UserError(Exception):
     """Bad input. The message names the file, the key and what was expected; exit code 2.

@@ -27,7 +27,7 @@ from typing import Annotated, Any
 
 import typer
 
-from automation.errors import UserError
+from automation.errors import NOT_A_PROJECT, UserError
 from components.render.durations import DurationError, parse_duration
 
 STDOUT = "-"
@@ -140,8 +140,7 @@ def project(cwd: Path) -> Path:
     folder = cwd.expanduser().resolve()
     if not (folder / "Pulumi.yaml").is_file():
         raise UserError(
-            "expected a Pulumi project folder (a Pulumi.yaml in it), found none; "
-            "pass -C/--cwd DIR or run summit from the project folder",
+            f"{NOT_A_PROJECT}; pass -C/--cwd DIR or run summit from the project folder",
             source=str(folder),
         )
     return folder
