@@ -18,15 +18,14 @@ fails on an option that breaks this vocabulary.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from automation import safe_io
 from automation.errors import NOT_A_PROJECT, UserError
 from components.render.durations import DurationError, parse_duration
 
@@ -178,8 +177,9 @@ def check_output(target: str | Path | None, flag: str) -> None:
 def write_output(target: str | Path | None, text: str, flag: str) -> None:
     """Write ``text`` to ``target`` (a path; ``-`` is stdout; ``None`` writes nothing).
 
-    Call it only after the computation succeeded. The file is written to a temporary file in
-    the same folder and renamed over the target, so a reader never sees half a report."""
+    Call it only after the computation succeeded. The file goes through the one safe writer
+    (:func:`automation.safe_io.atomic_write`: lock, temp file in the same folder, fsync,
+    rename), so a reader never sees half a report."""
     if target is None:
         return
     if str(target) == STDOUT:
@@ -187,21 +187,7 @@ def write_output(target: str | Path | None, text: str, flag: str) -> None:
         sys.stdout.flush()
         return
     check_output(target, flag)
-    path = Path(target)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as err:
-        raise UserError(f"cannot write {path}: {err.strerror or err}", key=flag) from None
+    safe_io.atomic_write(Path(target), text)
 
 
 def write_json(target: str | Path | None, doc: Any, *, indent: int | None = 2) -> None:
