@@ -41,7 +41,7 @@ from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
 from pulumi.automation.events import EngineEvent
 
-from automation.errors import CheckFailed, UserError
+from automation.errors import NOT_A_PROJECT, CheckFailed, UserError
 
 __all__ = [
     "PULUMI_ROOT_ENV",
@@ -291,11 +291,7 @@ def _workspace(
 ) -> auto.LocalWorkspace:
     project = Path(project_dir).resolve()
     if not any((project / f"Pulumi.{ext}").exists() for ext in ("yaml", "yml", "json")):
-        raise UserError(
-            f"expected a Pulumi project (a Pulumi.yaml) in {project}, found none",
-            source=str(project),
-            key="Pulumi.yaml",
-        )
+        raise UserError(NOT_A_PROJECT, source=str(project))
     return auto.LocalWorkspace(
         work_dir=str(project),
         env_vars=dict(env or {}),

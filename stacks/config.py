@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.render import canary
+from components.render.durations import go_duration
 from components.render.quantities import parse_cpu_millis, parse_memory_bytes
 
 PROJECT = "summit-platform"
@@ -371,8 +372,7 @@ class RolloutConfig(_Model):
     @field_validator("analysis_interval", "analysis_window")
     @classmethod
     def _duration(cls, v: str) -> str:
-        if canary.parse_duration(v) <= 0:
-            raise ValueError(f"expected a positive duration like '1m', found {v!r}")
+        go_duration(v)  # a Go duration with a unit, above zero (Argo Rollouts reads it)
         return v
 
     @model_validator(mode="after")

@@ -37,7 +37,7 @@ def step(state: State, samples: dict[str, Sample], t: float, policy: Policy = PO
     return evaluate(state, samples, policy, now=t)
 
 
-def test_seed_score_formula_and_clamp():
+def test_health_score_formula_and_clamp():
     assert score(0.42, 0.002, 0.55) == pytest.approx(100 - (0.42 * 40 + 0.002 * 6000 + 0.55 * 20))
     assert score(5.0, 0.5, 1.0) == 0.0
     assert score(0.0, 0.0, None) == 100.0
@@ -60,7 +60,7 @@ def test_breach_must_hold_then_sheds_to_floor_via_dial():
         shares.append(d.shares[W])
     assert shares[:-1] == [50] * (POLICY.breach_hold - 1)
     assert d.action == "steer"
-    # 1.8 s p95 scores ~0, so the seed's proportional rule would give ~0%: the floor holds.
+    # 1.8 s p95 scores ~0, so shares proportional to the score would give ~0%: the floor holds.
     assert d.shares == {E: 80, W: 20}
     # floor 20% at natural share 50% needs a dial of 40; the other region stays at 100.
     assert d.dials == {E: 100, W: 40}
@@ -68,7 +68,7 @@ def test_breach_must_hold_then_sheds_to_floor_via_dial():
     assert "p95" in d.regions[1].reason
 
 
-def test_shed_share_follows_the_seed_score():
+def test_shed_share_follows_the_health_score():
     # A mild breach (score ~63, saturation over 0.2) sheds proportionally: ~39%.
     mild = Policy(natural={E: 50, W: 50}, saturation=0.2)
     state = initial_state(mild)

@@ -39,7 +39,7 @@ def _param_row(p: Any) -> str:
         help_text = getattr(p, "help", "") or ""
     else:
         names = ", ".join(f"`{o}`" for o in [*p.opts, *p.secondary_opts])
-        name = names
+        name = names + (f" `{p.metavar}`" if p.metavar else "")
         kind = "flag" if p.is_flag else "option"
         if p.required:
             kind += " (required)"
@@ -79,8 +79,16 @@ def cli_markdown() -> str:
         _NOTE,
         "",
         "Every command exits 0 on success, 1 when a check ran and failed (a mandatory policy",
-        "violation, a failed gate, a perf regression) and 2 on bad input (the message names the",
-        "file and key; nothing was changed). `summit COMMAND --help` prints the same text.",
+        "violation, a failed gate, a perf regression), 2 on bad input (one line per problem on",
+        "stderr naming the file and key; nothing was changed) and 70 on an internal error (one",
+        "line; `summit --debug ...` or `SUMMIT_DEBUG=1` prints the traceback).",
+        "`summit COMMAND --help` prints the same text.",
+        "",
+        "One vocabulary everywhere: `-C/--cwd DIR` is the project folder (every command takes",
+        "it; default files such as `budgets/api.yaml` are read from it), `-s/--stack NAME` the",
+        "stack, `--json PATH|-` and `--markdown PATH|-` write to a file or, with `-`, to stdout",
+        "(tables for people then go to stderr), `--out DIR` names a folder, and a duration is a",
+        "number with a unit (`90s`, `30m`, `1h`, `2d`; a bare number is refused).",
         "",
     ]
     body: list[str] = []

@@ -5,10 +5,10 @@ randomness), so the same inputs always give the same decision; the CLI loop, the
 ``compute`` command and the simulator all call this one function.
 
 How shares are chosen
-- Every region is scored with the seed's formula (:func:`score`). A region *breaches* when its
+- Every region is scored with the health score (:func:`score`). A region *breaches* when its
   1-minute p95, error ratio or saturation is over the SLO threshold.
 - A breach must hold for ``breach_hold`` consecutive evaluations before the region is shed;
-  then the seed's proportional rule sets the shares: a shed region weighs
+  then the shares are proportional to the score: a shed region weighs
   ``natural_share * score``, a healthy region ``natural_share * 100`` (healthy regions count as
   a full score, a dead band, so noise in healthy scores never moves weight). While the breach
   lasts the shed share only goes down, never up (no oscillation inside one incident).
@@ -30,18 +30,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-SEED_P95_FACTOR = 40.0
-SEED_ERR_FACTOR = 6000.0
-SEED_SAT_FACTOR = 20.0
+SCORE_P95_FACTOR = 40.0
+SCORE_ERR_FACTOR = 6000.0
+SCORE_SAT_FACTOR = 20.0
 
 
 def score(p95_seconds: float, error_ratio: float, saturation: float | None) -> float:
-    """The seed's health score: ``100 - (p95*40 + err*6000 + sat*20)`` clamped to 0..100.
+    """The health score ``100 - (40·p95_s + 6000·error_ratio + 20·saturation)``, clamped to
+    0..100 (p95 in seconds, error ratio and saturation as 0..1).
 
     A saturation that is not exported (``None``) counts as 0."""
     sat = saturation if saturation is not None else 0.0
     raw = 100.0 - (
-        p95_seconds * SEED_P95_FACTOR + error_ratio * SEED_ERR_FACTOR + sat * SEED_SAT_FACTOR
+        p95_seconds * SCORE_P95_FACTOR + error_ratio * SCORE_ERR_FACTOR + sat * SCORE_SAT_FACTOR
     )
     return min(100.0, max(0.0, raw))
 

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.render.durations import DurationError, go_duration
+
 ROLLOUTS_API = "argoproj.io/v1alpha1"
 HISTOGRAM = "http_server_request_duration_seconds"
 """The observability contract's request histogram (labels: service, region, code)."""
@@ -50,9 +52,7 @@ def default_steps() -> list[dict[str, Any]]:
     ]
 
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _FLAG = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
-_UNIT_SECONDS = (3600, 60, 1)
 
 
 class StepError(ValueError):
@@ -66,31 +66,14 @@ class StepError(ValueError):
         super().__init__(where + message)
 
 
-def parse_duration(value: str | int) -> int:
-    """An Argo/Go style duration (``"5m"``, ``"1h30m"``, ``"45s"``, or whole seconds as an
-    int or digit string) -> seconds. Raises ValueError naming what was found."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like '5m' or seconds, found {value!r}")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"expected a non-negative duration, found {value!r}")
-        return value
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    m = _DURATION.match(text)
-    if not text or not m or not any(m.groups()):
-        raise ValueError(f"expected a duration like '5m', '1h30m' or '45s', found {value!r}")
-    return sum(int(g) * unit for g, unit in zip(m.groups(), _UNIT_SECONDS, strict=True) if g)
-
-
 def build_steps(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Validate a canary step list and return it in Argo's shape.
 
-    Each step is exactly one of ``{"setWeight": int}`` or ``{"pause": {"duration": d}}``
-    (``{"pause": {}}`` pauses until promoted by hand). Weights are whole percents in 0..100
-    and strictly rising (a canary never steps back; an abort is how weight goes down); at least
-    one ``setWeight`` is required. Durations must parse (:func:`parse_duration`)."""
+        Each step is exactly one of ``{"setWeight": int}`` or ``{"pause": {"duration": d}}``
+        (``{"pause": {}}`` pauses until promoted by hand). Weights are whole percents in 0..100
+        and strictly rising (a canary never steps back; an abort is how weight goes down); at least
+        one ``setWeight`` is required. Durations are Go durations with a unit
+    (:func:`~components.render.durations.go_duration`), never a bare number."""
     if not steps:
         raise StepError("expected at least one step, found none")
     out: list[dict[str, Any]] = []
@@ -118,12 +101,10 @@ def build_steps(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 raise StepError(f"pause: expected {{duration: '5m'}}, found {_short(value)}", i)
             duration = value["duration"]
             try:
-                parse_duration(duration)
-            except ValueError as err:
+                go_duration(duration)
+            except DurationError as err:
                 raise StepError(f"pause.duration: {err}", i) from None
-            if not isinstance(duration, int):
-                duration = str(duration).strip()
-            out.append({"pause": {"duration": duration}})
+            out.append({"pause": {"duration": duration.strip()}})
         else:
             raise StepError(f"unknown step kind {kind!r} (expected setWeight or pause)", i)
     if not weights:
@@ -217,8 +198,8 @@ def _conditions(threshold: float) -> tuple[str, str]:
 def analysis_template_spec(settings: AnalysisSettings) -> dict[str, Any]:
     """The ``spec`` of an AnalysisTemplate gating p95 latency and error ratio of the canary's
     pods (its pod-template hash), for the service and region passed as args."""
-    parse_duration(settings.interval)
-    parse_duration(settings.window)
+    go_duration(settings.interval)
+    go_duration(settings.window)
     scope = {
         "service": "{{args.service}}",
         "region": "{{args.region}}",
@@ -468,11 +449,11 @@ def rollout_spec(a: RolloutSpecArgs) -> dict[str, Any]:
     }
 
 
-def total_pause_seconds(steps: Sequence[Mapping[str, Any]]) -> int:
+def total_pause_seconds(steps: Sequence[Mapping[str, Any]]) -> float:
     """Sum of the timed pauses: the least time a rollout through these steps takes."""
-    total = 0
+    total = 0.0
     for s in steps:
         pause = s.get("pause")
         if isinstance(pause, Mapping) and "duration" in pause:
-            total += parse_duration(pause["duration"])
+            total += go_duration(pause["duration"])
     return total

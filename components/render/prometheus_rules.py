@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from components.render.durations import parse_duration
+
 # --- the contract: recorded series and alert names -------------------------------------------
 
 STEERING_P95 = "summit:steering_p95_seconds:1m"
@@ -148,9 +150,7 @@ class ServiceRules:
 
 
 def _hours(window: str) -> float:
-    unit = window[-1]
-    value = float(window[:-1])
-    return value * {"m": 1 / 60, "h": 1, "d": 24, "w": 168}[unit]
+    return parse_duration(window) / 3600
 
 
 def fmt(value: float) -> str:
