@@ -106,7 +106,7 @@ def test_deep_nesting_is_an_error_not_a_crash() -> None:
     assert "f.yaml" in msg
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_parse_or_raise_user_error(tmp_path_factory, data: bytes) -> None:
     p = tmp_path_factory.mktemp("y") / "f.yaml"
@@ -140,7 +140,7 @@ def test_json_refusals(text: str, needle: str) -> None:
     assert needle in msg
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_as_json(tmp_path_factory, data: bytes) -> None:
     p = tmp_path_factory.mktemp("j") / "m.json"
