@@ -10,7 +10,8 @@ Model (one step per simulated second, numpy RNG with a fixed seed, so runs are r
 - Every ``interval`` seconds the controller evaluates. A decision that changes the dials takes
   effect ``apply_latency`` seconds later (the actuator's `up` or the boto3 fast path plus GA's
   propagation); until then clients still follow the old dials. Effective shares come from the
-  dials through Global Accelerator's spill-over model (:func:`shares_for_dials`).
+  dials through Global Accelerator's spill-over model
+  (:func:`automation.traffic.spill.region_loads`).
 
 Figures reported (``--json``):
 - ``time_to_steer_s``: breach start -> the breached region's new dials in effect (null if never).
@@ -31,13 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from automation.traffic.controller import (
-    Policy,
-    Sample,
-    evaluate,
-    initial_state,
-    shares_for_dials,
-)
+from automation.traffic.controller import Policy, Sample, evaluate, initial_state
+from automation.traffic.spill import region_loads
 
 EAST, WEST = "us-east-1", "us-west-2"
 WINDOW_S = 60
@@ -229,7 +225,7 @@ def run(
     profiles = {**cfg.profiles, **dict(sc.profiles)}
     state = initial_state(policy)
     dials = {r: 100 for r in regions}
-    effective = shares_for_dials(dials, policy.natural)
+    effective = region_loads(dials, policy.natural)
     pending: deque[tuple[float, dict[str, int]]] = deque()
     windows: dict[str, deque[tuple[np.ndarray, int, int]]] = {r: deque() for r in regions}
     drift = dict.fromkeys(regions, 0.0)
@@ -247,7 +243,7 @@ def run(
         # Dials whose apply latency has passed take effect.
         while pending and pending[0][0] <= t:
             _, dials = pending.popleft()
-            effective = shares_for_dials(dials, policy.natural)
+            effective = region_loads(dials, policy.natural)
         for r in regions:
             per_second_share[r].append(effective[r])
             prof = profiles[r]
