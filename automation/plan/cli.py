@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from automation.errors import CheckFailed, UserError
-from automation.plan.engine import PlanError
+from automation.errors import CheckFailed, PlanError, UserError
 
 
 def plan(
