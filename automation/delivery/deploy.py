@@ -110,6 +110,70 @@ def _index_of(raw_services: Sequence[Any], name: str, source: str) -> int:
     )
 
 
+def _region_order(cfg: StackConfig, regions: Sequence[str] | None) -> list[str]:
+    """``--regions`` as given (each a region of the stack, once), else east first."""
+    names = cfg.region_names
+    if not regions:
+        return sorted(names, key=lambda r: REGION_ORDER.index(r) if r in REGION_ORDER else 99)
+    order = list(regions)
+    unknown = [r for r in order if r not in names]
+    if unknown:
+        raise UserError(f"expected regions of this stack {names}, found {unknown}", key="--regions")
+    if len(set(order)) != len(order):
+        raise UserError(f"each region once, found {order}", key="--regions")
+    return order
+
+
+def _delivered(cfg: StackConfig, services: Sequence[str] | None, source: str) -> list[Any]:
+    """The services to deliver: those with ``deliver: true``, narrowed to ``--services``."""
+    delivered = [s for s in cfg.services if s.deliver]
+    if services:
+        unknown = [s for s in services if s not in {d.name for d in delivered}]
+        if unknown:
+            raise UserError(
+                f"expected delivered services {[d.name for d in delivered]}, found {unknown}",
+                key="--services",
+            )
+        delivered = [d for d in delivered if d.name in services]
+    if not delivered:
+        raise UserError(
+            "no service has deliver: true", source=source, key="summit-platform:services"
+        )
+    return delivered
+
+
+def _version_edits(
+    delivered: Sequence[Any],
+    region: str,
+    first: bool,
+    version: str,
+    where: tuple[str, Sequence[Any], str],
+) -> list[ConfigEdit]:
+    """One config edit per service: its ``regionVersions[region]`` and how to undo it.
+    ``where`` is (project, the stack file's services list, the stack file's path)."""
+    project, raw_services, source = where
+    edits = []
+    for svc in delivered:
+        i = _index_of(raw_services, svc.name, source)
+        previous = svc.region_versions.get(region)
+        path = f'{project}:services[{i}].regionVersions["{region}"]'
+        remove = None
+        if previous is None:
+            creates_map = first and not svc.region_versions
+            remove = f"{project}:services[{i}].regionVersions" if creates_map else path
+        edits.append(
+            ConfigEdit(
+                path=path,
+                service=svc.name,
+                new=version,
+                previous=previous,
+                effective_previous=previous or svc.version,
+                restore_remove=remove,
+            )
+        )
+    return edits
+
+
 def plan_deploy(
     cfg: StackConfig,
     *,
@@ -128,52 +192,13 @@ def plan_deploy(
     indexes are the config paths). ``regions`` default: the stack's regions, east first."""
     if not _TAG.match(version):
         raise UserError(f"expected an image tag like v1.3.0, found {version!r}", key="--version")
-    names = cfg.region_names
-    if regions:
-        order = list(regions)
-        unknown = [r for r in order if r not in names]
-        if unknown:
-            raise UserError(
-                f"expected regions of this stack {names}, found {unknown}", key="--regions"
-            )
-        if len(set(order)) != len(order):
-            raise UserError(f"each region once, found {order}", key="--regions")
-    else:
-        order = sorted(names, key=lambda r: REGION_ORDER.index(r) if r in REGION_ORDER else 99)
-    delivered = [s for s in cfg.services if s.deliver]
-    if services:
-        unknown = [s for s in services if s not in {d.name for d in delivered}]
-        if unknown:
-            raise UserError(
-                f"expected delivered services {[d.name for d in delivered]}, found {unknown}",
-                key="--services",
-            )
-        delivered = [d for d in delivered if d.name in services]
-    if not delivered:
-        raise UserError(
-            "no service has deliver: true", source=source, key="summit-platform:services"
-        )
+    order = _region_order(cfg, regions)
+    delivered = _delivered(cfg, services, source)
     out = []
     for position, region in enumerate(order):
-        edits = []
-        for svc in delivered:
-            i = _index_of(raw_services, svc.name, source)
-            previous = svc.region_versions.get(region)
-            path = f'{project}:services[{i}].regionVersions["{region}"]'
-            remove = None
-            if previous is None:
-                creates_map = position == 0 and not svc.region_versions
-                remove = f"{project}:services[{i}].regionVersions" if creates_map else path
-            edits.append(
-                ConfigEdit(
-                    path=path,
-                    service=svc.name,
-                    new=version,
-                    previous=previous,
-                    effective_previous=previous or svc.version,
-                    restore_remove=remove,
-                )
-            )
+        edits = _version_edits(
+            delivered, region, position == 0, version, (project, raw_services, source)
+        )
         targets = [
             u
             for u in region_target_urns(cfg, stack, project, region)
