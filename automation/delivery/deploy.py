@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from automation import pulumi_ops
 from automation.errors import UserError
 from components.canary_rollout import region_target_urns
-from stacks.config import StackConfig
+from stacks.config import StackConfig, read_stack_file
 
 StepKind = Literal["set-version", "up", "wait-healthy", "gate", "restore-config", "rollback-up"]
 FORWARD: tuple[StepKind, ...] = ("set-version", "up", "wait-healthy", "gate")
@@ -419,7 +421,6 @@ Degraded), or None when it cannot be read."""
 def kubectl_phase(kubectl: str = "kubectl") -> RolloutPhase:
     """Read a Rollout's phase with ``kubectl get rollout -o json`` through the region's
     kubeconfig context (the same context the stack's Kubernetes provider uses)."""
-    import subprocess
 
     def phase(region: RegionPlan, name: str) -> str | None:
         cmd = [kubectl, "get", "rollout.argoproj.io", name, "-n", region.namespace, "-o", "json"]
@@ -458,8 +459,6 @@ class PulumiDeployOps:
     _stack: Any = None
 
     def stack(self) -> Any:
-        from automation import pulumi_ops
-
         if self._stack is None:
             self._stack = pulumi_ops.open_stack(
                 self.project_dir, self.stack_name, command=self.command
@@ -467,15 +466,11 @@ class PulumiDeployOps:
         return self._stack
 
     def set_versions(self, region: RegionPlan) -> tuple[bool, str, dict[str, Any]]:
-        from automation import pulumi_ops
-
         values = {e.path: e.new for e in region.edits}
         pulumi_ops.set_all_config(self.stack(), values, path=True)
         return True, f"set {len(values)} version(s) to {region.edits[0].new}", {"set": values}
 
     def restore_versions(self, region: RegionPlan) -> tuple[bool, str, dict[str, Any]]:
-        from automation import pulumi_ops
-
         stack = self.stack()
         back = {e.path: e.previous for e in region.edits if e.previous is not None}
         removed = [e.restore_remove for e in region.edits if e.restore_remove]
@@ -487,8 +482,6 @@ class PulumiDeployOps:
         return True, f"config restored ({versions})", {"set": back, "removed": removed}
 
     def up(self, region: RegionPlan, rollback: bool) -> tuple[bool, str, dict[str, Any]]:
-        from automation import pulumi_ops
-
         what = "rollback" if rollback else "deploy"
         outcome = pulumi_ops.retry_when_locked(
             lambda: pulumi_ops.up(
@@ -529,8 +522,6 @@ class PulumiDeployOps:
 
 def read_raw_services(project_dir: Path, stack: str) -> list[Any]:
     """``summit-platform:services`` as the stack file writes it (the config paths' indexes)."""
-    from stacks.config import read_stack_file
-
     raw = read_stack_file(project_dir, stack)
     for key in ("summit-platform:services", "services"):
         if key in raw:

@@ -19,6 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import requests
+from rich.table import Table
+
 from automation.errors import CheckFailed, UserError
 from components.render import canary as render
 
@@ -211,8 +214,6 @@ class PrometheusClient:
         """The single value of an instant vector/scalar; None when the vector is empty.
 
         Several series (should not happen: the queries aggregate) give the worst (largest)."""
-        import requests
-
         params: dict[str, Any] = {"query": promql}
         if at is not None:
             params["time"] = f"{at:.3f}"
@@ -285,8 +286,6 @@ def markdown(result: GateResult) -> str:
 
 def table(result: GateResult) -> Any:
     """A rich table for people."""
-    from rich.table import Table
-
     t = Table(title=f"health gate {result.region} over {result.window}")
     for col in ("SLO", "value", "threshold", "result"):
         t.add_column(col)

@@ -25,6 +25,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from components.render.quantities import cpu_millis, memory_bytes
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -809,8 +811,6 @@ def load_usage(path: Path | None) -> Usage:
     """Read a usage file (YAML or JSON); ``ValueError`` names the file and key on bad input."""
     if path is None:
         return Usage()
-    import yaml
-
     try:
         text = path.read_text()
     except OSError as err:

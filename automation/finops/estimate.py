@@ -15,6 +15,8 @@ from typing import Any
 
 from automation.errors import UserError
 from automation.finops.cost import Estimate, PriceTable, Usage, estimate
+from automation.plan.engine import run_program
+from automation.plan.runner import stack_inputs
 
 HOURS_PER_MONTH = 730
 
@@ -29,9 +31,6 @@ def plan_resources(
     """Run the program for ``stack`` (its stack file, plus ``overrides``) and return the
     recorded resources as plain dicts. ``as_stack`` plans under another stack name (a preview
     ``pr-N`` planned from its template's file)."""
-    from automation.plan.engine import run_program
-    from automation.plan.runner import stack_inputs
-
     inputs = stack_inputs(project_dir, stack, overrides)
     plan = run_program(
         project_dir, as_stack or stack, inputs.project, inputs.config, inputs.secret_keys

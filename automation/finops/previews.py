@@ -20,6 +20,7 @@ cost with the preview config, no engine).
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from automation import pulumi_ops as ops
 from automation.errors import UserError
+from stacks.config import from_values, namespace_values, project_defaults, read_stack_file
 
 PATTERN = r"pr-[0-9]+"
 """Preview stack names; GC refuses anything else, whatever its tags say."""
@@ -229,16 +232,12 @@ class UpResult:
 
 
 def _flatten_config(project: str, values: Mapping[str, Any]) -> dict[str, str]:
-    import json
-
     return {f"{project}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
 
 
 def template_values(project_dir: Path, template: str) -> tuple[str, dict[str, Any]]:
     """The project name and the template stack's namespace values (Pulumi.yaml defaults
     merged); validated so a bad template stops before any stack is created."""
-    from stacks.config import from_values, namespace_values, project_defaults, read_stack_file
-
     project, defaults = project_defaults(project_dir)
     source = str(project_dir / f"Pulumi.{template}.yaml")
     values = namespace_values(project, defaults, read_stack_file(project_dir, template), source)
@@ -261,9 +260,6 @@ def up(
 ) -> UpResult:
     """Create or select ``pr-N``, write the preview config and tags, then preview and up with
     the policy packs enforced. Policy events of both runs are collected for the PR comment."""
-    from automation import pulumi_ops as ops
-    from stacks.config import from_values
-
     name = stack_name(pr)
     project, base = template_values(project_dir, template)
     values = preview_values(base, pr)
@@ -292,8 +288,6 @@ def up(
 
 def _template_other_namespaces(project_dir: Path, template: str, project: str) -> dict[str, str]:
     """The template's keys of other namespaces (``aws:region`` ...), copied as they are."""
-    from stacks.config import read_stack_file
-
     out = {}
     for k, v in read_stack_file(project_dir, template).items():
         if ":" in k and not k.startswith(f"{project}:") and not isinstance(v, dict):
@@ -314,8 +308,6 @@ def _event_json(e: Any) -> dict[str, Any]:
 
 def destroy(project_dir: Path, pr: int, *, command: Any = None) -> None:
     """Destroy ``pr-N``'s resources and remove the stack (refuses a non-preview name)."""
-    from automation import pulumi_ops as ops
-
     name = stack_name(pr)
     stack = ops.open_stack(project_dir, name, command=command)
     tags = ops.get_tags(stack)
@@ -335,8 +327,6 @@ def gc(
 ) -> list[GcDecision]:
     """List stacks, read the tags of those whose name fits the pattern, decide, and (only when
     ``apply``) destroy and remove the idle ones."""
-    from automation import pulumi_ops as ops
-
     summaries = ops.list_stacks(project_dir, command=command)
     tags: dict[str, dict[str, str]] = {}
     for s in summaries:
