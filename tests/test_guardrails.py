@@ -304,8 +304,10 @@ def test_the_pack_finds_the_spill_model_in_a_bare_checkout():
     repository root on sys.path and still imports the one spill-over module."""
     script = textwrap.dedent(
         """
-        import importlib.util, json, sys
+        import importlib.util, json, os, sys
+        # Hide the project however it was installed: setuptools' editable finder, or a path.
         sys.meta_path[:] = [f for f in sys.meta_path if "Editable" not in getattr(f, "__name__", "")]
+        sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != sys.argv[2]]
         assert importlib.util.find_spec("automation") is None, "the project is still importable"
         sys.path.insert(0, sys.argv[1])
         import summit_guardrails
@@ -314,7 +316,7 @@ def test_the_pack_finds_the_spill_model_in_a_bare_checkout():
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run(
-        [sys.executable, "-c", script, str(PACK)],
+        [sys.executable, "-c", script, str(PACK), os.path.realpath(ROOT)],
         cwd=tempfile.gettempdir(),
         env=env,
         capture_output=True,
