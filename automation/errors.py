@@ -33,3 +33,9 @@ class CheckFailed(Exception):
     """A check that ran and failed (exit code 1); the message says what failed."""
 
     exit_code = EXIT_FAIL
+
+
+class PlanError(Exception):
+    """The embedded lane could not plan the program (it raised, or a resource could not be
+    mocked). It lives here, not in the engine, so that catching it costs no Pulumi import;
+    the commands report it as bad input (a :class:`UserError`)."""

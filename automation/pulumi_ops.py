@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import tenacity
 from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
 from pulumi.automation.events import EngineEvent
@@ -597,8 +598,6 @@ def retry_when_locked(
     Only a lock is retried: it means nothing ran. Any other failure, and the last
     :class:`StackLocked` after ``attempts`` tries, propagates unchanged (exit 1).
     """
-    import tenacity
-
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(StackLocked),
         stop=tenacity.stop_after_attempt(max(1, attempts)),

@@ -14,12 +14,11 @@ from automation.traffic.controller import (
     Policy,
     Sample,
     State,
-    dials_for_shares,
     evaluate,
     initial_state,
     score,
-    shares_for_dials,
 )
+from automation.traffic.spill import dials_for_shares, region_loads
 
 E, W = "us-east-1", "us-west-2"
 POLICY = Policy(natural={E: 50, W: 50})
@@ -150,7 +149,7 @@ def test_dials_match_issue_formula_and_round_up():
     skew = {E: 70.0, W: 30.0}
     # floor 20 at natural 30 needs ceil(20/0.3) = 67
     assert dials_for_shares({E: 80, W: 20}, skew)[W] == 67
-    loads = shares_for_dials({E: 100, W: 67}, skew)
+    loads = region_loads({E: 100, W: 67}, skew)
     assert loads[W] >= 20 and loads[W] < 20.2
 
 
@@ -202,7 +201,7 @@ def test_shares_sum_to_100_floor_holds_and_dials_deliver_the_floor(policy, serie
         assert sum(d.shares.values()) == 100
         assert all(0 <= d.dial <= 100 for d in d.regions)
         assert min(d.dials.values()) == 100 or sum(v < 100 for v in d.dials.values()) == 1
-        served = shares_for_dials(d.dials, policy.natural)
+        served = region_loads(d.dials, policy.natural)
         for r in (E, W):
             assert d.shares[r] >= policy.floor
             # whole dials: what a region serves is within one dial step of its share, and

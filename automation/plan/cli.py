@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from automation import options
-from automation.errors import CheckFailed, UserError
+from automation.errors import CheckFailed, PlanError, UserError
 from automation.options import Cwd, JsonOut, MarkdownOut, StackOrAll
-from automation.plan import report
-from automation.plan.engine import PlanError
-from automation.plan.runner import StackResult, plan_stack, resolve_packs, resolve_stacks
+
+if TYPE_CHECKING:
+    from automation.plan.runner import StackResult
 
 
 def plan(
@@ -36,6 +36,11 @@ def plan(
     """Run the program in-process under Pulumi's mock engine, record every resource, and
     evaluate policy packs through the Analyzer protocol. Exit 0 pass, 1 mandatory violation,
     2 bad input."""
+    # The runner and its report load the Pulumi SDK and the providers (~0.5 s): only
+    # `summit plan` pays for them, not every other command's start.
+    from automation.plan import report
+    from automation.plan.runner import plan_stack, resolve_packs, resolve_stacks
+
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
     project_dir = options.project(cwd)
@@ -64,6 +69,8 @@ def plan(
 
 def _print(results: list[StackResult], quiet: bool, *, stderr: bool) -> None:
     """The people's view; on stderr when a machine format goes to stdout."""
+    from automation.plan import report  # see plan(): the Pulumi SDK loads with it
+
     console = Console(stderr=stderr, soft_wrap=False)
     if not quiet:
         report.print_human(results, console)
