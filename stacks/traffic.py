@@ -10,10 +10,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components.args import StrInput
+from components.dns_failover import TOKEN as DNS_TOKEN
 from components.dns_failover import DnsFailover, DnsFailoverArgs, DnsRegion
+from components.global_traffic import TOKEN as GA_TOKEN
 from components.global_traffic import GlobalTraffic, GlobalTrafficArgs, HealthCheck, RegionEndpoint
 from stacks import outputs as keys
-from stacks.config import RegionConfig, StackConfig
+from stacks.config import PROJECT, RegionConfig, StackConfig
 from stacks.providers import Providers
 
 
@@ -106,3 +108,22 @@ def build_traffic(cfg: StackConfig, providers: Providers) -> dict[str, Any]:
         opts=pulumi.ResourceOptions(provider=providers.aws_regional[cfg.regions[0].name]),
     )
     return {keys.DNS_FQDN: dns.fqdn}
+
+
+ENDPOINT_GROUP_TYPE = "aws:globalaccelerator/endpointGroup:EndpointGroup"
+ROUTE53_RECORD_TYPE = "aws:route53/record:Record"
+
+
+def traffic_target_urns(cfg: StackConfig, stack: str, project: str = PROJECT) -> list[str]:
+    """URNs of the resources a dial change touches: the endpoint groups (ga mode) or the
+    weighted records (route53 mode), from the components' tokens and child names
+    (``summit-<env>-<region>`` under the top-level component); no state export needed."""
+    parent, child = (
+        (GA_TOKEN, ENDPOINT_GROUP_TYPE)
+        if cfg.traffic.mode == "ga"
+        else (DNS_TOKEN, ROUTE53_RECORD_TYPE)
+    )
+    base = f"summit-{cfg.environment}"
+    return [
+        f"urn:pulumi:{stack}::{project}::{parent}${child}::{base}-{r}" for r in cfg.region_names
+    ]

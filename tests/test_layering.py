@@ -60,7 +60,7 @@ def add_import(module: Path, line: str) -> None:
 def test_the_real_tree_keeps_every_contract() -> None:
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 kept, 0 broken" in result.stdout, result.stdout
+    assert "4 kept, 0 broken" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize(
@@ -92,6 +92,12 @@ def test_the_real_tree_keeps_every_contract() -> None:
             "stacks.services -> automation.delivery",
         ),
         (
+            "automation/traffic/actuators.py",
+            "from components.global_traffic import TOKEN",
+            "automation/ imports no component module but components/render/",
+            "automation.traffic.actuators -> components.global_traffic",
+        ),
+        (
             "components/render/canary.py",
             "import pulumi",
             "components/render/ builds plain values: no Pulumi SDK",
@@ -109,3 +115,16 @@ def test_a_back_edge_breaks_its_contract(
     assert f"{contract} BROKEN" in result.stdout, result.stdout
     broken = result.stdout.split("Broken contracts", 1)[1]
     assert contract in broken and edge in broken, broken
+
+
+def test_the_automation_contract_lists_every_component_module() -> None:
+    """The contract names component modules one by one (a wildcard would also forbid
+    components.render): a new component must join the list."""
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    listed = next(c for c in contracts["contracts"] if c["id"] == "automation-uses-render-only")
+    modules = {
+        f"components.{p.stem}" for p in (ROOT / "components").glob("*.py") if p.stem != "__init__"
+    }
+    assert set(listed["forbidden_modules"]) == modules

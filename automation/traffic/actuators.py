@@ -41,8 +41,6 @@ from stacks.config import (
 )
 from stacks.outputs import ENDPOINT_GROUP_ARNS
 
-ENDPOINT_GROUP_TYPE = "aws:globalaccelerator/endpointGroup:EndpointGroup"
-ROUTE53_RECORD_TYPE = "aws:route53/record:Record"
 
 
 # --------------------------------------------------------------------------- stack config writes
@@ -150,24 +148,13 @@ def open_stack(project_dir: Path, stack: str, command: Any = None) -> Any:
 
 
 def target_urns(stack_name: str, cfg: StackConfig) -> list[str]:
-    """URNs of the resources a dial change touches: the endpoint groups (ga mode) or the
-    weighted records (route53 mode), derived from the components' tokens and child names
-    (``summit-<env>-<region>``, no parent above the component) - no state export needed."""
-    # Deferred: the component modules import pulumi_aws (about 0.7 s), which only a dial
-    # change through the engine needs.
-    from components.dns_failover import TOKEN as DNS_TOKEN
-    from components.global_traffic import TOKEN as GA_TOKEN
+    """The composition's URNs of what a dial change touches (see
+    :func:`stacks.traffic.traffic_target_urns`)."""
+    # Deferred: the composition imports the components and pulumi_aws (about 0.7 s), which
+    # only a dial change through the engine needs.
+    from stacks.traffic import traffic_target_urns
 
-    parent, child = (
-        (GA_TOKEN, ENDPOINT_GROUP_TYPE)
-        if cfg.traffic.mode == "ga"
-        else (DNS_TOKEN, ROUTE53_RECORD_TYPE)
-    )
-    base = f"summit-{cfg.environment}"
-    return [
-        f"urn:pulumi:{stack_name}::{PROJECT}::{parent}${child}::{base}-{r}"
-        for r in cfg.region_names
-    ]
+    return traffic_target_urns(cfg, stack_name)
 
 
 def endpoint_groups_from_outputs(stack: Any) -> dict[str, str]:
