@@ -363,9 +363,11 @@ class RecordingMonitor(pm.MockMonitor):
             custom=bool(request.custom),
             parent=request.parent or None,
             provider=provider,
-            dependencies=list(request.dependencies),
+            # Sorted: the SDK sends them in the order its Outputs resolved, which varies from
+            # run to run; the engine treats them as sets, and plan files must be reproducible.
+            dependencies=sorted(request.dependencies),
             property_dependencies={
-                k: list(v.urns) for k, v in request.propertyDependencies.items()
+                k: sorted(v.urns) for k, v in request.propertyDependencies.items()
             },
             options=_options(request),
             id=id_,
@@ -403,7 +405,7 @@ class RecordingMonitor(pm.MockMonitor):
             custom=True,
             parent=request.parent or None,
             provider=request.provider or None,
-            dependencies=list(request.dependencies),
+            dependencies=sorted(request.dependencies),
             property_dependencies={},
             options={"read": True},
             id=request.id,
@@ -443,6 +445,13 @@ def _purge_modules(project_dir: Path, before: set[str]) -> None:
             and os.path.realpath(path).startswith(root + os.sep)
         ):
             del sys.modules[name]
+            # A package the caller keeps (say components.render) still holds the forgotten
+            # submodule as an attribute, and `from package import submodule` would return
+            # that stale module next run: mixed module generations break class identity.
+            parent_name, _, child = name.rpartition(".")
+            parent = sys.modules.get(parent_name)
+            if parent is not None and getattr(parent, child, None) is mod:
+                delattr(parent, child)
 
 
 @contextlib.contextmanager

@@ -14,10 +14,8 @@ The recorded series names are a contract read by the traffic controller, the das
 people: they are the constants below and are listed in docs/observability.md.
 """
 
-# No ``from __future__ import annotations`` here: pydantic validates these dataclasses inside
-# component args and resolves string annotations through ``sys.modules``, which does not hold
-# this module when the embedded lane re-runs the program after forgetting the project's modules
-# (``from components.render import prometheus_rules`` then finds the previous run's module).
+from __future__ import annotations
+
 import math
 from dataclasses import dataclass, field
 from typing import Any
