@@ -255,7 +255,7 @@ def test_baseline_diff_blocks_what_the_budget_alone_lets_through(tmp_path: Path)
     loose.write_text(yaml.safe_dump({"pages": [{"path": "/", "lcp_ms": 10000, "tbt_ms": 5000}]}))
     base = tmp_path / "baseline.json"
     clean_home = LH / "clean-index.mobile.json.gz"
-    assert main(["perf", "baseline", "--from", str(clean_home), "--out", str(base)]) == 0
+    assert main(["perf", "baseline", "--from", str(clean_home), "--json", str(base)]) == 0
     recorded = json.loads(base.read_text())
     assert recorded["pages"][0]["path"] == "/" and recorded["endpoints"] == []
     assert recorded["pages"][0]["lcp_ms"] == pytest.approx(973.4775, abs=0.01)

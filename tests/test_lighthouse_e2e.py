@@ -65,7 +65,7 @@ def test_clean_page_passes_and_a_render_blocking_script_is_blocked(
                 "baseline",
                 "--from",
                 str(tmp_path / "clean" / "index.desktop.run1.json"),
-                "--out",
+                "--json",
                 str(base),
             ]
         )

@@ -69,7 +69,7 @@ def test_cli_baseline_and_trend_with_api_and_web_results(
     lhrs = [str(p) for p in sorted(LH.glob("clean-*.mobile.json.gz"))]
     base = tmp_path / "baseline.json"
     args = ["perf", "baseline", "--from", str(K6), *lhrs, "--budgets", str(api)]
-    assert main([*args, "--out", str(base), "--commit", "c1"]) == 0
+    assert main([*args, "--json", str(base), "--commit", "c1"]) == 0
     doc = json.loads(base.read_text())
     assert [p["path"] for p in doc["pages"]] == ["/", "/catalog", "/checkout"]
     assert doc["budgeted"]["http://test.k6.io"]["count"] == 161 and doc["commit"] == "c1"

@@ -7,17 +7,19 @@ Exit codes: 0 pass, 1 regression (or inconclusive, unless ``--allow-inconclusive
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from automation import options
 from automation.errors import CheckFailed, UserError
-from automation.perf.budgets import Budgets, load_budgets
+from automation.options import Cwd, Duration, JsonOut, MarkdownOut, OutDir, duration_option
+from automation.perf.budgets import Budgets as ApiBudgets
 from automation.perf.combined import (
     DEFAULT_WEB_BUDGETS,
     baseline_doc_all,
@@ -44,16 +46,23 @@ from automation.perf.report import print_table
 from automation.perf.trend import append_history, plot_trend, read_history
 from automation.perf.web_budgets import load_any_budgets, load_web_budgets
 from automation.perf.web_report import print_web_table
-from components.render.durations import DurationError, parse_duration
 
-app = typer.Typer(
-    name="perf",
-    help="Performance budgets: k6/Locust and Lighthouse results vs budgets and the "
-    "main-branch baseline.",
-    no_args_is_help=True,
+app = options.new_app(
+    "perf",
+    "Performance budgets: k6/Locust and Lighthouse results vs budgets and the main-branch "
+    "baseline.",
 )
 
-DEFAULT_BUDGETS = Path("budgets/api.yaml")
+DEFAULT_BUDGETS = "budgets/api.yaml"
+Budgets = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--budgets",
+        help=f"Budgets YAML, API (endpoints) and/or web (pages); default per kind of result: "
+        f"{DEFAULT_BUDGETS} and {DEFAULT_WEB_BUDGETS} in -C.",
+    ),
+]
+Commit = Annotated[str | None, typer.Option("--commit", help="Commit the runs measured.")]
 
 
 def _read_all(paths: list[Path]) -> list[RunResult]:
@@ -61,15 +70,6 @@ def _read_all(paths: list[Path]) -> list[RunResult]:
         raise UserError("give at least one result file (k6 NDJSON/summary or Locust CSV)")
     # Read everything before writing anything: bad input changes nothing.
     return [read_result(p) for p in paths]
-
-
-def _write(target: str, text: str) -> None:
-    if target == "-":
-        sys.stdout.write(text)
-        return
-    out = Path(target)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
 
 
 def _commit(explicit: str | None) -> str | None:
@@ -92,43 +92,39 @@ def compare(
         list[Path],
         typer.Argument(help="k6 NDJSON/summary, Locust CSV or Lighthouse LHR files (.gz too)."),
     ],
-    budgets: Annotated[
-        list[Path] | None,
-        typer.Option(
-            help="Budgets YAML, API (endpoints) and/or web (pages). Default: "
-            "budgets/api.yaml for load-test results, budgets/web.yaml for LHRs."
-        ),
+    budgets: Budgets = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Baseline JSON from main.")
     ] = None,
-    baseline: Annotated[Path | None, typer.Option(help="Baseline JSON from main.")] = None,
-    json_out: Annotated[
-        str | None, typer.Option("--json", help="Write the JSON verdict here ('-' = stdout).")
-    ] = None,
-    markdown: Annotated[
-        str | None, typer.Option(help="Write the PR comment (Markdown) here ('-' = stdout).")
-    ] = None,
+    json_out: JsonOut = None,
+    markdown_out: MarkdownOut = None,
     allow_inconclusive: Annotated[
-        bool, typer.Option(help="Exit 0 when the verdict is inconclusive (thin data).")
+        bool,
+        typer.Option(
+            "--allow-inconclusive", help="Exit 0 when the verdict is inconclusive (thin data)."
+        ),
     ] = False,
+    cwd: Cwd = Path("."),
 ) -> None:
     """Gate RESULT files (median across them) against budgets and the baseline: API
     endpoints from k6/Locust results, web pages from Lighthouse results, one verdict."""
+    options.check_output(json_out, "--json")
+    options.check_output(markdown_out, "--markdown")
     inputs = read_inputs(results)
-    api_spec, web_spec = resolve_budgets(budgets, inputs)
+    api_spec, web_spec = resolve_budgets(budgets, inputs, root=cwd)
     base = load_baseline_doc(baseline) if baseline else None
     result = evaluate_all(api_spec, web_spec, inputs, base)
     base_name = str(baseline) if baseline else None
-    if json_out:
-        doc = combined_json(
-            result,
-            api_budgets=api_spec.source if api_spec else None,
-            web_budgets=web_spec.source if web_spec else None,
-            baseline=base_name,
-        )
-        _write(json_out, json.dumps(doc, indent=2) + "\n")
-    if markdown:
-        _write(markdown, combined_markdown(result, baseline=base_name))
+    doc = combined_json(
+        result,
+        api_budgets=api_spec.source if api_spec else None,
+        web_budgets=web_spec.source if web_spec else None,
+        baseline=base_name,
+    )
+    options.write_json(json_out, doc)
+    options.write_markdown(markdown_out, combined_markdown(result, baseline=base_name))
     # People read the tables; keep stdout clean when a machine format goes there.
-    to_stderr = "-" in (json_out, markdown)
+    to_stderr = options.to_stdout(json_out, markdown_out)
     if result.api is not None:
         print_table(result.api, stderr=to_stderr)
     if result.web is not None:
@@ -149,41 +145,51 @@ def baseline_cmd(
     more: Annotated[
         list[Path] | None, typer.Argument(help="More result files (--from a b c).")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Baseline JSON to write.")] = Path("baseline.json"),
-    commit: Annotated[str | None, typer.Option(help="Commit the baseline was measured on.")] = None,
+    json_out: JsonOut = None,
+    commit: Commit = None,
     budgets: Annotated[
         list[Path] | None,
-        typer.Option(help="Budgets YAML; default budgets/api.yaml when it exists."),
+        typer.Option(
+            "--budgets", help=f"Budgets YAML; default {DEFAULT_BUDGETS} in -C when it exists."
+        ),
     ] = None,
+    cwd: Cwd = Path("."),
 ) -> None:
     """Record a baseline (per-endpoint and per-page medians across RESULT files), normally
-    on main. Lighthouse LHRs are recorded per page path."""
-    inputs = read_inputs([*from_, *(more or [])])
-    given = budgets or ([DEFAULT_BUDGETS] if DEFAULT_BUDGETS.is_file() else [])
+    on main; Lighthouse LHRs are recorded per page path. --json names the file (default:
+    baseline.json in -C)."""
+    target = json_out if json_out is not None else str(cwd / "baseline.json")
+    options.check_output(target, "--json")
+    given = budgets or ([cwd / DEFAULT_BUDGETS] if (cwd / DEFAULT_BUDGETS).is_file() else [])
     specs = [load_any_budgets(b) for b in given]
-    api_spec = next((s for s in specs if isinstance(s, Budgets)), None)
+    api_spec = next((s for s in specs if isinstance(s, ApiBudgets)), None)
+    inputs = read_inputs([*from_, *(more or [])])
     doc = baseline_doc_all(inputs, api_spec, commit=_commit(commit))
-    _write(str(out), json.dumps(doc, indent=2) + "\n")
+    options.write_json(target, doc)
     typer.echo(
         f"baseline: {len(doc['endpoints'])} endpoints, {len(doc['pages'])} pages from "
-        f"{len(inputs.api) + len(inputs.web)} run(s) -> {out}"
+        f"{len(inputs.api) + len(inputs.web)} run(s) -> {target}",
+        err=options.to_stdout(target),
     )
 
 
 @app.command()
 def trend(
-    history: Annotated[Path, typer.Option(help="History JSON-lines file (created if missing).")],
+    history: Annotated[
+        Path, typer.Option("--history", help="History JSON-lines file (created if missing).")
+    ],
     append: Annotated[
-        list[Path] | None, typer.Option(help="Result file(s) of tonight's run to append.")
+        list[Path] | None,
+        typer.Option("--append", help="Result file(s) of tonight's run to append."),
     ] = None,
     more: Annotated[list[Path] | None, typer.Argument(help="More result files.")] = None,
-    plot: Annotated[Path | None, typer.Option(help="PNG to draw.")] = None,
-    budgets: Annotated[
-        list[Path] | None,
-        typer.Option(help="Budgets YAML, API and/or web. Default: one per kind of result."),
-    ] = None,
-    keep: Annotated[int | None, typer.Option(min=1, help="Keep only the newest N nights.")] = 365,
-    commit: Annotated[str | None, typer.Option(help="Commit measured.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="PNG to draw.")] = None,
+    budgets: Budgets = None,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=1, help="Keep only the newest N nights.")
+    ] = 365,
+    commit: Commit = None,
+    cwd: Cwd = Path("."),
 ) -> None:
     """Append tonight's medians to the history and draw p95 per endpoint with budget lines,
     and web metrics per page (Lighthouse results) with theirs."""
@@ -193,15 +199,15 @@ def trend(
     service = None
     if files:
         inputs = read_inputs(files)
-        api_spec, web_spec = resolve_budgets(budgets, inputs)
+        api_spec, web_spec = resolve_budgets(budgets, inputs, root=cwd)
         service = next((s.service for s in (api_spec, web_spec) if s and s.service), None)
         entry = history_entry_all(api_spec, web_spec, inputs, commit=_commit(commit))
         n = append_history(history, entry, keep=keep)
         typer.echo(f"history: {n} night(s) in {history}")
     elif budgets:
         service = load_any_budgets(budgets[0]).service
-    elif DEFAULT_BUDGETS.is_file():
-        service = load_budgets(DEFAULT_BUDGETS).service
+    elif (cwd / DEFAULT_BUDGETS).is_file():
+        service = load_any_budgets(cwd / DEFAULT_BUDGETS).service
     if plot:
         entries = read_history(history)
         panels = plot_trend(entries, plot, title=f"{service or 'service'}: performance trend")
@@ -211,54 +217,59 @@ def trend(
 @app.command()
 def lighthouse(
     base_url: Annotated[
-        str, typer.Option("--base-url", help="Site to measure: http://HOST[:PORT], no path.")
+        str,
+        typer.Option(
+            "--base-url", metavar="URL", help="Site to measure: http://HOST[:PORT], no path."
+        ),
     ],
-    out: Annotated[
-        Path, typer.Option(help="New or empty folder for the LHR files and digest.json.")
-    ],
+    out: OutDir = None,
     budgets: Annotated[
-        Path, typer.Option(help="Web budgets YAML: the pages, runs and form factor.")
-    ] = DEFAULT_WEB_BUDGETS,
+        Path | None,
+        typer.Option(
+            "--budgets",
+            help=f"Web budgets YAML: the pages, runs and form factor (default: "
+            f"{DEFAULT_WEB_BUDGETS} in -C).",
+        ),
+    ] = None,
     runs: Annotated[
         int | None,
-        typer.Option(min=1, max=15, help="Runs per page (default: `runs` in the budgets file)."),
-    ] = None,
-    cwd: Annotated[
-        Path,
         typer.Option(
-            "-C", "--cwd", help="Project folder: node_modules/ and relative paths. Default: here."
+            "--runs", min=1, max=15, help="Runs per page (default: runs in the budgets file)."
         ),
-    ] = Path("."),
+    ] = None,
     chrome: Annotated[
         str | None,
-        typer.Option(help="Chromium to use (default $CHROME_PATH, else /usr/bin/chromium)."),
+        typer.Option(
+            "--chrome",
+            metavar="PATH",
+            help="Chromium to use (default $CHROME_PATH, else /usr/bin/chromium).",
+        ),
     ] = None,
     timeout: Annotated[
-        str, typer.Option(help="Longest one Lighthouse run may take, with a unit (90s, 2m).")
-    ] = "2m",
-    json_out: Annotated[
-        str | None, typer.Option("--json", help="Also write the digest here ('-' = stdout).")
-    ] = None,
+        Duration,
+        duration_option("--timeout", "Longest one Lighthouse run may take (at least 10s)."),
+    ] = Duration.of("2m"),
+    json_out: JsonOut = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the runs and commands; run nothing.")
     ] = False,
+    cwd: Cwd = Path("."),
 ) -> None:
-    """Run the project's pinned Lighthouse in headless Chromium, `runs` times (from the
-    budgets file) per budgeted page, and write every LHR plus digest.json (median per metric)
-    to --out. Relative paths start at -C."""
-    try:
-        timeout_s = parse_duration(timeout, minimum=10)
-    except DurationError as err:
-        raise UserError(str(err), key="--timeout") from None
-    root = cwd
-    spec = load_web_budgets(budgets if budgets.is_absolute() else root / budgets)
+    """Run the project's pinned Lighthouse (node_modules in -C) in headless Chromium, runs
+    times (from the budgets file) per budgeted page, and write every LHR plus digest.json
+    (median per metric) into --out. --json also writes the digest there."""
+    if out is None:
+        raise UserError("give --out DIR, a new or empty folder for the LHR files", key="--out")
+    if timeout.seconds < 10:
+        raise UserError(f"expected at least 10s, found {timeout.text!r}", key="--timeout")
+    options.check_output(json_out, "--json")
+    spec = load_web_budgets(options.in_project(cwd, budgets, str(DEFAULT_WEB_BUDGETS)))
     base = check_base_url(base_url)
     n = runs or spec.runs
-    tools = find_tools(root, chrome=chrome)
-    target = out if out.is_absolute() else root / out
+    tools = find_tools(cwd, chrome=chrome)
     plan = plan_runs(base, spec, n)
     if dry_run:
-        for line in dry_run_lines(tools, plan, target, spec.form_factor):
+        for line in dry_run_lines(tools, plan, out, spec.form_factor):
             typer.echo(line)
         typer.echo(
             f"dry run: {len(plan)} Lighthouse run(s) of {len(spec.pages)} page(s); nothing run"
@@ -268,31 +279,29 @@ def lighthouse(
         base_url=base,
         budgets=spec,
         tools=tools,
-        out=target,
+        out=out,
         runs=n,
-        timeout_s=timeout_s,
+        timeout_s=timeout.seconds,
         progress=lambda planned, lhr, seconds: typer.echo(
             progress_line(planned, lhr, seconds, n), err=True
         ),
     )
-    if json_out:
-        target_json = (
-            json_out if json_out == "-" or Path(json_out).is_absolute() else str(root / json_out)
-        )
-        _write(target_json, json.dumps(digest, indent=2) + "\n")
+    options.write_json(json_out, digest)
     typer.echo(
         f"lighthouse {tools.lighthouse_version}: {len(plan)} run(s) in {digest['seconds']:.0f}s "
-        f"-> {target}/ (digest.json)",
-        err=json_out == "-",
+        f"-> {out}/ (digest.json)",
+        err=options.to_stdout(json_out),
     )
 
 
 @app.command()
 def show(
     results: Annotated[list[Path], typer.Argument(help="Result files to summarise.")],
-    json_out: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+    json_out: JsonOut = None,
+    cwd: Cwd = Path("."),
 ) -> None:
     """Per-endpoint statistics of result files, as read (no budgets, no verdict)."""
+    options.check_output(json_out, "--json")
     runs = _read_all(results)
     rows: list[dict[str, Any]] = [
         {
@@ -312,12 +321,15 @@ def show(
         for r in runs
         for e in r.endpoints
     ]
-    if json_out:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
+    options.write_json(json_out, rows)
+    if not options.to_stdout(json_out):
+        _show_table(rows)
+        for r in runs:
+            if not r.endpoints:
+                typer.echo(f"{r.source}: no HTTP request metrics ({r.kind})")
 
+
+def _show_table(rows: list[dict[str, Any]]) -> None:
     table = Table(title="perf results")
     for col in ("source", "kind", "endpoint", "count", "err %", "p50", "p95", "p99", "max"):
         table.add_column(col)
@@ -338,6 +350,8 @@ def show(
             f(row["max_ms"]),
         )
     Console(width=160).print(table)
-    for r in runs:
-        if not r.endpoints:
-            typer.echo(f"{r.source}: no HTTP request metrics ({r.kind})")
+
+
+def register(root: typer.Typer) -> None:
+    """Attach ``summit perf`` to the root app."""
+    root.add_typer(app, name="perf")

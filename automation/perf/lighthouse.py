@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from automation import safe_io
 from automation.errors import UserError
 from automation.perf.lhr import BY_KEY, DIGEST_KIND, METRICS, PageRun, read_lhr
 from automation.perf.web_budgets import WebBudgets
@@ -284,22 +285,6 @@ def locked_out_dir(out: Path) -> Iterator[Path]:
                 (out / LOCK_NAME).unlink()
 
 
-def write_json_atomic(path: Path, doc: Any) -> None:
-    """Write JSON to a temporary file in the same folder, fsync, then rename over ``path``
-    (readers see the old file or the whole new one, never half of it)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def reachable(url: str, timeout: float = 10.0) -> None:
     """Fail early, with the URL, when the site does not answer."""
     try:
@@ -391,5 +376,5 @@ def run_all(
         digest = build_digest(
             base_url=base_url, budgets=budgets, tools=tools, runs=runs, results=results
         )
-        write_json_atomic(out / DIGEST_NAME, digest)
+        safe_io.atomic_write(out / DIGEST_NAME, safe_io.dumps_json(digest))
     return digest

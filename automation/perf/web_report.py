@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from automation.perf.gate import FAIL, INCONCLUSIVE, PASS
 from automation.perf.lhr import GATED, METRICS
 from automation.perf.web_gate import MetricVerdict, PageVerdict, WebGateResult, fmt
@@ -122,9 +125,6 @@ def web_section(result: WebGateResult, *, baseline: str | None = None) -> list[s
 
 def print_web_table(result: WebGateResult, *, stderr: bool = False) -> None:
     """A rich table for people at a terminal."""
-    from rich.console import Console  # rich: only when a person looks at a table
-    from rich.table import Table
-
     style = {PASS: "green", FAIL: "bold red", INCONCLUSIVE: "yellow"}
     table = Table(title=f"web budgets: {result.verdict}", title_style=style[result.verdict])
     table.add_column("page")
