@@ -307,6 +307,13 @@ def run(
     state: Annotated[Path | None, typer.Option(help="State file (survives restarts).")] = None,
     max_iterations: Annotated[int | None, typer.Option(help="Stop after N (tests).")] = None,
     accelerator_arn: Annotated[str | None, typer.Option(help="Fast-path accelerator.")] = None,
+    haproxy_socket: Annotated[
+        Path | None,
+        typer.Option(
+            help="Apply as HAProxy server weights through this admin socket (one server per "
+            "region in backend `regions`) instead of Global Accelerator; the drill lab uses it."
+        ),
+    ] = None,
     project_dir: ProjectDir = Path("."),
 ) -> None:
     """The control loop: a JSON-lines decision log, fail-static, clean stop on SIGTERM."""
@@ -355,7 +362,13 @@ def run(
         if error:
             line["sourceError"] = error
         current = {r.name: r.dial for r in cfg.regions}
-        if decision.dials != current and not dry_run:
+        if decision.dials != current and not dry_run and haproxy_socket is not None:
+            from automation.traffic import haproxy
+
+            admin = haproxy.HAProxyAdmin(haproxy_socket)
+            report = haproxy.apply_decision(project_dir, stack, decision.dials, admin=admin)
+            line["apply"] = report.to_dict()
+        elif decision.dials != current and not dry_run:
             from automation.traffic import actuators
 
             handle = actuators.open_stack(project_dir, stack)
@@ -383,3 +396,52 @@ def run(
         while not stopping["flag"] and time.time() < deadline:
             time.sleep(min(0.2, max(0.0, deadline - time.time())))
     _emit({"ts": files.iso(time.time()), "action": "stopped", "evaluations": n})
+
+
+@app.command()
+def drill(
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="induced-latency, error-burst, recovery, metrics-outage or pin "
+            "(docs/traffic.md, Game day)."
+        ),
+    ] = "induced-latency",
+    induce: Annotated[
+        str | None,
+        typer.Option(
+            help="The fault instead of the scenario's: REGION:latency=300ms, REGION:errors=5% "
+            "or both (latency=300ms,errors=2%)."
+        ),
+    ] = None,
+    json_out: Annotated[
+        str | None, typer.Option("--json", help="Write the evidence JSON to PATH, or - for stdout.")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the PNG timeline, the evidence and the lab's logs."),
+    ] = None,
+    stack: Annotated[
+        str, typer.Option("-s", "--stack", help="Stack whose rules and thresholds the lab uses.")
+    ] = "drill",
+    cwd: Annotated[Path, typer.Option("-C", "--cwd", help="Pulumi project folder.")] = Path("."),
+    timeout: Annotated[str, typer.Option(help="Hard limit for the whole run (e.g. 15m).")] = "15m",
+) -> None:
+    """Game day on loopback: two regions behind HAProxy, Prometheus, Alertmanager, Locust and
+    the controller, all real processes; induce a fault and measure the steer end to end.
+
+    Every process is stopped when the command ends, however it ends. Exit 1 when a check fails.
+    """
+    from automation.traffic.drill import command
+
+    report = command.drill(
+        project_dir=cwd,
+        stack=stack,
+        scenario=scenario,
+        induce=induce,
+        json_out=json_out,
+        out=out,
+        timeout=timeout,
+    )
+    if json_out != "-":
+        command.summary_table(report)

@@ -1,0 +1,158 @@
+"""The body of ``summit traffic drill``: check the input, run the lab, write the evidence.
+
+Bad input (an unknown scenario, a malformed ``--induce``, a missing tool, a bad stack file)
+exits 2 before any process starts. SIGINT, SIGTERM and SIGHUP stop every process of the lab
+before the command exits (130, 143, 129); a failed check exits 1 after writing the evidence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from automation.errors import CheckFailed, UserError
+from automation.traffic.drill import scenarios
+from automation.traffic.drill.lab import Lab
+from components.render.durations import DurationError, parse_duration
+
+KEPT = (
+    "lab.json",
+    "controller.jsonl",
+    "alerts.jsonl",
+    "traffic-audit.jsonl",
+    "haproxy.cfg",
+    "prometheus.yml",
+    "alertmanager.yml",
+    "logs",
+    "rules",
+    "project",
+)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into ``SystemExit`` (SIGINT is already ``KeyboardInterrupt``),
+    so the lab's ``finally`` runs whatever ends the command."""
+
+    def raise_exit(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {s: signal.signal(s, raise_exit) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _log(message: str) -> None:
+    print(f"drill: {message}", file=sys.stderr, flush=True)
+
+
+def _keep(run_dir: Path, dest: Path) -> None:
+    """Copy the run's logs, configs and stack copy (not the databases) to ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in KEPT:
+        src = run_dir / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, dirs_exist_ok=True)
+        elif src.is_file():
+            shutil.copy2(src, dest / name)
+
+
+def drill(
+    *,
+    project_dir: Path,
+    stack: str,
+    scenario: str,
+    induce: str | None,
+    json_out: str | None,
+    out: Path | None,
+    timeout: str,
+) -> dict[str, Any]:
+    """Run one scenario; returns the report (also written to ``json_out``/``out``)."""
+    if scenario not in scenarios.SCENARIOS:
+        raise UserError(
+            f"expected one of {list(scenarios.SCENARIOS)}, found {scenario!r}", key="--scenario"
+        )
+    try:
+        limit = parse_duration(timeout, minimum=60)
+    except DurationError as err:
+        raise UserError(str(err), key="--timeout") from None
+    spec = scenarios.SCENARIOS[scenario]
+    run_dir = Path(tempfile.mkdtemp(prefix="summit-drill-"))  # short: HAProxy's socket path
+    try:
+        lab = Lab(project_dir, stack, run_dir)
+        fault = (
+            scenarios.parse_induce(induce, lab.regions) if induce else spec.fault(lab.regions[-1])
+        )
+        needed = 120 + scenarios.WARMUP_CAP_S + spec.cap_s
+        if limit < needed:
+            _log(f"--timeout {timeout} may end {scenario} early (it can take {needed:.0f}s)")
+        _log(f"{scenario}: {fault.describe()}; lab in {run_dir}")
+        with stop_on_signals():
+            outcome = scenarios.run_drill(lab, scenario, fault, timeout_s=limit, log=_log)
+        report = outcome.report
+        if out is not None:
+            from automation.traffic.drill.plot import plot
+
+            png = plot(report, out / f"drill-{scenario}.png")
+            report["png"] = str(png)
+            _keep(run_dir, out / f"drill-{scenario}-lab")
+            (out / f"drill-{scenario}.json").write_text(json.dumps(report, indent=1) + "\n")
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    _write_json(report, json_out)
+    if not report["ok"]:
+        failed = [k for k, c in report["checks"].items() if not c["ok"]]
+        raise CheckFailed(
+            "drill checks failed: "
+            + "; ".join(f"{k}: {report['checks'][k]['detail']}" for k in failed)
+        )
+    return report
+
+
+def _write_json(report: dict[str, Any], json_out: str | None) -> None:
+    if json_out is None:
+        return
+    text = json.dumps(report, indent=1) + "\n"
+    if json_out == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        path = Path(json_out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def summary_table(report: dict[str, Any]) -> None:
+    """The figures and checks for people."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"summit traffic drill {report['scenario']}: {report['fault']}")
+    table.add_column("figure")
+    table.add_column("value")
+    for key in (
+        "time_to_breach_visible_s",
+        "time_to_decide_s",
+        "time_to_apply_s",
+        "time_to_steer_s",
+        "time_to_restore_s",
+        "flaps",
+        "min_share",
+        "wall_s",
+    ):
+        table.add_row(key, json.dumps(report.get(key)))
+    for a in report["alerts"]:
+        table.add_row(f"alert {a['status']}", f"{a['name']} at +{a['t_from_fault_s']} s")
+    for name, check in report["checks"].items():
+        table.add_row(("ok " if check["ok"] else "FAILED ") + name, check["detail"])
+    Console(stderr=True).print(table)
