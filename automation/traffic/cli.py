@@ -295,6 +295,14 @@ def apply(
         raise CheckFailed("; ".join(report.messages))
 
 
+def _apply_haproxy(project_dir: Path, stack: str, dials: dict[str, int], sock: Path) -> dict:
+    """The HAProxy actuator (``--haproxy-socket``): config first, then server weights."""
+    from automation.traffic import haproxy
+
+    admin = haproxy.HAProxyAdmin(sock)
+    return haproxy.apply_decision(project_dir, stack, dials, admin=admin).to_dict()
+
+
 @app.command()
 def run(
     stack: Annotated[str, typer.Option(help="Stack name.")],
@@ -363,11 +371,7 @@ def run(
             line["sourceError"] = error
         current = {r.name: r.dial for r in cfg.regions}
         if decision.dials != current and not dry_run and haproxy_socket is not None:
-            from automation.traffic import haproxy
-
-            admin = haproxy.HAProxyAdmin(haproxy_socket)
-            report = haproxy.apply_decision(project_dir, stack, decision.dials, admin=admin)
-            line["apply"] = report.to_dict()
+            line["apply"] = _apply_haproxy(project_dir, stack, decision.dials, haproxy_socket)
         elif decision.dials != current and not dry_run:
             from automation.traffic import actuators
 

@@ -20,6 +20,7 @@ from typing import Any
 from automation.errors import CheckFailed, UserError
 from automation.traffic.drill import scenarios
 from automation.traffic.drill.lab import Lab
+from automation.traffic.drill.plot import plot
 from components.render.durations import DurationError, parse_duration
 
 KEPT = (
@@ -101,8 +102,6 @@ def drill(
             outcome = scenarios.run_drill(lab, scenario, fault, timeout_s=limit, log=_log)
         report = outcome.report
         if out is not None:
-            from automation.traffic.drill.plot import plot
-
             png = plot(report, out / f"drill-{scenario}.png")
             report["png"] = str(png)
             _keep(run_dir, out / f"drill-{scenario}-lab")

@@ -37,8 +37,10 @@ from typing import Any
 import yaml
 
 from automation.errors import UserError
+from automation.rules_cli import render_stack
 from automation.traffic.drill.supervisor import Supervisor
 from automation.traffic.haproxy import BACKEND, WEIGHT_PER_PERCENT, HAProxyAdmin
+from components.render import prometheus_rules as pr
 from stacks.config import load_stack
 
 BUNDLED_STACK = Path(__file__).resolve().parent / "Pulumi.drill.yaml"
@@ -283,9 +285,6 @@ def render_rules(project: Path, stack: str, out: Path) -> list[Path]:
 
     Only the first region's files: the steering, SLI and alert rules aggregate ``by (service,
     region)``, so one copy covers both regions (the second would evaluate every rule twice)."""
-    from automation.rules_cli import render_stack
-    from components.render import prometheus_rules as pr
-
     files = render_stack(project, stack)
     first = sorted(files)[0].split("/", 1)[0]
     written = []

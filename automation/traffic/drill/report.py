@@ -46,7 +46,7 @@ def breach_checks(rec: ev.Record, fig: dict[str, Any], slow: str, healthy: str) 
         "slow_region_above_floor": _check(
             mins[slow] is not None and mins[slow] >= floor - ev.SHARE_TOLERANCE,
             f"{slow} served at least {mins[slow]}% (floor {floor}%, "
-            f"tolerance {ev.SHARE_TOLERANCE:g} point)",
+            f"tolerance {ev.SHARE_TOLERANCE:g} points)",
         ),
         "alert_received": _check(
             any(a["status"] == "firing" for a in rec.alerts),
@@ -188,6 +188,7 @@ def build(
         "alerts": alerts,
         "floor": rec.floor,
         "natural": rec.natural,
+        "served_rps": ev.served_rps(rec),
         **ev.series(rec),
         "processes_left": leftovers,
         "checks": checks,

@@ -28,11 +28,13 @@ from typing import Any
 import requests
 
 from automation.errors import UserError
+from automation.traffic import files
 from automation.traffic.drill import evidence as ev
+from automation.traffic.drill import report, twin
 from automation.traffic.drill.lab import Lab
 from automation.traffic.haproxy import BACKEND, HAProxyError
 from components.render.durations import DurationError, parse_duration
-from components.render.prometheus_rules import STEERING_ERROR_RATIO, STEERING_P95
+from components.render.prometheus_rules import STEERING_ERROR_RATIO, STEERING_P95, ServiceRules
 
 TICK_S = 1.0
 WARMUP_MIN_S = 30.0
@@ -43,6 +45,8 @@ SETTLE_S = 30.0
 FAULT_CAP_S = 150.0
 OUTAGE_S = 60.0
 PIN_TTL = "1m"
+TWIN_SCENARIOS = ("induced-latency", "error-burst")
+"""Scenarios the simulator can replay with the same settings (one fault, metrics up)."""
 
 
 @dataclass(frozen=True)
@@ -392,9 +396,6 @@ def run_drill(
 
     The lab is closed in ``finally``: an exception, SIGINT or SIGTERM (raised as
     ``KeyboardInterrupt``/``SystemExit`` by the CLI's handlers) stops every process first."""
-    from automation.traffic import files
-    from automation.traffic.drill import report
-
     spec = SCENARIOS[scenario]
     policy = files.policy_from_config(lab.cfg, str(lab.project / f"Pulumi.{lab.stack}.yaml"))
     rec = ev.Record(
@@ -425,6 +426,8 @@ def run_drill(
     doc["stack"] = lab.stack
     doc["wall_s"] = round(time.time() - started, 1)
     doc["settings"] = settings_doc(lab, policy)
+    if scenario in TWIN_SCENARIOS:
+        doc["simulator"] = twin.figures(doc)
     return Outcome(doc, rec)
 
 
@@ -434,7 +437,7 @@ def settings_doc(lab: Lab, policy: Any) -> dict[str, Any]:
     return {
         "scrape_interval_s": s.scrape_interval_s,
         "rule_interval_s": s.rule_interval_s,
-        "steering_rule_interval": "10s",
+        "steering_rule_interval": ServiceRules(service="-", region="-").steering_interval,
         "loop_interval": s.loop_interval,
         "baseline_ms": dict(s.baseline_ms),
         "users": s.users,
