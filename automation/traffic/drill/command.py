@@ -21,7 +21,8 @@ from automation.errors import CheckFailed, UserError
 from automation.traffic.drill import scenarios
 from automation.traffic.drill.lab import Lab
 from automation.traffic.drill.plot import plot
-from components.render.durations import DurationError, parse_duration
+from automation.traffic.haproxy import HAProxyError
+from components.render.durations import DurationError, format_duration, parse_duration
 
 KEPT = (
     "lab.json",
@@ -39,13 +40,20 @@ KEPT = (
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into ``SystemExit`` (SIGINT is already ``KeyboardInterrupt``),
-    so the lab's ``finally`` runs whatever ends the command."""
+    """Turn SIGINT, SIGTERM and SIGHUP into ``SystemExit(128 + signal)``, so the lab's
+    ``finally`` runs whatever ends the command and the exit code says which signal it was
+    (Typer turns a ``KeyboardInterrupt`` into a return value the entry point reads as 0)."""
+
+    fired: list[int] = []
 
     def raise_exit(signum: int, _frame: Any) -> None:
+        if fired:  # already stopping: a second Ctrl-C must not cut the clean-up short
+            return
+        fired.append(signum)
         raise SystemExit(128 + signum)
 
-    previous = {s: signal.signal(s, raise_exit) for s in (signal.SIGTERM, signal.SIGHUP)}
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, raise_exit) for s in stops}
     try:
         yield
     finally:
@@ -87,27 +95,9 @@ def drill(
         limit = parse_duration(timeout, minimum=60)
     except DurationError as err:
         raise UserError(str(err), key="--timeout") from None
-    spec = scenarios.SCENARIOS[scenario]
     run_dir = Path(tempfile.mkdtemp(prefix="summit-drill-"))  # short: HAProxy's socket path
-    try:
-        lab = Lab(project_dir, stack, run_dir)
-        fault = (
-            scenarios.parse_induce(induce, lab.regions) if induce else spec.fault(lab.regions[-1])
-        )
-        needed = 120 + scenarios.WARMUP_CAP_S + spec.cap_s
-        if limit < needed:
-            _log(f"--timeout {timeout} may end {scenario} early (it can take {needed:.0f}s)")
-        _log(f"{scenario}: {fault.describe()}; lab in {run_dir}")
-        with stop_on_signals():
-            outcome = scenarios.run_drill(lab, scenario, fault, timeout_s=limit, log=_log)
-        report = outcome.report
-        if out is not None:
-            png = plot(report, out / f"drill-{scenario}.png")
-            report["png"] = str(png)
-            _keep(run_dir, out / f"drill-{scenario}-lab")
-            (out / f"drill-{scenario}.json").write_text(json.dumps(report, indent=1) + "\n")
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+    with stop_on_signals():
+        report = _run(project_dir, stack, scenario, induce, limit, out, run_dir)
     _write_json(report, json_out)
     if not report["ok"]:
         failed = [k for k, c in report["checks"].items() if not c["ok"]]
@@ -115,6 +105,44 @@ def drill(
             "drill checks failed: "
             + "; ".join(f"{k}: {report['checks'][k]['detail']}" for k in failed)
         )
+    return report
+
+
+def _run(
+    project_dir: Path,
+    stack: str,
+    scenario: str,
+    induce: str | None,
+    limit: float,
+    out: Path | None,
+    run_dir: Path,
+) -> dict[str, Any]:
+    """The lab's life; its folder is removed after, unless the lab itself broke (then its
+    logs stay there for a look, and the command exits 1 saying where)."""
+    spec = scenarios.SCENARIOS[scenario]
+    keep = False
+    try:
+        lab = Lab(project_dir, stack, run_dir)
+        fault = (
+            scenarios.parse_induce(induce, lab.regions) if induce else spec.fault(lab.regions[-1])
+        )
+        needed = 120 + scenarios.WARMUP_CAP_S + spec.cap_s
+        if limit < needed:
+            _log(f"--timeout {format_duration(limit)} may end {scenario} early ({needed:.0f}s)")
+        _log(f"{scenario}: {fault.describe()}; lab in {run_dir}")
+        try:
+            report = scenarios.run_drill(lab, scenario, fault, timeout_s=limit, log=_log).report
+        except (RuntimeError, OSError, HAProxyError) as err:
+            keep = True
+            raise CheckFailed(f"the lab failed: {err} (logs kept in {run_dir})") from None
+        if out is not None:
+            png = plot(report, out / f"drill-{scenario}.png")
+            report["png"] = str(png)
+            _keep(run_dir, out / f"drill-{scenario}-lab")
+            (out / f"drill-{scenario}.json").write_text(json.dumps(report, indent=1) + "\n")
+    finally:
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
     return report
 
 

@@ -411,7 +411,11 @@ def run_drill(
         rec.started_at = time.time()
         log(f"lab ready in {rec.started_at - started:.0f}s: {lab.run_dir / 'lab.json'}")
         run = DrillRun(lab, rec, deadline=started + timeout_s, log=log)
-        SCRIPTS[scenario](run, fault)
+        try:
+            SCRIPTS[scenario](run, fault)
+        except DrillTimeout as err:  # the checks say what was not reached
+            log(str(err))
+            rec.events["deadline_at"] = time.time()
     finally:
         leftovers = lab.close()
         rec.decisions = ev.decisions_from_log(lab.controller_log)
