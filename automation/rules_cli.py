@@ -29,10 +29,10 @@ def render_stack(project_dir: Path, stack: str) -> dict[str, dict[str, Any]]:
     """Pure-ish: load the stack and build ``{relative path: document}`` for every file.
 
     Rule files map to ``{"groups": [...]}``, dashboards to their JSON model."""
-    from components.monitoring_rules import region_services
     from components.render import dashboards as dash
     from components.render import prometheus_rules as pr
     from stacks.config import load_stack
+    from stacks.observability import region_services
 
     cfg = load_stack(project_dir, stack)
     files: dict[str, dict[str, Any]] = {}

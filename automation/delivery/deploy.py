@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from automation.errors import UserError
-from components.canary_rollout import region_target_urns
 from stacks.config import StackConfig
+from stacks.delivery import region_target_urns
 
 StepKind = Literal["set-version", "up", "wait-healthy", "gate", "restore-config", "rollback-up"]
 FORWARD: tuple[StepKind, ...] = ("set-version", "up", "wait-healthy", "gate")

@@ -14,11 +14,15 @@ The recorded series names are a contract read by the traffic controller, the das
 people: they are the constants below and are listed in docs/observability.md.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: pydantic validates these dataclasses inside
+# component args and resolves string annotations through ``sys.modules``, which does not hold
+# this module when the embedded lane re-runs the program after forgetting the project's modules
+# (``from components.render import prometheus_rules`` then finds the previous run's module).
 import math
 from dataclasses import dataclass, field
 from typing import Any
+
+import yaml
 
 # --- the contract: recorded series and alert names -------------------------------------------
 
@@ -496,16 +500,18 @@ def recorded_names(groups: list[dict[str, Any]]) -> set[str]:
     return {r["record"] for g in groups for r in g["rules"] if "record" in r}
 
 
+class _LiteralDumper(yaml.SafeDumper):
+    """SafeDumper that writes multi-line strings (PromQL) as literal blocks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_LiteralDumper.add_representer(str, _represent_str)
+
+
 def to_yaml(doc: Any) -> str:
     """YAML text with multi-line PromQL as literal blocks (readable in a PR diff)."""
-    import yaml
-
-    class _Dumper(yaml.SafeDumper):
-        pass
-
-    def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-        style = "|" if "\n" in value else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-    _Dumper.add_representer(str, _str)
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
+    return yaml.dump(doc, Dumper=_LiteralDumper, sort_keys=False, width=10_000, allow_unicode=True)
