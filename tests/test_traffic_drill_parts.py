@@ -320,3 +320,30 @@ def test_bundled_drill_stack_is_valid_and_renders_rules(lab_project: Path, tmp_p
             ["promtool", "check", "rules", str(files[0])], capture_output=True, text=True
         )
         assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_report_of_a_breach_and_of_a_run_cut_short() -> None:
+    rec = _record([50.0] * 60 + [20.0] * 60)
+    rec.events["fault_at"] = 1030.0
+    rec.decisions = [
+        {
+            "at": 1059.5,
+            "action": "steer",
+            "changed": True,
+            "regions": [
+                {"region": "us-east-1", "weight": 80, "dial": 100},
+                {"region": "us-west-2", "weight": 20, "dial": 40},
+            ],
+        }
+    ]
+    doc = report.build("induced-latency", rec, slow="us-west-2", loop_s=5, leftovers=[])
+    assert doc["ok"] is False  # no alert arrived
+    assert [k for k, c in doc["checks"].items() if not c["ok"]] == ["alert_received"]
+    assert doc["time_to_decide_s"] == 29.5 and doc["served_rps"] == 40.0
+    rec.alerts = [{"name": "SLOErrorBudgetBurn", "at": 1070.0, "status": "firing", "labels": {}}]
+    doc = report.build("induced-latency", rec, slow="us-west-2", loop_s=5, leftovers=["locust"])
+    assert not doc["checks"]["no_process_left"]["ok"]
+    assert doc["alerts"][0]["t_from_fault_s"] == 40.0
+    short = _record([50.0] * 30)
+    doc = report.build("pin", short, slow="us-west-2", loop_s=5, leftovers=[])
+    assert doc["ok"] is False and "scenario_finished" in doc["checks"]

@@ -66,11 +66,10 @@ def served_shares(
 
     A counter that goes down (HAProxy restarted) starts the window again."""
     out: list[dict[str, Any]] = []
-    start = 0
+    j = 0  # the window's first sample only moves forward
     for i, cur in enumerate(samples):
         if i and any(cur["lbtot"][r] < samples[i - 1]["lbtot"][r] for r in regions):
-            start = i
-        j = start
+            j = i
         while j < i and samples[j + 1]["at"] <= cur["at"] - window_s:
             j += 1
         if j == i:

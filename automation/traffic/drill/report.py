@@ -157,7 +157,10 @@ def build(
     """The report of one run: figures, alerts, series and the scenario's checks."""
     healthy = next(r for r in rec.regions if r != slow)
     fig = figures(rec, slow, loop_s)
-    if scenario in ("induced-latency", "error-burst"):
+    needs = {"metrics-outage": "restored_at", "pin": "pin_at"}.get(scenario, "fault_at")
+    if needs not in rec.events:  # the run's deadline ended it early
+        checks = {"scenario_finished": _check(False, f"the run ended before {needs}")}
+    elif scenario in ("induced-latency", "error-burst"):
         checks = breach_checks(rec, fig, slow, healthy)
     elif scenario == "recovery":
         checks = recovery_checks(rec, fig, slow)

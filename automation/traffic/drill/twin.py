@@ -37,8 +37,8 @@ def tolerance(report: dict[str, Any]) -> tuple[float, float]:
 
 def _rps(report: dict[str, Any]) -> float:
     """Requests per second HAProxy sent over the run (from its own counters)."""
-    weights = report.get("served_rps")
-    return float(weights) if weights else 40.0
+    rps = report.get("served_rps")
+    return float(rps) if rps else 40.0
 
 
 def figures(report: dict[str, Any], *, seed: int = 7) -> dict[str, Any]:
