@@ -6,7 +6,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
-APT_TOOLS := prometheus jq
+APT_TOOLS := prometheus jq haproxy prometheus-alertmanager
 PYTEST_ARGS ?=
 
 .PHONY: setup tools plan test lint bench fuzz clean
@@ -19,9 +19,10 @@ $(BIN)/summit: pyproject.toml
 
 setup: $(BIN)/summit
 
-# Debian tools the tests use for real: promtool and the Prometheus server; jq for a benchmark.
+# Debian tools the tests use for real: promtool and the Prometheus server; jq for a benchmark;
+# HAProxy and Alertmanager for the traffic drill's lab (haproxy lives in /usr/sbin).
 tools:
-	@missing=""; for t in promtool prometheus jq; do command -v $$t >/dev/null || missing=1; done; \
+	@missing=""; for t in promtool prometheus jq /usr/sbin/haproxy prometheus-alertmanager; do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_TOOLS) >/dev/null; \

@@ -41,8 +41,6 @@ from stacks.config import (
 )
 from stacks.outputs import ENDPOINT_GROUP_ARNS
 
-
-
 # --------------------------------------------------------------------------- stack config writes
 
 
