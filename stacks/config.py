@@ -13,10 +13,8 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -502,49 +500,6 @@ def from_values(values: Mapping[str, Any], source: str) -> StackConfig:
         raise ConfigError(source, _problems(err)) from None
 
 
-def _load_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(str(path), [("(file)", "file not found")]) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(str(path), [(where, f"not valid YAML: {err}")]) from None
-
-
-def project_defaults(project_dir: Path) -> tuple[str, dict[str, Any]]:
-    """Read Pulumi.yaml: the project name and the ``default`` of each declared config key."""
-    path = project_dir / "Pulumi.yaml"
-    doc = _load_yaml(path)
-    if not isinstance(doc, dict) or "name" not in doc:
-        raise ConfigError(str(path), [("name", "expected a Pulumi project file with a name")])
-    defaults: dict[str, Any] = {}
-    for key, spec in (doc.get("config") or {}).items():
-        bare = key.split(":", 1)[1] if ":" in key else key
-        if isinstance(spec, dict) and ("default" in spec or "value" in spec):
-            defaults[bare] = spec.get("value", spec.get("default"))
-        elif not isinstance(spec, dict):
-            defaults[bare] = spec
-    return str(doc["name"]), defaults
-
-
-def read_stack_file(project_dir: Path, stack: str) -> dict[str, Any]:
-    """The raw ``config:`` map of ``Pulumi.<stack>.yaml`` (all namespaces)."""
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    doc = _load_yaml(path)
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise ConfigError(str(path), [("(file)", "expected a mapping with a `config:` key")])
-    config = doc.get("config") or {}
-    if not isinstance(config, dict):
-        raise ConfigError(str(path), [("config", "expected a mapping of config keys")])
-    return config
-
-
 def namespace_values(
     project: str, defaults: Mapping[str, Any], raw: Mapping[str, Any], source: str
 ) -> dict[str, Any]:
@@ -564,22 +519,3 @@ def namespace_values(
     if problems:
         raise ConfigError(source, problems)
     return values
-
-
-def load_stack(project_dir: Path | str, stack: str) -> StackConfig:
-    """Load and validate ``Pulumi.<stack>.yaml`` of the project at ``project_dir``."""
-    project_dir = Path(project_dir)
-    project, defaults = project_defaults(project_dir)
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    raw = read_stack_file(project_dir, stack)
-    return from_values(namespace_values(project, defaults, raw, str(path)), str(path))
-
-
-def stack_names(project_dir: Path | str) -> list[str]:
-    """Every stack with a committed ``Pulumi.<name>.yaml`` in the project, sorted."""
-    out = []
-    for p in sorted(Path(project_dir).glob("Pulumi.*.yaml")):
-        name = p.name[len("Pulumi.") : -len(".yaml")]
-        if name:
-            out.append(name)
-    return out

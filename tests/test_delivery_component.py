@@ -13,6 +13,7 @@ import pytest
 from conftest import plan_values, run_component
 from crds import manifest
 
+from automation.stack_files import load_stack
 from components.canary_rollout import (
     ANALYSIS_TEMPLATE_TYPE,
     CONFIGMAP_TYPE,
@@ -23,7 +24,6 @@ from components.canary_rollout import (
     CanaryRolloutArgs,
 )
 from components.render import canary as render
-from stacks.config import load_stack
 from stacks.delivery import region_target_urns
 
 ROOT = Path(__file__).resolve().parents[1]

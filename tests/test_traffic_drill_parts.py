@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from apps.gateway.app import fault_table, start, start_admin
 from automation.errors import UserError
+from automation.stack_files import load_stack
 from automation.traffic.drill import evidence as ev
 from automation.traffic.drill import lab as labmod
 from automation.traffic.drill import report
@@ -33,7 +34,6 @@ from automation.traffic.haproxy import (
     weights_for_dials,
 )
 from automation.traffic.spill import dials_for_shares, region_loads
-from stacks.config import load_stack
 
 REGIONS = ["us-east-1", "us-west-2"]
 NATURAL = {"us-east-1": 50.0, "us-west-2": 50.0}

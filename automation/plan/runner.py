@@ -18,13 +18,8 @@ from automation.plan.analyzer import (
     load_pack_config,
 )
 from automation.plan.engine import Plan, config_map, run_program
-from stacks.config import (
-    from_values,
-    namespace_values,
-    project_defaults,
-    read_stack_file,
-    stack_names,
-)
+from automation.stack_files import project_defaults, read_stack_file, stack_names
+from stacks.config import from_values, namespace_values
 
 
 @dataclass

@@ -29,11 +29,12 @@ from automation.options import (
     Stack,
     duration_option,
 )
+from automation.stack_files import load_stack
 from automation.traffic import actuators, files, haproxy, sources
 from automation.traffic import pin as pinmod
 from automation.traffic.controller import Policy, dials_for_shares, evaluate, initial_state
 from automation.traffic.drill import command as drill_command
-from stacks.config import StackConfig, load_stack
+from stacks.config import StackConfig
 
 app = options.new_app(
     "traffic", "Adaptive regional traffic: SLO-aware weights, manual pin, simulator."

@@ -20,9 +20,9 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 
+from automation.stack_files import load_stack
 from automation.traffic.actuators import ApplyReport, OfflineConfig
 from automation.traffic.spill import region_loads
-from stacks.config import load_stack
 
 BACKEND = "regions"
 """The backend holding one server per region (server name = region name)."""

@@ -38,10 +38,10 @@ import yaml
 
 from automation.errors import UserError
 from automation.rules_cli import render_stack
+from automation.stack_files import load_stack
 from automation.traffic.drill.supervisor import Supervisor
 from automation.traffic.haproxy import BACKEND, WEIGHT_PER_PERCENT, HAProxyAdmin
 from components.render import prometheus_rules as pr
-from stacks.config import load_stack
 
 BUNDLED_STACK = Path(__file__).resolve().parent / "Pulumi.drill.yaml"
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
