@@ -312,7 +312,7 @@ def _range_text(lo: Any, hi: Any, what: str) -> str:
 
 
 def _enum_text(value: str, enum: list[str]) -> str:
-    if len(enum) <= 12:
+    if len(enum) <= 24:
         return f"must be one of {', '.join(enum)}"
     close = difflib.get_close_matches(value, enum, n=3)
     hint = f" (closest: {', '.join(close)})" if close else ""

@@ -145,7 +145,8 @@ def deployment(ctx: Ctx, m: dict[str, Any]) -> None:
     _nonnegative(
         ctx, spec, "replicas", "minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds"
     )
-    deadline, ready = spec.get("progressDeadlineSeconds"), spec.get("minReadySeconds", 0)
+    # Both are defaulted before validation (SetDefaults_Deployment: a 600 s deadline).
+    deadline, ready = spec.get("progressDeadlineSeconds", 600), spec.get("minReadySeconds", 0)
     if is_int(deadline) and is_int(ready) and deadline <= ready:
         ctx.fail(PROGRESS_DEADLINE, "spec.progressDeadlineSeconds", deadline)
     strategy = obj(spec.get("strategy"))
@@ -384,7 +385,8 @@ DATA_SIZE = rule(
 DATA_BASE64 = rule(
     "config.base64",
     "binaryData and Secret data values must be base64 (they are bytes in the API)",
-    "encoding/json []byte decoding in the API server's request decoder",
+    "Go encoding/json decode.go literalStore ([]byte fields are base64), as the API server"
+    " decodes the request",
 )
 
 
