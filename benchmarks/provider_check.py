@@ -43,7 +43,10 @@ def kubernetes_program(n: int) -> None:
             "name": "app",
             "image": "ghcr.io/bench/app:1.0.0",
             "ports": [{"name": "http", "containerPort": 8080}],
-            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+            "resources": {
+                "requests": {"cpu": "100m", "memory": "128Mi"},
+                "limits": {"memory": "256Mi"},
+            },
             "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
         }
         k8s.apps.v1.Deployment(
@@ -57,7 +60,10 @@ def kubernetes_program(n: int) -> None:
         k8s.core.v1.Service(
             f"{name}-svc",
             metadata=meta,
-            spec={"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+            spec={
+                "selector": labels,
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+            },
         )
         k8s.core.v1.ConfigMap(f"{name}-config", metadata=meta, data={"app.json": "{}"})
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
@@ -98,7 +104,9 @@ def report(label: str, runs: list[tuple[float, float, float, int, int]]) -> None
     checked, problems = runs[-1][3], runs[-1][4]
     print(f"{label}: {checked} resources checked, {problems} problems")
     print(f"  record (mock engine)        : {record:7.2f} s")
-    print(f"  provider check              : {check:7.2f} s  ({1000 * check / checked:5.2f} ms/resource; first run {cold:.2f} s)")
+    print(
+        f"  provider check              : {check:7.2f} s  ({1000 * check / checked:5.2f} ms/resource; first run {cold:.2f} s)"
+    )
     print(f"  policy packs (Analyzer gRPC): {packs:7.2f} s")
     print(f"  check's share of the plan   : {100 * check / total:6.1f} %  (goal <= 20 %)")
 

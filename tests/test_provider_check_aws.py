@@ -387,7 +387,7 @@ CASES: list[tuple[str, str, Any, str, str, str]] = [
         "aws-api-model",
         "stop, terminate",
     ),
-    (EC2, "tenancy", "shared", "tenancy", "aws-api-model", "must be one of"),
+    (EC2, "tenancy", "multi-tenant", "tenancy", "aws-api-model", "must be one of"),
     (
         EC2,
         "metadataOptions.httpTokens",
@@ -632,6 +632,14 @@ def test_patterns_python_cannot_compile_are_skipped_not_failed() -> None:
 @pytest.mark.parametrize("name", ["logs", "a.b.c", "summit-prod-logs-123", "x" * 63, "1logs"])
 def test_valid_bucket_names(name: str) -> None:
     assert aws_rules.bucket_name_problems(name) == []
+
+
+def test_a_policy_given_as_an_object_is_checked_as_the_json_sent() -> None:
+    as_object = mutate(VALID[IAM_POLICY], "policy", json.loads(POLICY))
+    assert aws.check(IAM_POLICY, as_object, "r") == []
+    broken = mutate(as_object, "policy.Statement[0].Effect", "Permit")
+    (p,) = aws.check(IAM_POLICY, broken, "r")
+    assert p.path == "policy" and "Effect must be Allow or Deny" in p.rule
 
 
 def test_iam_grammar_accepts_documented_forms() -> None:

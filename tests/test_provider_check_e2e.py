@@ -169,14 +169,24 @@ def test_each_error_alone_blocks_the_plan(
 
 
 def test_all_errors_at_once_exit_1_and_name_each(project: Path, tmp_path: Path) -> None:
-    (project / "Pulumi.all.yaml").write_text("config:\n  provider-demo:break: all\n")
+    (project / "Pulumi.broken.yaml").write_text("config:\n  provider-demo:break: all\n")
     out, md = tmp_path / "plan.json", tmp_path / "plan.md"
-    proc = summit(
-        "plan", "-C", str(project), "--stack", "all", "--json", str(out), "--markdown", str(md)
-    )
-    (project / "Pulumi.all.yaml").unlink()
+    try:
+        proc = summit(
+            "plan",
+            "-C",
+            str(project),
+            "--stack",
+            "broken",
+            "--json",
+            str(out),
+            "--markdown",
+            str(md),
+        )
+    finally:
+        (project / "Pulumi.broken.yaml").unlink()
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    stack = json.loads(out.read_text())["stacks"]["all"]
+    stack = json.loads(out.read_text())["stacks"]["broken"]
     messages = [v["message"] for v in stack["violations"] if v["pack"] == "provider-check"]
     for _, resource, prop in BREAKS:
         assert any(m.startswith(f"{resource} (") and f"): {prop} = " in m for m in messages), (

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from automation.plan.provider_check.model import Opaque, Problem, join
+from automation.plan.provider_check.model import Opaque, Problem, contains_opaque, join
 
 S3_NAMING = "Amazon S3 User Guide, 'General purpose bucket naming rules'"
 IAM_GRAMMAR = "IAM User Guide, 'IAM JSON policy element reference' and 'Grammar of the IAM JSON policy language'"
@@ -128,6 +128,8 @@ def _policies(paths: list[tuple[str, bool]]) -> Callable[[dict[str, Any], str], 
         out = []
         for path, trust in paths:
             for where, doc in _values(inputs, path):
+                if isinstance(doc, dict) and not contains_opaque(doc):
+                    doc = json.dumps(doc)  # the SDK takes a policy object and sends it as JSON
                 if isinstance(doc, str):
                     msgs = policy_problems(doc, trust)
                     if msgs:

@@ -528,9 +528,7 @@ def hpa(ctx: Ctx, m: dict[str, Any]) -> None:
     ref = obj(spec.get("scaleTargetRef"))
     for f in ("kind", "name"):
         v = ref.get(f)
-        if (v is None or v == "" or (isinstance(v, str) and not _segment_ok(v))) and known(
-            ref.get(f)
-        ):
+        if isinstance(v, str) and (v == "" or not _segment_ok(v)):  # a missing one: schema
             ctx.fail(HPA_TARGET_REF, join("spec.scaleTargetRef", f), v)
     for i, metric in enumerate(arr(spec.get("metrics"))):
         _metric(ctx, join("spec.metrics", i), obj(metric))

@@ -183,7 +183,7 @@ def pod_spec(ctx: Ctx, path: str, spec: Any) -> None:
     seen: set[str] = set()
     for group in ("initContainers", "containers"):
         for i, c in enumerate(arr(spec.get(group))):
-            container(ctx, join(join(path, group), i), obj(c), volumes, seen, group)
+            container(ctx, join(join(path, group), i), obj(c), volumes, seen)
     policy = spec.get("restartPolicy")
     if isinstance(policy, str) and policy not in ("Always", "OnFailure", "Never"):
         ctx.fail(RESTART_POLICY, join(path, "restartPolicy"), policy)
@@ -226,7 +226,7 @@ def volume_names(ctx: Ctx, path: str, value: Any) -> set[str] | None:
 
 
 def container(
-    ctx: Ctx, path: str, c: dict[str, Any], volumes: set[str] | None, seen: set[str], group: str
+    ctx: Ctx, path: str, c: dict[str, Any], volumes: set[str] | None, seen: set[str]
 ) -> None:
     """One container: name, image, pull policy, ports, env, resources, probes, mounts."""
     name = c.get("name")
@@ -251,7 +251,6 @@ def container(
         if probe in c and known(c[probe]):
             probe_rules(ctx, join(path, probe), obj(c[probe]), probe != "readinessProbe")
     mounts(ctx, join(path, "volumeMounts"), c.get("volumeMounts"), volumes)
-    del group
 
 
 def ports(ctx: Ctx, path: str, value: Any) -> None:

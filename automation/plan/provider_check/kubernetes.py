@@ -172,6 +172,7 @@ def crd_validator(file: str, version: str) -> jsonschema.Validator | None:
     return None
 
 
+@cache
 def crd_label(file: str) -> str:
     """``argo-rollouts v1.9.1 rollout-crd.yaml``: the CRD and its vendored version."""
     readme = (CRD_DIR / file).parent / "README.md"
