@@ -197,6 +197,8 @@ def test_all_errors_at_once_exit_1_and_name_each(project: Path, tmp_path: Path) 
     assert stack["providerCheck"]["problems"] == len(messages)
     assert "provider-check/aws-api-model" in " ".join(proc.stdout.split())
     assert "mandatory policy violation" in proc.stderr
+    # Messages are printed as text, not as rich markup (the quantity rule quotes a regex).
+    assert "([eEinumkKMGTP]*[-+]?[0-9]*)" in proc.stdout
     assert "`provider-check/kubernetes-schema`" in md.read_text()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -146,11 +147,11 @@ def print_human(results: Sequence[StackResult], console: Console) -> None:
                         f"[{style}]{level}[/]",
                         f"{v.pack}/{v.policy}",
                         v.urn.rsplit("::", 1)[-1] if v.urn else "(stack)",
-                        _message(v.message, v.description),
+                        escape(_message(v.message, v.description)),
                     )
             console.print(table)
         if res.provider_check is not None:
-            console.print(provider_check_line(res))
+            console.print(escape(provider_check_line(res)))
         packs = ", ".join(f"{p.pack}@{p.version}" for p in res.packs) or "no policy packs"
         verdict = "[green]passed[/]" if s["passed"] else "[red]BLOCKED[/]"
         console.print(

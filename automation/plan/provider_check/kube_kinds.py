@@ -233,7 +233,7 @@ SERVICE_PORTS_REQUIRED = rule(
     f"{CORE} ValidateService",
 )
 SERVICE_PORT = rule(
-    "service.port.number", "port must be between 1 and 65535", f"{CORE} validateServicePort"
+    "service.port.number", "port must be a valid port number", f"{CORE} validateServicePort"
 )
 SERVICE_PROTOCOL = rule(
     "service.port.protocol", "protocol must be TCP, UDP or SCTP", f"{CORE} validateServicePort"

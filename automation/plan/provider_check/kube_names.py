@@ -11,9 +11,6 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-APIMACHINERY_VALIDATION = "k8s.io/apimachinery/pkg/util/validation/validation.go"
-APIMACHINERY_QUANTITY = "k8s.io/apimachinery/pkg/api/resource/quantity.go"
-
 DNS1123_LABEL_MAX = 63
 DNS1123_SUBDOMAIN_MAX = 253
 DNS1035_LABEL_MAX = 63

@@ -46,10 +46,10 @@ TERMINATION_MESSAGE = rule(
     f"{CORE} validateContainerCommon",
 )
 PORT_NUMBER = rule(
-    "pod.port.number", "containerPort must be between 1 and 65535", f"{CORE} validateContainerPorts"
+    "pod.port.number", "containerPort must be a valid port number", f"{CORE} validateContainerPorts"
 )
 HOST_PORT = rule(
-    "pod.port.host-port", "hostPort must be between 1 and 65535", f"{CORE} validateContainerPorts"
+    "pod.port.host-port", "hostPort must be a valid port number", f"{CORE} validateContainerPorts"
 )
 PORT_PROTOCOL = rule(
     "pod.port.protocol",

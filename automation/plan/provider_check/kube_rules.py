@@ -22,7 +22,7 @@ from automation.plan.provider_check.model import Opaque, Problem, join
 CORE = "pkg/apis/core/validation/validation.go"
 META = "k8s.io/apimachinery pkg/api/validation/objectmeta.go"
 METAV1 = "k8s.io/apimachinery pkg/apis/meta/v1/validation/validation.go"
-QUANTITY = f"k8s.io/apimachinery {kn.APIMACHINERY_QUANTITY.split('/', 1)[1]}"
+QUANTITY = "k8s.io/apimachinery pkg/api/resource/quantity.go"
 ANNOTATIONS_MAX_BYTES = 256 * 1024  # TotalAnnotationSizeLimitB
 
 
