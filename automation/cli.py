@@ -1,88 +1,121 @@
-"""The ``summit`` command: one Typer app with a sub-app per domain.
+"""The ``summit`` command: one Typer app; every domain attaches its commands with ``register``.
 
-Every command reads its inputs, calls a pure decision function, then acts. Bad input raises
-:class:`automation.errors.UserError` (exit 2, one line on stderr naming file and key); a
-check that fails exits 1; nothing prints a Python traceback for a user error.
+The one error path: a user-facing error is typed (:class:`~automation.errors.UserError`, the
+config model's :class:`~stacks.config.ConfigError`, a
+:class:`~components.render.durations.DurationError`) and :func:`main` turns it into one line
+per problem on stderr and exit 2. A check that ran and failed
+(:class:`~automation.errors.CheckFailed`) exits 1. Click/Typer usage errors keep their usage
+message and exit 2. Anything else is a bug: one line, ``summit: internal error: ...``, and exit
+70; ``--debug`` (or ``SUMMIT_DEBUG=1``) prints the traceback instead.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
+from typing import Annotated
 
 import typer
 
-from automation.errors import CheckFailed, UserError
+from automation import options, rules_cli
+from automation.delivery import cli as delivery_cli
+from automation.errors import EXIT_INTERNAL, CheckFailed, UserError
+from automation.finops import cli as finops_cli
+from automation.perf import cli as perf_cli
+from automation.plan import cli as plan_cli
+from automation.service import cli as service_cli
+from automation.traffic import cli as traffic_cli
+from components.render.durations import DurationError
 from stacks.config import ConfigError
 
-app = typer.Typer(
-    name="summit",
-    help="Summit Platform: plan, steer, deliver and gate a two-region Pulumi platform.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    rich_markup_mode="markdown",
+DEBUG_ENV = "SUMMIT_DEBUG"
+USER_ERRORS = (UserError, ConfigError, DurationError)
+"""Bad input: one line per problem on stderr, exit 2, no traceback."""
+
+DOMAINS = (delivery_cli, finops_cli, perf_cli, plan_cli, rules_cli, service_cli, traffic_cli)
+"""Every module that adds commands; each has ``register(app)``. Keep sorted."""
+
+app = options.new_app(
+    "summit", "Summit Platform: plan, steer, deliver and gate a two-region Pulumi platform."
 )
+_state = {"debug": False}
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help=f"Print the traceback of an internal error (or set {DEBUG_ENV}=1)."
+        ),
+    ] = False,
+) -> None:
     """Summit Platform: plan, steer, deliver and gate a two-region Pulumi platform."""
+    _state["debug"] = debug
 
 
 def _register() -> None:
-    """Attach the domain sub-apps. One line per domain; imports stay lazy-free but cheap."""
-    from automation.plan.cli import register as register_plan
+    """Attach every domain's commands (idempotent: tests and the docs generator call it too)."""
+    if getattr(app, "_summit_registered", False):
+        return
+    for domain in DOMAINS:
+        domain.register(app)
+    app._summit_registered = True  # type: ignore[attr-defined]
 
-    register_plan(app)
-    # -- sub-apps (one line each; keep this block sorted) --
-    from automation.delivery.cli import register as register_delivery
 
-    register_delivery(app)
-    from automation.finops.cli import register as register_finops
+def _debugging() -> bool:
+    return _state["debug"] or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
 
-    register_finops(app)
-    from automation.perf.cli import app as perf_app
 
-    app.add_typer(perf_app, name="perf")
-    from automation.rules_cli import app as rules_app
+def _user_error(err: Exception) -> int:
+    for line in str(err).splitlines() or [type(err).__name__]:
+        print(f"summit: error: {line}", file=sys.stderr)
+    return 2
 
-    app.add_typer(rules_app, name="rules")
-    from automation.service.cli import app as service_app
 
-    app.add_typer(service_app, name="service")
-    from automation.traffic.cli import app as traffic_app
-
-    app.add_typer(traffic_app, name="traffic")
+def _internal_error(err: BaseException) -> int:
+    if _debugging():
+        traceback.print_exception(err, file=sys.stderr)
+    else:
+        first = (str(err).strip().splitlines() or [""])[0]
+        short = first if len(first) <= 160 else first[:157] + "..."
+        print(
+            f"summit: internal error: {type(err).__name__}: {short}; "
+            "rerun with --debug for the traceback",
+            file=sys.stderr,
+        )
+    return EXIT_INTERNAL
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     _register()
+    _state["debug"] = False
     try:
         app(args=argv, prog_name="summit", standalone_mode=False)
-    except (UserError, ConfigError) as err:
-        print(f"summit: error: {err}", file=sys.stderr)
-        return 2
+    except USER_ERRORS as err:
+        return _user_error(err)
     except CheckFailed as err:
         if str(err):
             print(f"summit: {err}", file=sys.stderr)
         return 1
     except typer.Exit as ex:
         return ex.exit_code
-    except SystemExit as ex:  # click's own usage errors arrive here in standalone_mode=False
-        return int(ex.code or 0)
+    except SystemExit as ex:
+        return ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 1)
     except KeyboardInterrupt:
         return 130
     except Exception as err:
-        # Usage errors of the (vendored) click under Typer carry their own exit code (2).
-        code = getattr(err, "exit_code", None)
-        show = getattr(err, "show", None)
+        # Click's usage errors (Typer vendors click, so they are matched by shape) carry their
+        # own message and exit code 2; Abort is the user saying no at a prompt.
+        code, show = getattr(err, "exit_code", None), getattr(err, "show", None)
         if callable(show) and isinstance(code, int):
             show()
             return code
         if type(err).__name__ == "Abort":
             return 1
-        raise
+        return _internal_error(err)
     return 0
 
 

@@ -7,6 +7,12 @@ EXIT_FAIL = 1
 """A check ran and failed: a mandatory policy violation, a failed gate, a perf regression."""
 EXIT_USAGE = 2
 """Bad input: a stack file, metrics file, budget file or flag that does not fit."""
+EXIT_INTERNAL = 70
+"""A bug (an exception nobody expected): ``EX_SOFTWARE`` from sysexits.h."""
+
+NOT_A_PROJECT = "expected a Pulumi project folder (a Pulumi.yaml in it), found none"
+"""The one message for a folder that is not a Pulumi project (``automation.options.project``
+and the Automation API wrapper both say it)."""
 
 
 class UserError(Exception):
@@ -27,3 +33,9 @@ class CheckFailed(Exception):
     """A check that ran and failed (exit code 1); the message says what failed."""
 
     exit_code = EXIT_FAIL
+
+
+class PlanError(Exception):
+    """The embedded lane could not plan the program (it raised, or a resource could not be
+    mocked). It lives here, not in the engine, so that catching it costs no Pulumi import;
+    the commands report it as bad input (a :class:`UserError`)."""

@@ -37,11 +37,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import tenacity
 from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
 from pulumi.automation.events import EngineEvent
 
-from automation.errors import CheckFailed, UserError
+from automation.errors import NOT_A_PROJECT, CheckFailed, UserError
 
 __all__ = [
     "PULUMI_ROOT_ENV",
@@ -291,11 +292,7 @@ def _workspace(
 ) -> auto.LocalWorkspace:
     project = Path(project_dir).resolve()
     if not any((project / f"Pulumi.{ext}").exists() for ext in ("yaml", "yml", "json")):
-        raise UserError(
-            f"expected a Pulumi project (a Pulumi.yaml) in {project}, found none",
-            source=str(project),
-            key="Pulumi.yaml",
-        )
+        raise UserError(NOT_A_PROJECT, source=str(project))
     return auto.LocalWorkspace(
         work_dir=str(project),
         env_vars=dict(env or {}),
@@ -601,8 +598,6 @@ def retry_when_locked(
     Only a lock is retried: it means nothing ran. Any other failure, and the last
     :class:`StackLocked` after ``attempts`` tries, propagates unchanged (exit 1).
     """
-    import tenacity
-
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(StackLocked),
         stop=tenacity.stop_after_attempt(max(1, attempts)),

@@ -19,20 +19,25 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from automation import options
 from automation.errors import CheckFailed, UserError
+from automation.options import Cwd, JsonOut, OutDir, Stack
+from components.render import dashboards as dash
+from components.render import prometheus_rules as pr
+from stacks.config import load_stack
 
-app = typer.Typer(help="Prometheus rules and Grafana dashboards of a stack.", no_args_is_help=True)
+app = options.new_app("rules", "Prometheus rules and Grafana dashboards of a stack.")
 
 
 def render_stack(project_dir: Path, stack: str) -> dict[str, dict[str, Any]]:
     """Pure-ish: load the stack and build ``{relative path: document}`` for every file.
 
     Rule files map to ``{"groups": [...]}``, dashboards to their JSON model."""
-    from components.monitoring_rules import region_services
-    from components.render import dashboards as dash
-    from components.render import prometheus_rules as pr
-    from stacks.config import load_stack
+    # The composition module imports the Pulumi SDK (~1 s); only this command needs it.
+    from stacks.observability import region_services
 
     cfg = load_stack(project_dir, stack)
     files: dict[str, dict[str, Any]] = {}
@@ -63,25 +68,18 @@ def _summary(path: str, doc: dict[str, Any]) -> dict[str, Any]:
 
 @app.command("render")
 def render(
-    stack: Annotated[str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")],
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output folder (default rules/<stack>).")
-    ] = None,
-    project_dir: Annotated[
-        Path, typer.Option("-C", "--project-dir", help="Pulumi project folder.")
-    ] = Path("."),
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    stack: Stack,
+    out: OutDir = None,
+    cwd: Cwd = Path("."),
+    json_out: JsonOut = None,
     check: Annotated[
         bool, typer.Option("--check", help="Run `promtool check rules` on the rule files.")
     ] = False,
 ) -> None:
-    """Write a stack's rule groups (plain Prometheus rule files) and dashboards (JSON)."""
-    from components.render import prometheus_rules as pr
-
-    if not (project_dir / "Pulumi.yaml").is_file():
-        raise UserError(
-            "expected a Pulumi project folder (no Pulumi.yaml)", source=str(project_dir)
-        )
+    """Write a stack's rule groups (plain Prometheus rule files) and dashboards (JSON) into
+    --out (default: rules/<stack> in the project folder)."""
+    options.check_output(json_out, "--json")
+    project_dir = options.project(cwd)
     files = render_stack(project_dir, stack)
     if not files:
         raise UserError(
@@ -93,6 +91,16 @@ def render(
     if check and promtool is None:
         raise UserError("--check needs promtool on PATH (Debian package: prometheus)")
     target = out if out is not None else project_dir / "rules" / stack
+    written = _write_files(target, files)
+    summary = [_summary(rel, doc) for rel, doc in sorted(files.items())]
+    failures = _promtool_check(promtool, written) if promtool else []
+    _print_table(summary, f"summit rules render --stack {stack} -> {target}", json_out)
+    options.write_json(json_out, {"out": str(target), "files": summary}, indent=1)
+    if failures:
+        raise CheckFailed("promtool check rules failed:\n" + "\n".join(failures))
+
+
+def _write_files(target: Path, files: dict[str, dict[str, Any]]) -> list[Path]:
     written = []
     for rel, doc in sorted(files.items()):
         path = target / rel
@@ -102,34 +110,37 @@ def render(
         else:
             path.write_text(json.dumps(doc, indent=1) + "\n")
         written.append(path)
-    summary = [_summary(rel, doc) for rel, doc in sorted(files.items())]
-    failures = []
-    if promtool:
-        for path in written:
-            if path.name.endswith(".rules.yml"):
-                res = subprocess.run(
-                    [promtool, "check", "rules", str(path)],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                    timeout=120,
-                )
-                if res.returncode != 0:
-                    failures.append(f"{path}: {(res.stdout + res.stderr).strip()}")
-    if as_json:
-        typer.echo(json.dumps({"out": str(target), "files": summary}, indent=1))
-    else:
-        from rich.console import Console
-        from rich.table import Table
+    return written
 
-        table = Table(title=f"summit rules render --stack {stack} -> {target}")
-        for col in ("file", "groups / uid", "records", "alerts / panels"):
-            table.add_column(col)
-        for s in summary:
-            if s["kind"] == "rules":
-                table.add_row(s["path"], str(len(s["groups"])), str(s["records"]), str(s["alerts"]))
-            else:
-                table.add_row(s["path"], s["uid"], "", str(s["panels"]))
-        Console().print(table)
-    if failures:
-        raise CheckFailed("promtool check rules failed:\n" + "\n".join(failures))
+
+def _promtool_check(promtool: str, written: list[Path]) -> list[str]:
+    failures = []
+    for path in written:
+        if path.name.endswith(".rules.yml"):
+            res = subprocess.run(
+                [promtool, "check", "rules", str(path)],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=120,
+            )
+            if res.returncode != 0:
+                failures.append(f"{path}: {(res.stdout + res.stderr).strip()}")
+    return failures
+
+
+def _print_table(summary: list[dict[str, Any]], title: str, json_out: str | None) -> None:
+    table = Table(title=title)
+    for col in ("file", "groups / uid", "records", "alerts / panels"):
+        table.add_column(col)
+    for s in summary:
+        if s["kind"] == "rules":
+            table.add_row(s["path"], str(len(s["groups"])), str(s["records"]), str(s["alerts"]))
+        else:
+            table.add_row(s["path"], s["uid"], "", str(s["panels"]))
+    Console(stderr=options.to_stdout(json_out)).print(table)
+
+
+def register(root: typer.Typer) -> None:
+    """Attach ``summit rules`` to the root app."""
+    root.add_typer(app, name="rules")

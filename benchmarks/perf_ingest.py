@@ -28,9 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = (
-    ROOT / "tests" / "fixtures" / "k6" / "out-json_grafana-xk6-dashboard_result.ndjson"
-)
+FIXTURE = ROOT / "tests" / "fixtures" / "k6" / "out-json_grafana-xk6-dashboard_result.ndjson"
 ENDPOINTS = [
     ("GET /search", "/search?q=x", 0.30),
     ("POST /ingest", "/ingest", 0.15),

@@ -1,28 +1,26 @@
 """CanaryRollout: one service delivered through an Argo Rollouts canary in one region.
 
-Children (all in the region's namespace, through the region's Kubernetes provider):
+Children (all in the region's namespace, through the Kubernetes provider given in ``opts``):
 the flags ``ConfigMap`` (``<name>-flags``), the ``stable`` and ``canary`` Services, the
 ``AnalysisTemplate`` gating p95 latency and error ratio of the canary's pods (``<name>-analysis``)
 and the ``Rollout`` itself (``<name>-rollout``). Every manifest body comes from the pure
 builders in :mod:`components.render.canary`.
 
-:func:`deliver_region` is what the composition calls once per region: one CanaryRollout per
-service with ``deliver: true``. :func:`region_target_urns` gives the URNs of those resources
-without running the program, for ``summit deploy``'s targeted ``up``.
+The platform creates it through :class:`~components.service.ServiceComponent` (its ``-canary``
+child); the composition's :func:`stacks.delivery.region_target_urns` gives the URNs of those
+resources without running the program, for ``summit deploy``'s targeted ``up``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Annotated, Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import Field, field_validator, model_validator
 
+from components.args import ComponentArgs
 from components.render import canary as render
-
-if TYPE_CHECKING:
-    from stacks.config import ServiceConfig, StackConfig
 
 TOKEN = "summit:delivery:CanaryRollout"
 ROLLOUT_TYPE = "kubernetes:argoproj.io/v1alpha1:Rollout"
@@ -40,9 +38,9 @@ CHILDREN = (
 """(type, role) of every child, in registration order; child names are ``<name>-<role>``."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class CanaryRolloutArgs:
-    """Inputs of :class:`CanaryRollout`."""
+class CanaryRolloutArgs(ComponentArgs):
+    """Inputs of :class:`CanaryRollout`. Give it the region's Kubernetes provider through
+    ``ResourceOptions(provider=...)``."""
 
     service: str
     """Kubernetes name of the service (Rollout, Services, ConfigMap prefix)."""
@@ -54,47 +52,56 @@ class CanaryRolloutArgs:
     """Image repository without a tag."""
     version: str
     """Image tag to run in this region."""
-    port: int = 8080
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
     """Container and Service port."""
-    replicas: int = 2
+    replicas: Annotated[int, Field(ge=0)] = 2
     """Desired replicas."""
-    resources: dict[str, dict[str, str]] = field(default_factory=dict)
+    resources: dict[str, dict[str, str]] = Field(default_factory=dict)
     """Container requests/limits."""
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
     """Cost-allocation labels (team, service, env, cost-center) for every object."""
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    """Canary steps; validated again here (empty means the default 10/50/100 ladder)."""
-    analysis: render.AnalysisSettings = field(default_factory=render.AnalysisSettings)
+    steps: list[dict[str, Any]] = Field(default_factory=render.default_steps)
+    """Canary steps (default: the 10/50/100 ladder), validated by the delivery builder."""
+    analysis: render.AnalysisSettings = render.DEFAULT_ANALYSIS
     """Gates and cadence of the background analysis."""
-    flags: dict[str, bool] = field(default_factory=dict)
+    flags: dict[str, bool] = Field(default_factory=dict)
     """The region's effective feature flags."""
-    progress_deadline_seconds: int = 600
+    progress_deadline_seconds: Annotated[int, Field(ge=60)] = (
+        render.DEFAULT_PROGRESS_DEADLINE_SECONDS
+    )
     """Seconds without progress before the rollout aborts."""
-    abort_scale_down_delay_seconds: int = 30
+    abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = (
+        render.DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS
+    )
     """Seconds an aborted canary's pods stay up before scale-down."""
-    analysis_starting_step: int = 1
+    analysis_starting_step: Annotated[int, Field(ge=0)] = render.DEFAULT_ANALYSIS_STARTING_STEP
     """Step index from which the background analysis runs."""
-    traffic_routing: str = "none"
-    """``none``, ``alb`` or ``nginx``."""
+    traffic_routing: Literal["none", "alb", "nginx"] = "none"
+    """``none`` (replica ratio), ``alb`` or ``nginx``."""
     ingress: str | None = None
     """Ingress split by ALB/NGINX routing (default: the service name)."""
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
     """Extra container environment (ServiceComponent's OTEL/Prometheus wiring)."""
-    pod_annotations: dict[str, str] = field(default_factory=dict)
+    pod_annotations: dict[str, str] = Field(default_factory=dict)
     """Extra pod-template annotations."""
     service_account: str | None = None
     """Pod service account name (default: the namespace's ``default``)."""
     runtime_class: str | None = None
     """Pod ``runtimeClassName``, if any."""
 
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return render.build_steps(v)
 
-DEFAULT_STEPS: list[dict[str, Any]] = [
-    {"setWeight": 10},
-    {"pause": {"duration": "5m"}},
-    {"setWeight": 50},
-    {"pause": {"duration": "10m"}},
-    {"setWeight": 100},
-]
+    @model_validator(mode="after")
+    def _starting_step(self) -> CanaryRolloutArgs:
+        if self.analysis_starting_step >= len(self.steps):
+            raise ValueError(
+                f"analysis_starting_step: expected < {len(self.steps)} (the number of steps),"
+                f" found {self.analysis_starting_step}"
+            )
+        return self
 
 
 class CanaryRollout(pulumi.ComponentResource):
@@ -112,78 +119,30 @@ class CanaryRollout(pulumi.ComponentResource):
         self, name: str, args: CanaryRolloutArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TOKEN, name, None, opts)
+        self._args = args
+        self._labels = {**args.labels, render.APP_LABEL: args.service}
         child = pulumi.ResourceOptions(parent=self)
-        steps = render.build_steps(args.steps or DEFAULT_STEPS)
-        labels = {**args.labels, render.APP_LABEL: args.service}
-
-        def meta(k8s_name: str) -> Any:  # the SDK types metadata as ObjectMetaArgsDict
-            return {"name": k8s_name, "namespace": args.namespace, "labels": labels}
-
         data = render.flags_configmap_data(args.flags)
         digest = render.checksum(data)
-        flags_name = f"{args.service}-flags"
         self.flags = k8s.core.v1.ConfigMap(
-            f"{name}-flags", metadata=meta(flags_name), data=data, opts=child
+            f"{name}-flags", metadata=self._meta(f"{args.service}-flags"), data=data, opts=child
         )
-
-        def service(role: str) -> k8s.core.v1.Service:
-            # Argo Rollouts adds the pod-template hash to these selectors at runtime.
-            spec: Any = {
-                "type": "ClusterIP",
-                "selector": {render.APP_LABEL: args.service},
-                "ports": [
-                    {"name": "http", "port": args.port, "targetPort": "http", "protocol": "TCP"}
-                ],
-            }
-            return k8s.core.v1.Service(
-                f"{name}-{role}", metadata=meta(f"{args.service}-{role}"), spec=spec, opts=child
-            )
-
-        self.stable_service = service("stable")
-        self.canary_service = service("canary")
-
-        template_name = f"{args.service}-slo"
+        self.stable_service = self._service(name, "stable", child)
+        self.canary_service = self._service(name, "canary", child)
         self.analysis_template = k8s.apiextensions.CustomResource(
             f"{name}-analysis",
             api_version=render.ROLLOUTS_API,
             kind="AnalysisTemplate",
-            metadata=meta(template_name),
+            metadata=self._meta(f"{args.service}-slo"),
             spec=render.analysis_template_spec(args.analysis),
             opts=child,
-        )
-        spec = render.rollout_spec(
-            render.RolloutSpecArgs(
-                service=args.service,
-                region=args.region,
-                image=args.image,
-                version=args.version,
-                port=args.port,
-                replicas=args.replicas,
-                steps=steps,
-                labels=labels,
-                stable_service=f"{args.service}-stable",
-                canary_service=f"{args.service}-canary",
-                analysis_template=template_name,
-                flags_configmap=flags_name,
-                flags_checksum=digest,
-                resources=args.resources,
-                progress_deadline_seconds=args.progress_deadline_seconds,
-                abort_scale_down_delay_seconds=args.abort_scale_down_delay_seconds,
-                analysis_starting_step=args.analysis_starting_step,
-                traffic_routing=args.traffic_routing,
-                ingress=args.ingress,
-                env=dict(args.env),
-                pod_annotations=dict(args.pod_annotations),
-                service_account=args.service_account,
-                runtime_class=args.runtime_class,
-            )
         )
         self.rollout = k8s.apiextensions.CustomResource(
             f"{name}-rollout",
             api_version=render.ROLLOUTS_API,
             kind="Rollout",
-            metadata=meta(args.service),
-            spec=spec,
+            metadata=self._meta(args.service),
+            spec=render.rollout_spec(self._rollout_spec_args(digest)),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[
@@ -200,80 +159,53 @@ class CanaryRollout(pulumi.ComponentResource):
             {"rollout_name": self.rollout_name, "flags_checksum": self.flags_checksum}
         )
 
+    def _meta(self, k8s_name: str) -> Any:  # the SDK types metadata as ObjectMetaArgsDict
+        return {"name": k8s_name, "namespace": self._args.namespace, "labels": self._labels}
+
+    def _service(self, name: str, role: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Service:
+        """The ``stable`` or ``canary`` Service; Argo Rollouts adds the pod-template hash to
+        its selector at runtime."""
+        a = self._args
+        spec: Any = {
+            "type": "ClusterIP",
+            "selector": {render.APP_LABEL: a.service},
+            "ports": [{"name": "http", "port": a.port, "targetPort": "http", "protocol": "TCP"}],
+        }
+        return k8s.core.v1.Service(
+            f"{name}-{role}", metadata=self._meta(f"{a.service}-{role}"), spec=spec, opts=opts
+        )
+
+    def _rollout_spec_args(self, flags_checksum: str) -> render.RolloutSpecArgs:
+        """The renderer's input: the args, the children's names and the flags checksum."""
+        a = self._args
+        return render.RolloutSpecArgs(
+            service=a.service,
+            region=a.region,
+            image=a.image,
+            version=a.version,
+            port=a.port,
+            replicas=a.replicas,
+            steps=list(a.steps),
+            labels=self._labels,
+            stable_service=f"{a.service}-stable",
+            canary_service=f"{a.service}-canary",
+            analysis_template=f"{a.service}-slo",
+            flags_configmap=f"{a.service}-flags",
+            flags_checksum=flags_checksum,
+            resources=a.resources,
+            progress_deadline_seconds=a.progress_deadline_seconds,
+            abort_scale_down_delay_seconds=a.abort_scale_down_delay_seconds,
+            analysis_starting_step=a.analysis_starting_step,
+            traffic_routing=a.traffic_routing,
+            ingress=a.ingress,
+            env=dict(a.env),
+            pod_annotations=dict(a.pod_annotations),
+            service_account=a.service_account,
+            runtime_class=a.runtime_class,
+        )
+
 
 def component_name(service: str, region: str) -> str:
-    """Pulumi name of a service's CanaryRollout in a region (unique across regions)."""
+    """Pulumi name of a service's ServiceComponent in a region (unique across regions), which
+    was also the name of its CanaryRollout before ServiceComponent existed (the legacy alias)."""
     return f"{service}-{region}"
-
-
-def service_version(svc: ServiceConfig, region: str) -> str:
-    """The image version a region runs: its ``regionVersions`` entry, else ``version``."""
-    return svc.region_versions.get(region, svc.version)
-
-
-def rollout_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> CanaryRolloutArgs:
-    """Map the typed stack config onto the component's args for one service and region."""
-    r = cfg.rollout
-    res = svc.resources
-    return CanaryRolloutArgs(
-        service=svc.name,
-        region=region,
-        namespace=cfg.region(region).kubernetes.namespace,
-        image=svc.image,
-        version=service_version(svc, region),
-        port=svc.port,
-        replicas=svc.replicas.min,
-        resources={
-            "requests": {"cpu": res.cpu_request, "memory": res.memory_request},
-            "limits": {"cpu": res.cpu_limit, "memory": res.memory_limit},
-        },
-        steps=list(r.steps),
-        analysis=render.AnalysisSettings(
-            p95_ms=r.p95_ms,
-            error_ratio=r.error_ratio,
-            interval=r.analysis_interval,
-            count=r.analysis_count,
-            failure_limit=r.failure_limit,
-            inconclusive_limit=r.inconclusive_limit,
-            window=r.analysis_window,
-            prometheus_address=r.prometheus_address,
-        ),
-        flags=render.region_flags(cfg.flags.defaults, cfg.flags.region_overrides, region),
-        progress_deadline_seconds=r.progress_deadline_seconds,
-        abort_scale_down_delay_seconds=r.abort_scale_down_delay_seconds,
-        analysis_starting_step=r.analysis_starting_step,
-        traffic_routing=r.traffic_routing,
-        ingress=r.ingress,
-    )
-
-
-def deliver_region(
-    cfg: StackConfig,
-    region: str,
-    provider: pulumi.ProviderResource,
-    labels: dict[str, str],
-) -> dict[str, CanaryRollout]:
-    """One CanaryRollout per delivered service in ``region`` (called by the composition)."""
-    out = {}
-    for svc in cfg.services:
-        if not svc.deliver:
-            continue
-        args = rollout_args(cfg, svc, region)
-        args = CanaryRolloutArgs(**{**args.__dict__, "labels": dict(labels)})
-        out[svc.name] = CanaryRollout(
-            component_name(svc.name, region),
-            args,
-            opts=pulumi.ResourceOptions(provider=provider),
-        )
-    return out
-
-
-def region_target_urns(cfg: StackConfig, stack: str, project: str, region: str) -> list[str]:
-    """URNs of every delivered workload in ``region`` (components and children), as the
-    engine builds them: what ``up --target`` needs to touch that region and nothing else.
-
-    The platform now composes each service as a ``summit:platform:Service`` with this
-    CanaryRollout under it, so the URNs come from :mod:`components.service`."""
-    from components.service import region_target_urns as service_target_urns
-
-    return service_target_urns(cfg, stack, project, region)

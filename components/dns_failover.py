@@ -5,37 +5,40 @@ Per region: an HTTPS health check on the regional load balancer, and an alias re
 ``evaluate_target_health`` and the health check attached, so an unhealthy region drops out of
 the answers. Routing is latency-based by default; ``weighted`` lets the traffic controller set
 shares directly. Alias records take the load balancer's own TTL (60 s for ALBs); the health
-checks probe every 10 s and fail after 3 misses.
+checks probe every 10 s and fail after 3 misses. Route53 is a global service: the component
+takes any region's AWS provider through ``ResourceOptions(provider=...)`` and every child
+inherits it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pulumi
 import pulumi_aws as aws
+from pydantic import Field
+
+from components.args import ComponentArgs, StrInput
 
 TOKEN = "summit:traffic:DnsFailover"
 
 
-@dataclass(frozen=True, kw_only=True)
-class DnsRegion:
+class DnsRegion(ComponentArgs):
     """One region's answer."""
 
     region: str
     """AWS region name."""
-    lb_dns_name: pulumi.Input[str]
+    lb_dns_name: StrInput
     """DNS name of the regional ALB."""
-    lb_zone_id: pulumi.Input[str]
+    lb_zone_id: StrInput
     """Canonical hosted zone id of the regional ALB."""
-    weight: int = 50
+    weight: Annotated[int, Field(ge=0, le=255)] = 50
     """Share for weighted routing (ignored for latency routing)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class DnsFailoverArgs:
-    """Inputs of :class:`DnsFailover`."""
+class DnsFailoverArgs(ComponentArgs):
+    """Inputs of :class:`DnsFailover`. Give the component an AWS provider through
+    ``ResourceOptions(provider=...)`` (Route53 is global; any region's provider works)."""
 
     zone_id: str
     """Route53 hosted zone that holds the record."""
@@ -45,15 +48,13 @@ class DnsFailoverArgs:
     """One entry per serving region."""
     tags: dict[str, str]
     """Cost-allocation tags for the health checks."""
-    provider: pulumi.ProviderResource
-    """AWS provider for Route53 (a global service; any region's provider works)."""
     routing: Literal["latency", "weighted"] = "latency"
     """Latency routing with failover, or weighted shares set by the traffic controller."""
     health_check_path: str = "/healthz"
     """Path the health checks probe."""
-    request_interval: int = 10
+    request_interval: Literal[10, 30] = 10
     """Seconds between probes (10 or 30)."""
-    failure_threshold: int = 3
+    failure_threshold: Annotated[int, Field(ge=1, le=10)] = 3
     """Misses before a region is unhealthy."""
 
 
@@ -68,7 +69,8 @@ class DnsFailover(pulumi.ComponentResource):
         self, name: str, args: DnsFailoverArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TOKEN, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        # Children inherit the AWS provider given to the component.
+        child = pulumi.ResourceOptions(parent=self)
         self.health_checks = {}
         self.records = {}
         for r in args.regions:

@@ -2,65 +2,65 @@
 
 An accelerator (IPv4, enabled, optional flow logs), one TCP listener, and one endpoint group per
 region whose traffic dial comes from config. The Global Accelerator API is served from
-us-west-2, so every child uses the control-region provider; the endpoint groups name their own
-region with ``endpoint_group_region``.
+us-west-2, so the component is given the control-region AWS provider through
+``ResourceOptions(provider=...)`` and every child inherits it; the endpoint groups name their
+own region with ``endpoint_group_region``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 import pulumi
 import pulumi_aws as aws
+from pydantic import Field
+
+from components.args import ComponentArgs, StrInput
 
 TOKEN = "summit:traffic:GlobalTraffic"
 
 
-@dataclass(frozen=True, kw_only=True)
-class RegionEndpoint:
+class RegionEndpoint(ComponentArgs):
     """One region behind the accelerator."""
 
     region: str
     """AWS region name, e.g. ``us-east-1``."""
-    endpoint_id: pulumi.Input[str]
+    endpoint_id: StrInput
     """ARN of the regional Application Load Balancer."""
-    dial: int = 100
+    dial: Annotated[int, Field(ge=0, le=100)] = 100
     """Traffic dial (0-100): the share of this region's natural traffic it admits."""
-    weight: int = 128
+    weight: Annotated[int, Field(ge=0, le=255)] = 128
     """Endpoint weight inside the group (one endpoint per group, so it only needs to be > 0)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class HealthCheck:
+class HealthCheck(ComponentArgs):
     """Endpoint-group health check."""
 
     path: str = "/healthz"
     """HTTP(S) path probed on each endpoint."""
-    port: int = 443
+    port: Annotated[int, Field(ge=1, le=65535)] = 443
     """Port probed."""
-    protocol: str = "HTTPS"
+    protocol: Literal["HTTP", "HTTPS", "TCP"] = "HTTPS"
     """HTTP, HTTPS or TCP."""
-    interval_seconds: int = 10
+    interval_seconds: Literal[10, 30] = 10
     """10 or 30 seconds between probes."""
-    threshold_count: int = 3
+    threshold_count: Annotated[int, Field(ge=1, le=10)] = 3
     """Consecutive results before an endpoint changes health."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class GlobalTrafficArgs:
-    """Inputs of :class:`GlobalTraffic`."""
+class GlobalTrafficArgs(ComponentArgs):
+    """Inputs of :class:`GlobalTraffic`. Give the component the control-region (us-west-2) AWS
+    provider through ``ResourceOptions(provider=...)``: the Global Accelerator API lives there."""
 
     endpoints: list[RegionEndpoint]
     """One entry per serving region."""
     tags: dict[str, str]
     """Cost-allocation tags for every taggable child."""
-    control_provider: pulumi.ProviderResource
-    """AWS provider for us-west-2, where the Global Accelerator API lives."""
-    listener_port: int = 443
+    listener_port: Annotated[int, Field(ge=1, le=65535)] = 443
     """TCP port the accelerator listens on."""
     client_ip_preservation: bool = True
     """Preserve client IPs at the ALBs."""
-    health_check: HealthCheck = field(default_factory=HealthCheck)
+    health_check: HealthCheck = HealthCheck()
     """Health check applied to every endpoint group."""
     flow_logs_bucket: str | None = None
     """S3 bucket for flow logs; None disables them."""
@@ -80,7 +80,8 @@ class GlobalTraffic(pulumi.ComponentResource):
         self, name: str, args: GlobalTrafficArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TOKEN, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.control_provider)
+        # Children inherit the AWS provider given to the component (the control region).
+        child = pulumi.ResourceOptions(parent=self)
 
         attributes = None
         if args.flow_logs_bucket:

@@ -6,34 +6,29 @@ it, and a ConfigMap holding the service's RED and USE dashboards labelled for th
 sidecar; plus one overview dashboard for the region. The rule groups and dashboards come from
 the pure builders in :mod:`components.render`; this file only turns them into resources.
 
-:func:`region_services` maps the typed stack config to the builders' inputs; the platform
-composition (:func:`add_monitoring`) and ``summit rules render`` both use it, so the rules a
-stack deploys and the files the CLI writes are the same.
+The composition maps the stack config onto the builders' inputs
+(:func:`stacks.observability.region_services`); ``summit rules render`` uses the same mapping,
+so the rules a stack deploys and the files the CLI writes are the same.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import Field
 
+from components.args import ComponentArgs
 from components.render import dashboards as dash
 from components.render import prometheus_rules as pr
-
-if TYPE_CHECKING:
-    from stacks.config import StackConfig
-    from stacks.platform import RegionContext
 
 TOKEN = "summit:observability:MonitoringRules"
 RULE_API_VERSION = "monitoring.coreos.com/v1"
 RULE_KIND = "PrometheusRule"
 
 
-@dataclass(frozen=True, kw_only=True)
-class MonitoringRulesArgs:
+class MonitoringRulesArgs(ComponentArgs):
     """Inputs of :class:`MonitoringRules`."""
 
     region: str
@@ -42,9 +37,9 @@ class MonitoringRulesArgs:
     """One entry per service: its SLOs and the exporters' metric contract."""
     namespace: str = "monitoring"
     """Namespace of the PrometheusRules and dashboard ConfigMaps."""
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
     """Cost-allocation labels (team, service, env, cost-center) put on every object."""
-    rule_selector_labels: dict[str, str] = field(
+    rule_selector_labels: dict[str, str] = Field(
         default_factory=lambda: {"release": "kube-prometheus-stack"}
     )
     """Labels the Prometheus ``ruleSelector`` matches."""
@@ -143,70 +138,3 @@ class MonitoringRules(pulumi.ComponentResource):
                 "dashboard_uids": self.dashboard_uids,
             }
         )
-
-
-# --- from the stack config --------------------------------------------------------------------
-
-
-def metric_contract(cfg: StackConfig) -> pr.MetricContract:
-    """The exporters' metric and label names from ``observability``."""
-    o = cfg.observability
-    return pr.MetricContract(
-        histogram=o.histogram_metric,
-        service_label=o.service_label,
-        region_label=o.region_label,
-        code_label=o.code_label,
-        inflight=o.inflight_metric,
-        capacity=o.capacity_metric,
-    )
-
-
-def region_services(cfg: StackConfig, region: str) -> list[pr.ServiceRules]:
-    """The builders' input for every service of ``cfg.services`` in one region."""
-    o = cfg.observability
-    metrics = metric_contract(cfg)
-    namespace = cfg.region(region).kubernetes.namespace
-    return [
-        pr.ServiceRules(
-            service=s.name,
-            region=region,
-            namespace=namespace,
-            team=s.team,
-            objective=s.slo.objective,
-            latency_threshold_seconds=s.slo.latency_threshold_ms / 1000,
-            latency_objective=s.slo.latency_objective,
-            min_request_rate=s.slo.min_request_rate,
-            period_days=o.slo_period_days,
-            runbook_base_url=o.runbook_base_url,
-            dashboard_base_url=o.dashboard_base_url,
-            metrics=metrics,
-        )
-        for s in cfg.services
-    ]
-
-
-def add_monitoring(
-    cfg: StackConfig, ctx: RegionContext, *, per_service: bool = True
-) -> dict[str, Any]:
-    """The platform's hook: MonitoringRules for one region (nothing when disabled).
-
-    ``per_service=False`` when each service's ServiceComponent owns its rules and dashboards:
-    this instance then keeps only the region overview."""
-    o = cfg.observability
-    if not o.enabled or not cfg.services:
-        return {}
-    region = ctx.region.name
-    MonitoringRules(
-        f"obs-{region}",
-        MonitoringRulesArgs(
-            region=region,
-            services=region_services(cfg, region),
-            namespace=o.namespace,
-            labels=dict(ctx.labels),
-            rule_selector_labels=dict(o.rule_selector_labels),
-            dashboard_label=o.dashboard_label,
-            per_service=per_service,
-        ),
-        opts=pulumi.ResourceOptions(provider=ctx.kubernetes),
-    )
-    return {}

@@ -19,18 +19,19 @@ watched, reusing the other domains' pieces rather than copying them:
   with the platform's per-region instance.
 
 Every manifest body is a pure function of the args (:func:`manifests`), testable without mocks.
-The platform composition calls :func:`platform_services` once per region.
+The Kubernetes provider comes through ``opts``; every child inherits it. The platform
+composition maps its stack config onto these args in :mod:`stacks.services`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from components.canary_rollout import TOKEN as CANARY_TOKEN
+from components.args import ComponentArgs, ComponentArgsError
 from components.canary_rollout import CanaryRollout, CanaryRolloutArgs, component_name
 from components.monitoring_rules import TOKEN as MONITORING_TOKEN
 from components.monitoring_rules import MonitoringRules, MonitoringRulesArgs
@@ -38,40 +39,24 @@ from components.render import canary as render
 from components.render import prometheus_rules as pr
 from components.render.quantities import parse_cpu_millis, parse_memory_bytes
 
-if TYPE_CHECKING:
-    from stacks.config import ServiceConfig, StackConfig
-    from stacks.platform import RegionContext
-
 TOKEN = "summit:platform:Service"
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1"
 SCRAPE_LABEL = "summit.io/scrape"
 """Label on the metrics Service that the ServiceMonitor selects (not on stable/canary, which
 would scrape each pod twice)."""
-COST_LABELS = ("team", "service", "env", "cost-center")
 
 _DNS1123 = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 
-_DEFAULT_STEPS: list[dict[str, Any]] = [
-    {"setWeight": 10},
-    {"pause": {"duration": "5m"}},
-    {"setWeight": 50},
-    {"pause": {"duration": "10m"}},
-    {"setWeight": 100},
-]
-
-
-class ServiceComponentError(ValueError):
+class ServiceComponentError(ComponentArgsError):
     """Args that do not fit: one line per problem, each naming the field."""
 
 
-class ServiceComponentArgs(BaseModel):
-    """Inputs of :class:`ServiceComponent`: one service in one region."""
+class ServiceComponentArgs(ComponentArgs):
+    """Inputs of :class:`ServiceComponent`: one service in one region. Build them with
+    :meth:`of` for errors that name each field (:class:`ServiceComponentError`)."""
 
-    # No use_attribute_docstrings: pydantic would ast.parse this module at import, and the
-    # embedded lane imports it inside a running program, where CPython 3.11.7's AST recursion
-    # check fails at random ("AST constructor recursion depth mismatch").
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    error_type = ServiceComponentError
 
     name: Annotated[str, Field(pattern=_DNS1123)]
     """Service name (DNS-1123): Rollout, Services, metric ``service`` label."""
@@ -115,10 +100,10 @@ class ServiceComponentArgs(BaseModel):
     """Percent of requests faster than the threshold."""
     min_request_rate: Annotated[float, Field(ge=0)] = 0.1
     """Requests/s below which burn-rate pages stay silent (low-traffic guard)."""
-    error_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    error_ratio: Annotated[float, Field(gt=0, lt=1)] = render.DEFAULT_ANALYSIS.error_ratio
     """Canary error-ratio gate."""
-    steps: list[dict[str, Any]] = Field(default_factory=lambda: list(_DEFAULT_STEPS))
-    """Canary steps (validated by the delivery builder)."""
+    steps: list[dict[str, Any]] = Field(default_factory=render.default_steps)
+    """Canary steps (default: the 10/50/100 ladder), validated by the delivery builder."""
     flags: dict[str, bool] = Field(default_factory=dict)
     """The region's effective feature flags."""
     deliver: bool = True
@@ -153,14 +138,18 @@ class ServiceComponentArgs(BaseModel):
     """Metric and label names the app exports (the observability contract)."""
     analysis: render.AnalysisSettings | None = None
     """Full canary analysis settings; None derives them from the SLO fields above."""
-    progress_deadline_seconds: Annotated[int, Field(ge=60)] = 600
+    progress_deadline_seconds: Annotated[int, Field(ge=60)] = (
+        render.DEFAULT_PROGRESS_DEADLINE_SECONDS
+    )
     """Seconds without progress before the rollout aborts."""
-    abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = (
+        render.DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS
+    )
     """Seconds an aborted canary's pods stay up."""
-    analysis_starting_step: Annotated[int, Field(ge=0)] = 1
+    analysis_starting_step: Annotated[int, Field(ge=0)] = render.DEFAULT_ANALYSIS_STARTING_STEP
     """Step index from which background analysis runs."""
-    traffic_routing: str = "none"
-    """``none``, ``alb`` or ``nginx`` (the delivery builder checks it)."""
+    traffic_routing: Literal["none", "alb", "nginx"] = "none"
+    """``none`` (replica ratio), ``alb`` or ``nginx``."""
     monitoring: bool = True
     """Create the service's PrometheusRule and dashboards (the platform's
     ``observability.enabled``)."""
@@ -213,24 +202,6 @@ class ServiceComponentArgs(BaseModel):
             )
         return self
 
-    @classmethod
-    def of(cls, **fields: Any) -> ServiceComponentArgs:
-        """Build and validate; errors become one :class:`ServiceComponentError` whose lines
-        each name the field (``ServiceComponentArgs.cpu_request: ...``)."""
-        try:
-            return cls(**fields)
-        except ValidationError as err:
-            lines = []
-            for e in err.errors():
-                loc = ".".join(str(p) for p in e["loc"]) or "(args)"
-                msg = e["msg"].removeprefix("Value error, ")
-                if e["type"] == "extra_forbidden":
-                    msg = "unknown field"
-                elif "input" in e and e["type"] != "value_error":
-                    msg = f"{msg}; found {e['input']!r}"
-                lines.append(f"ServiceComponentArgs.{loc}: {msg}")
-            raise ServiceComponentError("\n".join(lines)) from None
-
     @property
     def labels(self) -> dict[str, str]:
         """Cost-allocation labels for every object (FinOps allocates by them)."""
@@ -269,47 +240,77 @@ def pod_wiring(a: ServiceComponentArgs) -> tuple[dict[str, str], dict[str, str]]
     return env, annotations
 
 
-def manifests(a: ServiceComponentArgs) -> dict[str, dict[str, Any]]:
-    """Every object ServiceComponent creates besides the CanaryRollout and MonitoringRules,
-    keyed by role: plain dicts (apiVersion, kind, metadata, spec)."""
-    app = {render.APP_LABEL: a.name}
-    labels = {**a.labels, **app}
+def _meta(
+    a: ServiceComponentArgs, name: str, extra: dict[str, str] | None = None, ns: bool = True
+) -> dict[str, Any]:
+    """``metadata``: the name, the cost labels plus the app label (and ``extra``), and the
+    service's namespace unless ``ns`` is False (cluster-scoped objects)."""
+    m: dict[str, Any] = {
+        "name": name,
+        "labels": {**a.labels, render.APP_LABEL: a.name, **(extra or {})},
+    }
+    if ns:
+        m["namespace"] = a.namespace
+    return m
 
-    def meta(name: str, extra: dict[str, str] | None = None, ns: bool = True) -> dict[str, Any]:
-        m: dict[str, Any] = {"name": name, "labels": {**labels, **(extra or {})}}
-        if ns:
-            m["namespace"] = a.namespace
-        return m
 
-    out: dict[str, dict[str, Any]] = {}
-    if a.create_namespace:
-        out["namespace"] = {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": meta(a.namespace, ns=False),
-        }
-    out["sa"] = {
+def _app(a: ServiceComponentArgs) -> dict[str, str]:
+    """The selector every object uses to find the service's pods."""
+    return {render.APP_LABEL: a.name}
+
+
+def namespace_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
+    """The service's own namespace (created only when ``create_namespace``)."""
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(a, a.namespace, ns=False)}
+
+
+def service_account_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
+    """The pods' identity; it mounts no API token (the service does not call the API server)."""
+    return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": meta(a.name),
+        "metadata": _meta(a, a.name),
         "automountServiceAccountToken": False,
     }
-    out["metrics"] = {
+
+
+def metrics_service_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
+    """A headless Service over every pod of the service (stable and canary), the one the
+    ServiceMonitor scrapes."""
+    return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": meta(f"{a.name}-metrics", {SCRAPE_LABEL: "true"}),
+        "metadata": _meta(a, f"{a.name}-metrics", {SCRAPE_LABEL: "true"}),
         "spec": {
             "clusterIP": "None",
-            "selector": app,
+            "selector": _app(a),
             "ports": [{"name": "http", "port": a.port, "targetPort": "http", "protocol": "TCP"}],
         },
     }
-    out["servicemonitor"] = {
+
+
+def service_monitor_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
+    """The ServiceMonitor scraping the metrics Service, relabelled with the pod-template hash
+    the canary analysis scopes its queries by, and with the pod name."""
+    relabelings = [
+        # The canary analysis scopes its queries to the new pods by this label.
+        {
+            "action": "replace",
+            "sourceLabels": ["__meta_kubernetes_pod_label_rollouts_pod_template_hash"],
+            "targetLabel": render.POD_HASH_LABEL,
+        },
+        {
+            "action": "replace",
+            "sourceLabels": ["__meta_kubernetes_pod_name"],
+            "targetLabel": "pod",
+        },
+    ]
+    return {
         "apiVersion": SERVICE_MONITOR_API,
         "kind": "ServiceMonitor",
-        "metadata": meta(a.name, dict(a.rule_selector_labels)),
+        "metadata": _meta(a, a.name, dict(a.rule_selector_labels)),
         "spec": {
-            "selector": {"matchLabels": {**app, SCRAPE_LABEL: "true"}},
+            "selector": {"matchLabels": {**_app(a), SCRAPE_LABEL: "true"}},
             "namespaceSelector": {"matchNames": [a.namespace]},
             "endpoints": [
                 {
@@ -317,70 +318,66 @@ def manifests(a: ServiceComponentArgs) -> dict[str, dict[str, Any]]:
                     "path": "/metrics",
                     "interval": a.scrape_interval,
                     "honorLabels": True,
-                    "relabelings": [
-                        # The canary analysis scopes its queries to the new pods by this label.
-                        {
-                            "action": "replace",
-                            "sourceLabels": [
-                                "__meta_kubernetes_pod_label_rollouts_pod_template_hash"
-                            ],
-                            "targetLabel": render.POD_HASH_LABEL,
-                        },
-                        {
-                            "action": "replace",
-                            "sourceLabels": ["__meta_kubernetes_pod_name"],
-                            "targetLabel": "pod",
-                        },
-                    ],
+                    "relabelings": relabelings,
                 }
             ],
         },
     }
-    if a.deliver:
-        out["hpa"] = {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": meta(a.name),
-            "spec": {
-                "scaleTargetRef": {
-                    "apiVersion": render.ROLLOUTS_API,
-                    "kind": "Rollout",
-                    "name": a.name,
-                },
-                "minReplicas": a.min_replicas,
-                "maxReplicas": a.max_replicas,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {
-                                "type": "Utilization",
-                                "averageUtilization": a.target_cpu_utilization,
-                            },
-                        },
-                    }
-                ],
-                "behavior": {
-                    # Scale down slowly: a canary abort or a traffic shift must not flap pods.
-                    "scaleDown": {"stabilizationWindowSeconds": 300},
-                },
+
+
+def hpa_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
+    """autoscaling/v2 on the Rollout, by CPU utilisation of the request."""
+    cpu_target = {"type": "Utilization", "averageUtilization": a.target_cpu_utilization}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(a, a.name),
+        "spec": {
+            "scaleTargetRef": {
+                "apiVersion": render.ROLLOUTS_API,
+                "kind": "Rollout",
+                "name": a.name,
             },
-        }
-        out["pdb"] = {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": meta(a.name),
-            # maxUnavailable, not minAvailable: with one replica minAvailable 1 blocks drains.
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": app}},
-        }
-    out["deny-ingress"] = {
+            "minReplicas": a.min_replicas,
+            "maxReplicas": a.max_replicas,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": cpu_target}}],
+            "behavior": {
+                # Scale down slowly: a canary abort or a traffic shift must not flap pods.
+                "scaleDown": {"stabilizationWindowSeconds": 300},
+            },
+        },
+    }
+
+
+def pdb_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
+    """policy/v1 PodDisruptionBudget: one pod at a time may go."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(a, a.name),
+        # maxUnavailable, not minAvailable: with one replica minAvailable 1 blocks drains.
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _app(a)}},
+    }
+
+
+def deny_ingress_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
+    """Deny every ingress to the service's pods (the allow policy opens what is needed)."""
+    return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": meta(f"{a.name}-deny-ingress"),
+        "metadata": _meta(a, f"{a.name}-deny-ingress"),
         # Scoped to this service's pods, so a namespace shared by several services is safe.
-        "spec": {"podSelector": {"matchLabels": app}, "policyTypes": ["Ingress"], "ingress": []},
+        "spec": {
+            "podSelector": {"matchLabels": _app(a)},
+            "policyTypes": ["Ingress"],
+            "ingress": [],
+        },
     }
+
+
+def allow_ingress_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
+    """Allow the gateway's pods (any namespace; not for the gateway itself), the ingress
+    controller's namespace and Prometheus to reach the service's port."""
     name_label = "kubernetes.io/metadata.name"
     sources: list[dict[str, Any]] = [
         {"namespaceSelector": {"matchLabels": {name_label: a.ingress_namespace}}},
@@ -397,44 +394,50 @@ def manifests(a: ServiceComponentArgs) -> dict[str, dict[str, Any]]:
                 "podSelector": {"matchLabels": {render.APP_LABEL: a.gateway_service}},
             },
         )
-    out["allow-ingress"] = {
+    return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": meta(f"{a.name}-allow-ingress"),
+        "metadata": _meta(a, f"{a.name}-allow-ingress"),
         "spec": {
-            "podSelector": {"matchLabels": app},
+            "podSelector": {"matchLabels": _app(a)},
             "policyTypes": ["Ingress"],
             "ingress": [{"from": sources, "ports": [{"protocol": "TCP", "port": a.port}]}],
         },
     }
+
+
+def ingress_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
+    """An Ingress for ``ingress_host`` to the stable Service (the canary split, if any, is the
+    Rollout's traffic routing)."""
+    backend = {"service": {"name": f"{a.name}-stable", "port": {"name": "http"}}}
+    path = {"path": "/", "pathType": "Prefix", "backend": backend}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _meta(a, a.name),
+        "spec": {
+            "ingressClassName": a.ingress_class,
+            "rules": [{"host": a.ingress_host, "http": {"paths": [path]}}],
+        },
+    }
+
+
+def manifests(a: ServiceComponentArgs) -> dict[str, dict[str, Any]]:
+    """Every object ServiceComponent creates besides the CanaryRollout and MonitoringRules,
+    keyed by role: plain dicts (apiVersion, kind, metadata, spec)."""
+    out: dict[str, dict[str, Any]] = {}
+    if a.create_namespace:
+        out["namespace"] = namespace_manifest(a)
+    out["sa"] = service_account_manifest(a)
+    out["metrics"] = metrics_service_manifest(a)
+    out["servicemonitor"] = service_monitor_manifest(a)
+    if a.deliver:
+        out["hpa"] = hpa_manifest(a)
+        out["pdb"] = pdb_manifest(a)
+    out["deny-ingress"] = deny_ingress_manifest(a)
+    out["allow-ingress"] = allow_ingress_manifest(a)
     if a.ingress_host:
-        out["ingress"] = {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": meta(a.name),
-            "spec": {
-                "ingressClassName": a.ingress_class,
-                "rules": [
-                    {
-                        "host": a.ingress_host,
-                        "http": {
-                            "paths": [
-                                {
-                                    "path": "/",
-                                    "pathType": "Prefix",
-                                    "backend": {
-                                        "service": {
-                                            "name": f"{a.name}-stable",
-                                            "port": {"name": "http"},
-                                        }
-                                    },
-                                }
-                            ]
-                        },
-                    }
-                ],
-            },
-        }
+        out["ingress"] = ingress_manifest(a)
     return out
 
 
@@ -541,72 +544,10 @@ class ServiceComponent(pulumi.ComponentResource):
         self, name: str, args: ServiceComponentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TOKEN, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        bodies = manifests(args)
-        self.objects = {}
-        ns_obj = None
-        if "namespace" in bodies:
-            body = bodies.pop("namespace")
-            ns_obj = k8s.core.v1.Namespace(
-                f"{name}-namespace", metadata=body["metadata"], opts=child
-            )
-            self.objects["namespace"] = ns_obj
-        # Namespaced objects wait for the namespace the component created (if any).
-        ns_opts = pulumi.ResourceOptions(parent=self, depends_on=[ns_obj] if ns_obj else [])
-        monitor_body = bodies.pop("servicemonitor")
-        for role, body in bodies.items():
-            cls = _RESOURCE_CLASSES[role]
-            kwargs = {
-                _SNAKE.get(k, k): v for k, v in body.items() if k not in ("apiVersion", "kind")
-            }
-            self.objects[role] = cls(f"{name}-{role}", **kwargs, opts=ns_opts)
-        self.objects["servicemonitor"] = k8s.apiextensions.CustomResource(
-            f"{name}-servicemonitor",
-            api_version=monitor_body["apiVersion"],
-            kind=monitor_body["kind"],
-            metadata=monitor_body["metadata"],
-            spec=monitor_body["spec"],
-            opts=pulumi.ResourceOptions.merge(
-                ns_opts, pulumi.ResourceOptions(depends_on=[self.objects["metrics"]])
-            ),
-        )
-        self.canary = None
-        if args.deliver:
-            aliases = []
-            if args.legacy_aliases:
-                aliases = [
-                    pulumi.Alias(
-                        name=component_name(args.name, args.region),
-                        parent=pulumi.ROOT_STACK_RESOURCE,
-                    )
-                ]
-            self.canary = CanaryRollout(
-                f"{name}-canary",
-                rollout_args(args),
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    aliases=aliases,
-                    depends_on=[self.objects["sa"], *([ns_obj] if ns_obj else [])],
-                ),
-            )
-        transformations = (
-            [_legacy_monitoring_aliases(args.region, args.name)] if args.legacy_aliases else []
-        )
-        self.monitoring = None
-        if args.monitoring:
-            self.monitoring = MonitoringRules(
-                f"{name}-monitoring",
-                MonitoringRulesArgs(
-                    region=args.region,
-                    services=[service_rules(args)],
-                    namespace=args.prometheus_namespace,
-                    labels=args.labels,
-                    rule_selector_labels=dict(args.rule_selector_labels),
-                    dashboard_label=args.dashboard_label,
-                    overview=False,
-                ),
-                opts=pulumi.ResourceOptions(parent=self, transformations=transformations),
-            )
+        self.objects = self._objects(name, args)
+        ns_obj = self.objects.get("namespace")
+        self.canary = self._canary(name, args, ns_obj) if args.deliver else None
+        self.monitoring = self._monitoring(name, args) if args.monitoring else None
         self.service_name = pulumi.Output.from_input(args.name)
         self.namespace = pulumi.Output.from_input(args.namespace)
         self.rollout_name = (
@@ -624,91 +565,78 @@ class ServiceComponent(pulumi.ComponentResource):
             }
         )
 
-
-# --- from the platform's stack config --------------------------------------------------------
-
-
-def platform_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> ServiceComponentArgs:
-    """Map the platform's typed config onto one service's args in one region."""
-    from components.canary_rollout import rollout_args as canary_args
-    from components.monitoring_rules import metric_contract
-
-    r = cfg.rollout
-    o = cfg.observability
-    canary = canary_args(cfg, svc, region)
-    return ServiceComponentArgs.of(
-        name=svc.name,
-        team=svc.team,
-        image=svc.image,
-        version=canary.version,
-        region=region,
-        env=cfg.tags.env,
-        cost_center=cfg.tags.cost_center,
-        # The platform's services share the region namespace the cluster bootstrap owns;
-        # moving them would replace live workloads.
-        namespace=cfg.region(region).kubernetes.namespace,
-        create_namespace=False,
-        port=svc.port,
-        min_replicas=max(svc.replicas.min, 1),
-        max_replicas=max(svc.replicas.max, 1),
-        cpu_request=svc.resources.cpu_request,
-        memory_request=svc.resources.memory_request,
-        cpu_limit=svc.resources.cpu_limit,
-        memory_limit=svc.resources.memory_limit,
-        slo_objective=svc.slo.objective,
-        latency_threshold_ms=svc.slo.latency_threshold_ms,
-        latency_objective=svc.slo.latency_objective,
-        min_request_rate=svc.slo.min_request_rate,
-        error_ratio=r.error_ratio,
-        steps=list(r.steps),
-        flags=canary.flags,
-        deliver=svc.deliver,
-        prometheus_namespace=o.namespace,
-        rule_selector_labels=dict(o.rule_selector_labels),
-        dashboard_label=o.dashboard_label,
-        slo_period_days=o.slo_period_days,
-        runbook_base_url=o.runbook_base_url,
-        dashboard_base_url=o.dashboard_base_url,
-        metrics=metric_contract(cfg),
-        analysis=canary.analysis,
-        progress_deadline_seconds=r.progress_deadline_seconds,
-        abort_scale_down_delay_seconds=r.abort_scale_down_delay_seconds,
-        analysis_starting_step=r.analysis_starting_step,
-        traffic_routing=r.traffic_routing,
-        monitoring=o.enabled,
-        legacy_aliases=True,
-    )
-
-
-def platform_services(cfg: StackConfig, ctx: RegionContext) -> dict[str, ServiceComponent]:
-    """The composition's hook: one ServiceComponent per service of ``cfg.services`` in the
-    region of ``ctx``, through that region's Kubernetes provider."""
-    region = ctx.region.name
-    out = {}
-    for svc in cfg.services:
-        args = platform_args(cfg, svc, region)
-        out[svc.name] = ServiceComponent(
-            component_name(svc.name, region),
-            args,
-            opts=pulumi.ResourceOptions(provider=ctx.kubernetes),
+    def _objects(self, name: str, args: ServiceComponentArgs) -> dict[str, pulumi.CustomResource]:
+        """The plain Kubernetes objects of :func:`manifests`, keyed by role; the namespace (if
+        created) first, the ServiceMonitor last (after the Service it scrapes)."""
+        bodies = manifests(args)
+        objects: dict[str, pulumi.CustomResource] = {}
+        ns_obj = None
+        if "namespace" in bodies:
+            body = bodies.pop("namespace")
+            ns_obj = k8s.core.v1.Namespace(
+                f"{name}-namespace",
+                metadata=body["metadata"],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            objects["namespace"] = ns_obj
+        # Namespaced objects wait for the namespace the component created (if any).
+        ns_opts = pulumi.ResourceOptions(parent=self, depends_on=[ns_obj] if ns_obj else [])
+        monitor_body = bodies.pop("servicemonitor")
+        for role, body in bodies.items():
+            cls = _RESOURCE_CLASSES[role]
+            kwargs = {
+                _SNAKE.get(k, k): v for k, v in body.items() if k not in ("apiVersion", "kind")
+            }
+            objects[role] = cls(f"{name}-{role}", **kwargs, opts=ns_opts)
+        objects["servicemonitor"] = k8s.apiextensions.CustomResource(
+            f"{name}-servicemonitor",
+            api_version=monitor_body["apiVersion"],
+            kind=monitor_body["kind"],
+            metadata=monitor_body["metadata"],
+            spec=monitor_body["spec"],
+            opts=pulumi.ResourceOptions.merge(
+                ns_opts, pulumi.ResourceOptions(depends_on=[objects["metrics"]])
+            ),
         )
-    return out
+        return objects
 
+    def _canary(
+        self, name: str, args: ServiceComponentArgs, ns_obj: pulumi.CustomResource | None
+    ) -> CanaryRollout:
+        """The ``-canary`` CanaryRollout, after the ServiceAccount (and namespace) it uses."""
+        aliases = []
+        if args.legacy_aliases:
+            aliases = [
+                pulumi.Alias(
+                    name=component_name(args.name, args.region),
+                    parent=pulumi.ROOT_STACK_RESOURCE,
+                )
+            ]
+        return CanaryRollout(
+            f"{name}-canary",
+            rollout_args(args),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                aliases=aliases,
+                depends_on=[self.objects["sa"], *([ns_obj] if ns_obj else [])],
+            ),
+        )
 
-def region_target_urns(cfg: StackConfig, stack: str, project: str, region: str) -> list[str]:
-    """URNs of each delivered service's CanaryRollout in ``region`` and its children, under
-    the service's ServiceComponent: what ``summit deploy``'s targeted ``up`` touches to move
-    that region to a new version and nothing else."""
-    from components.canary_rollout import CHILDREN
-
-    out = []
-    for svc in cfg.services:
-        if not svc.deliver:
-            continue
-        name = component_name(svc.name, region)
-        chain = f"{TOKEN}${CANARY_TOKEN}"
-        canary = f"{name}-canary"
-        out.append(f"urn:pulumi:{stack}::{project}::{chain}::{canary}")
-        for type_, role in CHILDREN:
-            out.append(f"urn:pulumi:{stack}::{project}::{chain}${type_}::{canary}-{role}")
-    return out
+    def _monitoring(self, name: str, args: ServiceComponentArgs) -> MonitoringRules:
+        """The ``-monitoring`` MonitoringRules for this one service (no region overview)."""
+        transformations = (
+            [_legacy_monitoring_aliases(args.region, args.name)] if args.legacy_aliases else []
+        )
+        return MonitoringRules(
+            f"{name}-monitoring",
+            MonitoringRulesArgs(
+                region=args.region,
+                services=[service_rules(args)],
+                namespace=args.prometheus_namespace,
+                labels=args.labels,
+                rule_selector_labels=dict(args.rule_selector_labels),
+                dashboard_label=args.dashboard_label,
+                overview=False,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, transformations=transformations),
+        )

@@ -1,9 +1,9 @@
 """The typed stack configuration: one pydantic model for the project's config namespace.
 
 Data flows one way: a stack file (or ``pulumi.Config``) -> :class:`StackConfig` -> the
-composition in :mod:`stacks.platform`. The same loader serves the Pulumi program (through
-``pulumi.Config``) and the ``summit`` CLI (straight from the YAML files), so both see the same
-defaults and the same errors. Every error names the stack file and the dotted key
+composition in :mod:`stacks.platform`. The same validation serves the Pulumi program (through
+``pulumi.Config``, :mod:`stacks.pulumi_config`) and the ``summit`` CLI (straight from the YAML
+files), so both see the same defaults and the same errors. Every error names the stack file and the dotted key
 (``summit-platform:regions[1].naturalShare``), what was expected and what was found.
 """
 
@@ -27,6 +27,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.render import canary
+from components.render.durations import go_duration
 from components.render.quantities import parse_cpu_millis, parse_memory_bytes
 
 PROJECT = "summit-platform"
@@ -323,37 +325,40 @@ class ObservabilityConfig(_Model):
         return v
 
 
-def _default_steps() -> list[dict[str, Any]]:
-    """setWeight 10, pause 5m, setWeight 50, pause 10m, setWeight 100."""
-    return [
-        {"setWeight": 10},
-        {"pause": {"duration": "5m"}},
-        {"setWeight": 50},
-        {"pause": {"duration": "10m"}},
-        {"setWeight": 100},
-    ]
+_ANALYSIS = canary.DEFAULT_ANALYSIS
 
 
 class RolloutConfig(_Model):
-    """Canary delivery settings shared by every delivered service."""
+    """Canary delivery settings shared by every delivered service.
 
-    steps: list[dict[str, Any]] = Field(default_factory=_default_steps)
-    p95_ms: Annotated[float, Field(gt=0)] = 1500
-    error_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.01
-    analysis_interval: str = "1m"
-    analysis_count: Annotated[int, Field(ge=1)] = 5
-    failure_limit: Annotated[int, Field(ge=0)] = 1
-    progress_deadline_seconds: Annotated[int, Field(ge=60)] = 600
-    prometheus_address: str = "http://kube-prometheus-stack-prometheus.monitoring:9090"
+    The defaults are :mod:`components.render.canary`'s, shared with the components and the
+    renderer."""
+
+    steps: list[dict[str, Any]] = Field(default_factory=canary.default_steps)
+    p95_ms: Annotated[float, Field(gt=0)] = _ANALYSIS.p95_ms
+    error_ratio: Annotated[float, Field(gt=0, lt=1)] = _ANALYSIS.error_ratio
+    analysis_interval: str = _ANALYSIS.interval
+    analysis_count: Annotated[int, Field(ge=1)] = _ANALYSIS.count
+    failure_limit: Annotated[int, Field(ge=0)] = _ANALYSIS.failure_limit
+    progress_deadline_seconds: Annotated[int, Field(ge=60)] = (
+        canary.DEFAULT_PROGRESS_DEADLINE_SECONDS
+    )
+    prometheus_address: str = _ANALYSIS.prometheus_address
     traffic_routing: Literal["none", "alb", "nginx"] = "none"
     inconclusive_limit: Annotated[int, Field(ge=0)] = Field(
-        default=2, description="No-data measurements tolerated before the rollout pauses."
+        default=_ANALYSIS.inconclusive_limit,
+        description="No-data measurements tolerated before the rollout pauses.",
     )
-    analysis_window: str = Field(default="2m", description="rate() range of the gate queries.")
+    analysis_window: str = Field(
+        default=_ANALYSIS.window, description="rate() range of the gate queries."
+    )
     analysis_starting_step: Annotated[int, Field(ge=0)] = Field(
-        default=1, description="Step index from which background analysis runs."
+        default=canary.DEFAULT_ANALYSIS_STARTING_STEP,
+        description="Step index from which background analysis runs.",
     )
-    abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = (
+        canary.DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS
+    )
     ingress: str | None = Field(
         default=None, description="Ingress split by ALB/NGINX routing (default: service name)."
     )
@@ -367,17 +372,12 @@ class RolloutConfig(_Model):
     @field_validator("steps")
     @classmethod
     def _steps(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from components.render.canary import build_steps
-
-        return build_steps(v)
+        return canary.build_steps(v)
 
     @field_validator("analysis_interval", "analysis_window")
     @classmethod
     def _duration(cls, v: str) -> str:
-        from components.render.canary import parse_duration
-
-        if parse_duration(v) <= 0:
-            raise ValueError(f"expected a positive duration like '1m', found {v!r}")
+        go_duration(v)  # a Go duration with a unit, above zero (Argo Rollouts reads it)
         return v
 
     @model_validator(mode="after")
@@ -398,15 +398,13 @@ class FlagsConfig(_Model):
 
     @model_validator(mode="after")
     def _names(self) -> FlagsConfig:
-        from components.render.canary import region_flags
-
         for region in self.region_overrides:
             if region not in SUPPORTED_REGIONS:
                 raise ValueError(
                     f"regionOverrides: expected a region of {list(SUPPORTED_REGIONS)},"
                     f" found {region!r}"
                 )
-        region_flags(self.defaults, self.region_overrides, SUPPORTED_REGIONS[0])
+        canary.region_flags(self.defaults, self.region_overrides, SUPPORTED_REGIONS[0])
         return self
 
 
@@ -440,7 +438,7 @@ class StackConfig(_Model):
     @field_validator("kubernetes_version", mode="before")
     @classmethod
     def _k8s_version(cls, v: Any) -> Any:
-        # pulumi.Config hands every value over as a string that from_pulumi_config JSON-decodes,
+        # pulumi.Config hands every value over as a string that stacks.pulumi_config decodes,
         # so "1.35" arrives as a number; `summit plan` reads the stack file itself and asks for
         # a quoted version there (an unquoted 1.30 is the number 1.3).
         if isinstance(v, int | float) and not isinstance(v, bool):
@@ -596,33 +594,6 @@ def load_stack(project_dir: Path | str, stack: str) -> StackConfig:
     path = project_dir / f"Pulumi.{stack}.yaml"
     raw = read_stack_file(project_dir, stack)
     return from_values(namespace_values(project, defaults, raw, str(path)), str(path))
-
-
-def from_pulumi_config() -> StackConfig:
-    """Load the model inside a running Pulumi program (``pulumi up`` or the embedded lane).
-
-    ``pulumi.Config`` already holds Pulumi.yaml defaults merged with the stack file; secrets
-    are decrypted by the engine (cloud lane) and arrive as plaintext here, so the secret
-    sections are re-wrapped as :class:`Secret`."""
-    import pulumi
-
-    cfg = pulumi.Config()
-    values: dict[str, Any] = {}
-    for camel in TOP_LEVEL_KEYS:
-        raw = cfg.get(camel)
-        if raw is None:
-            continue
-        try:
-            values[camel] = json.loads(raw)
-        except json.JSONDecodeError:
-            values[camel] = raw
-    kc = values.get("kubeconfigs")
-    if isinstance(kc, dict):
-        values["kubeconfigs"] = {
-            r: (v if isinstance(v, dict) else {"plaintext": v}) for r, v in kc.items()
-        }
-    source = f"Pulumi.{pulumi.get_stack()}.yaml"
-    return from_values(values, source)
 
 
 def stack_names(project_dir: Path | str) -> list[str]:

@@ -25,6 +25,8 @@ class Providers:
 
 
 def build_providers(cfg: StackConfig) -> Providers:
+    """The stack's providers: one AWS provider per region (plus the control region when it
+    serves no traffic) and one Kubernetes provider per regional cluster."""
     regional: dict[str, aws.Provider] = {
         r.name: aws.Provider(f"aws-{r.name}", region=r.name) for r in cfg.regions
     }

@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# `make fuzz`: every bad-input surface test with many more generated inputs (tests/fuzz.py).
+settings.register_profile(
+    "fuzz", max_examples=400, deadline=None, suppress_health_check=list(HealthCheck)
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"

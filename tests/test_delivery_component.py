@@ -21,10 +21,10 @@ from components.canary_rollout import (
     TOKEN,
     CanaryRollout,
     CanaryRolloutArgs,
-    region_target_urns,
 )
 from components.render import canary as render
 from stacks.config import load_stack
+from stacks.delivery import region_target_urns
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from automation.cli import main
 from automation.delivery import deploy as d
 from automation.errors import UserError
-from components.canary_rollout import region_target_urns
 from stacks.config import load_stack
+from stacks.delivery import region_target_urns
 from tests.support.pulumi_standin import PulumiStandin
 
 ROOT = Path(__file__).resolve().parents[1]

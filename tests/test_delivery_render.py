@@ -20,24 +20,30 @@ def _fmt(h: int, m: int, s: int) -> str:
 
 
 @given(durations)
-def test_duration_strings_parse_to_their_seconds(t):
+def test_pause_durations_parse_to_their_seconds(t):
     h, m, s = t
-    assert render.parse_duration(_fmt(h, m, s)) == h * 3600 + m * 60 + s
+    steps = [{"setWeight": 10}, {"pause": {"duration": _fmt(h, m, s)}}]
+    assert render.total_pause_seconds(render.build_steps(steps)) == h * 3600 + m * 60 + s
 
 
 @given(st.integers(0, 10**6))
-def test_whole_seconds_parse_as_int_or_digits(n):
-    assert render.parse_duration(n) == n
-    assert render.parse_duration(str(n)) == n
+def test_a_bare_number_of_seconds_is_refused_as_int_or_digits(n):
+    # A bare number could mean seconds or minutes: every duration in the project has a unit.
+    for bare in (n, str(n)):
+        with pytest.raises(render.StepError, match=r"steps\[1\]: pause\.duration"):
+            render.build_steps([{"setWeight": 10}, {"pause": {"duration": bare}}])
 
 
-@pytest.mark.parametrize("bad", ["", "5", "5 m", "m5", "1d", "1.5m", "-3s", "5min", True, -1])
-def test_bad_durations_are_rejected(bad):
-    if bad == "5":  # whole seconds as digits are fine
-        assert render.parse_duration(bad) == 5
-        return
-    with pytest.raises(ValueError):
-        render.parse_duration(bad)
+@pytest.mark.parametrize("bad", ["", "5", "5 m", "m5", "1d", "-3s", "5min", True, -1, 300])
+def test_bad_pause_durations_are_rejected(bad):
+    with pytest.raises(render.StepError, match=r"pause\.duration"):
+        render.build_steps([{"setWeight": 10}, {"pause": {"duration": bad}}])
+
+
+def test_go_fractions_are_pause_durations():
+    # Go's time.ParseDuration (and so Argo Rollouts) reads "1.5m" as 90 s.
+    steps = render.build_steps([{"setWeight": 10}, {"pause": {"duration": "1.5m"}}])
+    assert render.total_pause_seconds(steps) == 90
 
 
 @st.composite
@@ -50,7 +56,7 @@ def valid_steps(draw):
             h, m, s = draw(durations)
             steps.append({"pause": {"duration": _fmt(h, m, s)}})
         elif draw(st.booleans()):
-            steps.append({"pause": {"duration": draw(st.integers(1, 3600))}})
+            steps.append({"pause": {"duration": f"{draw(st.integers(1, 3600))}s"}})
     if draw(st.booleans()):
         steps.insert(0, {"pause": {}})
     return steps

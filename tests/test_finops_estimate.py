@@ -25,7 +25,7 @@ def line(name: str, hourly: str, component: str = "c") -> CostLine:
 
 
 def test_prod_markdown_total_equals_the_sum_of_its_lines(capsys):
-    assert main(["finops", "estimate", "--stack", "prod", "-C", str(ROOT), "--markdown"]) == 0
+    assert main(["finops", "estimate", "--stack", "prod", "-C", str(ROOT), "--markdown", "-"]) == 0
     md = capsys.readouterr().out
     rows = re.findall(r"^\| `[^`]+` \| [A-Za-z]+ \| \$([0-9,.]+) \|", md, flags=re.M)
     total = re.search(r"^\| \*\*total\*\* \| \| \*\*\$([0-9,.]+)\*\* \|", md, flags=re.M)
@@ -38,10 +38,7 @@ def test_prod_markdown_total_equals_the_sum_of_its_lines(capsys):
 
 def test_json_has_total_resources_and_unpriced(tmp_path):
     out = tmp_path / "prod.json"
-    assert (
-        main(["finops", "estimate", "--stack", "prod", "-C", str(ROOT), "--json", "-o", str(out)])
-        == 0
-    )
+    assert main(["finops", "estimate", "--stack", "prod", "-C", str(ROOT), "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert {"total_hourly", "resources", "unpriced"} <= set(doc)
     assert all({"urn", "type", "hourly"} <= set(r) for r in doc["resources"])
@@ -51,8 +48,7 @@ def test_json_has_total_resources_and_unpriced(tmp_path):
 def test_base_diff_is_quiet_without_a_rise_and_loud_with_one(tmp_path, capsys):
     base = tmp_path / "base.json"
     assert (
-        main(["finops", "estimate", "--stack", "prod", "-C", str(ROOT), "--json", "-o", str(base)])
-        == 0
+        main(["finops", "estimate", "--stack", "prod", "-C", str(ROOT), "--json", str(base)]) == 0
     )
     assert (
         main(
@@ -64,6 +60,7 @@ def test_base_diff_is_quiet_without_a_rise_and_loud_with_one(tmp_path, capsys):
                 "-C",
                 str(ROOT),
                 "--markdown",
+                "-",
                 "--base",
                 str(base),
             ]
@@ -87,6 +84,7 @@ def test_base_diff_is_quiet_without_a_rise_and_loud_with_one(tmp_path, capsys):
                 "-C",
                 str(ROOT),
                 "--markdown",
+                "-",
                 "--base",
                 str(base),
             ]
@@ -110,6 +108,7 @@ def test_bad_base_file_is_a_usage_error_naming_the_key(tmp_path, capsys):
                 "-C",
                 str(ROOT),
                 "--json",
+                "-",
                 "--base",
                 str(base),
             ]

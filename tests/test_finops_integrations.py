@@ -123,7 +123,7 @@ def test_bad_allocation_response_names_the_key():
 
 def test_reconcile_cli_against_a_loopback_opencost(server, capsys):
     # Estimate the prod stack first to learn its namespaces and their hourly cost.
-    assert main(["finops", "estimate", "--stack", "prod", "-C", str(ROOT), "--json"]) == 0
+    assert main(["finops", "estimate", "--stack", "prod", "-C", str(ROOT), "--json", "-"]) == 0
     doc = json.loads(capsys.readouterr().out)
     per_ns: dict[str, float] = {}
     for r in doc["resources"]:
@@ -146,6 +146,7 @@ def test_reconcile_cli_against_a_loopback_opencost(server, capsys):
                 "-C",
                 str(ROOT),
                 "--json",
+                "-",
             ]
         )
         out = json.loads(capsys.readouterr().out)
@@ -167,6 +168,7 @@ def test_reconcile_cli_against_a_loopback_opencost(server, capsys):
                 "-C",
                 str(ROOT),
                 "--markdown",
+                "-",
             ]
         )
         md = capsys.readouterr()

@@ -1,9 +1,11 @@
 """The FinOps pack end to end: its own process, spoken to over the Analyzer protocol
 (automation.plan.analyzer.evaluate_pack), over graphs recorded by the embedded lane from our
-real components; plus the proof that its type tokens are the ones our components emit."""
+real components; plus the proof that its type tokens are the ones our components emit, and
+that with the guardrails pack beside it a missing cost tag is reported once."""
 
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from automation.plan.runner import plan_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / "policypacks" / "finops"
+GUARDRAILS = ROOT / "policypacks" / "guardrails"
 LABELS = {"team": "platform", "service": "summit-platform", "env": "preview", "cost-center": "cc-1"}
 
 
@@ -97,8 +100,8 @@ def test_big_container_gpu_instance_and_untagged_bucket_are_each_blocked():
     ) in mandatory
     assert (
         "cost-allocation-tags",
-        "BucketV2 'logs' is missing cost-allocation tags: team, service, env"
-        " (required: team, service, env).",
+        "BucketV2 'logs' is missing cost-allocation tags: team, service, env, cost-center"
+        " (required: team, service, env, cost-center).",
     ) in mandatory
     assert len(mandatory) == 3
 
@@ -170,3 +173,65 @@ def test_policy_tokens_match_what_our_components_register():
     assert taggable_aws <= set(policies.TAGGABLE_TYPES)
     priced = cost.estimate([r.to_json() for r in resources], cost.PriceTable.load())
     assert priced.unpriced == (), [u.reason for u in priced.unpriced]
+
+
+def _last_line(v) -> str:
+    """A violation's own message: the engine puts the policy description before it."""
+    return v.message.splitlines()[-1]
+
+
+def _tag_reports(results) -> list:
+    """Violations about tags or labels, from any pack."""
+    return [
+        v
+        for r in results
+        for v in r.violations
+        if "tag" in _last_line(v).lower() or "label" in _last_line(v).lower()
+    ]
+
+
+def test_a_missing_cost_tag_on_prod_is_reported_once_across_both_packs():
+    """The prod plan with one tag removed from one resource, run through both packs over the
+    Analyzer protocol with their prod configs, as `summit plan --stack prod` runs them."""
+    planned = plan_stack(ROOT, "prod", evaluate=False)
+    (acc,) = planned.plan.of_type("aws:globalaccelerator/accelerator:Accelerator")
+    for wire in (acc.wire_inputs, acc.wire_outputs):
+        assert wire["tags"]["cost-center"] == "cc-1001"
+        del wire["tags"]["cost-center"]
+    results = [
+        evaluate_pack(
+            pack,
+            planned.plan,
+            config=planned.inputs.config,
+            secret_keys=planned.inputs.secret_keys,
+            pack_config=load_pack_config(pack / "config" / "prod.json"),
+        )
+        for pack in (PACK, GUARDRAILS)
+    ]
+    assert [r.pack for r in results] == ["summit-finops", "summit-guardrails"]
+    assert all(r.analyzed == len(planned.plan.resources) for r in results)
+    (v,) = _tag_reports(results)
+    assert (v.pack, v.policy, v.enforcement) == (
+        "summit-finops",
+        "cost-allocation-tags",
+        "mandatory",
+    )
+    assert v.urn == acc.urn
+    assert _last_line(v) == (
+        "Accelerator 'summit-prod-accelerator' is missing cost-allocation tags: cost-center"
+        " (required: team, service, env, cost-center)."
+    )
+
+
+def test_a_blank_stack_tag_is_reported_once_per_resource():
+    """A stack whose `tags.service` is blank: every AWS resource and Kubernetes object that
+    carries it is reported, each once, by the one owner of the rule."""
+    tags = {"team": "platform", "service": " ", "env": "prod", "costCenter": "cc-1001"}
+    res = plan_stack(ROOT, "prod", overrides={"tags": tags})
+    reports = _tag_reports(res.packs)
+    assert {(v.pack, v.policy) for v in reports} == {("summit-finops", "cost-allocation-tags")}
+    per_resource = collections.Counter(
+        (v.urn, _last_line(v).split(" is missing")[0]) for v in reports
+    )
+    assert max(per_resource.values()) == 1
+    assert any(urn.endswith("::summit-prod-accelerator") for urn, _ in per_resource)

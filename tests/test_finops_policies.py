@@ -20,6 +20,7 @@ from pulumi_policy.policy import _NotApplicableError
 PACK = Path(__file__).resolve().parents[1] / "policypacks" / "finops"
 sys.path.insert(0, str(PACK))
 import finops_policies as fp  # noqa: E402
+import provider_tokens  # noqa: E402
 
 ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 LABELS = {"team": "platform", "service": "gateway", "env": "dev", "cost-center": "cc-1"}
@@ -172,15 +173,64 @@ def test_tags_compliant_violating_missing_and_override():
     p = fp.cost_allocation_tags
     bucket = "aws:s3/bucket:Bucket"
     assert run(p, bucket, {"tags": dict(LABELS)}) == []
-    assert run(p, bucket, {"tags": {"team": "x"}}, name="logs") == [
-        "Bucket 'logs' is missing cost-allocation tags: service, env"
-        " (required: team, service, env)."
+    assert run(p, bucket, {"tags": {"team": "x", "env": " "}}, name="logs") == [
+        "Bucket 'logs' is missing cost-allocation tags: service, env, cost-center"
+        " (required: team, service, env, cost-center)."
     ]
     assert run(p, bucket, {}, name="logs") == [
-        "Bucket 'logs' is missing cost-allocation tags: team, service, env"
-        " (required: team, service, env)."
+        "Bucket 'logs' is missing cost-allocation tags: team, service, env, cost-center"
+        " (required: team, service, env, cost-center)."
     ]
     assert run(p, bucket, {"tags": {"team": "x"}}, config(p, requiredTags=["team"])) == []
+
+
+def test_tags_required_set_is_the_stacks_four_keys():
+    """One set for tags and labels: the keys the stack's `tags` puts on everything."""
+    p = fp.cost_allocation_tags
+    defaults = config(p)
+    assert defaults["requiredTags"] == ["team", "service", "env", "cost-center"]
+    assert defaults["requiredLabels"] == defaults["requiredTags"]
+    no_cc = {k: v for k, v in LABELS.items() if k != "cost-center"}
+    (msg,) = run(p, "aws:s3/bucket:Bucket", {"tags": no_cc}, name="logs")
+    assert "missing cost-allocation tags: cost-center (" in msg
+
+
+def test_tags_apply_to_listed_types_and_any_aws_resource_with_tags():
+    p = fp.cost_allocation_tags
+    # A listed type is checked even without a tags property ...
+    assert run(p, "aws:globalaccelerator/accelerator:Accelerator", {}) != []
+    # ... an unlisted AWS type only when it carries tags ...
+    assert run(p, "aws:globalaccelerator/listener:Listener", {}) is None
+    (msg,) = run(p, "aws:sqs/queue:Queue", {"tags": {"team": "a"}}, name="q")
+    assert msg.startswith("Queue 'q' is missing cost-allocation tags: service, env, cost-center")
+    # ... and a config override of the type list changes which types count.
+    listed_only = config(p, taggableTypes=["aws:s3/bucket:Bucket"])
+    assert run(p, "aws:globalaccelerator/accelerator:Accelerator", {}, listed_only) is None
+
+
+def _snake(camel: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+
+
+def test_type_lists_are_real_provider_tokens():
+    """Every AWS/Kubernetes token the pack matches is one the installed provider SDKs
+    register (``aws:ec2/volume:Volume``, for one, is not: EBS volumes are
+    ``aws:ebs/volume:Volume``), each taggable type takes ``tags`` and each instance type the
+    property the deny-list reads."""
+    assert provider_tokens.resource_class("aws:ec2/volume:Volume") is None
+    for token in fp.policies.TAGGABLE_TYPES:
+        cls = provider_tokens.resource_class(token)
+        assert cls is not None, f"{token} is not a pulumi-aws type token"
+        assert provider_tokens.takes_input(cls, "tags"), f"{token} takes no tags"
+    for token, prop in fp.policies.INSTANCE_TYPES.items():
+        cls = provider_tokens.resource_class(token)
+        assert cls is not None, f"{token} is not a pulumi-aws type token"
+        assert provider_tokens.takes_input(cls, _snake(prop)), f"{token} has no {prop}"
+    # Rollout is a CRD our components register (checked in test_finops_pack_e2e.py); every
+    # other workload kind comes from pulumi-kubernetes.
+    crds = {"kubernetes:argoproj.io/v1alpha1:Rollout"}
+    for token in set(fp.policies.WORKLOAD_TYPES) - crds:
+        assert provider_tokens.resource_class(token) is not None, token
 
 
 def test_tags_come_from_provider_default_tags_too():
@@ -196,12 +246,13 @@ def test_kubernetes_labels_on_objects_and_pod_templates():
     props = rollout(c())
     props["spec"]["template"]["metadata"]["labels"] = {"app": "gw"}
     assert run(p, ROLLOUT, props) == [
-        "Rollout 'r' pod template is missing cost-allocation labels: team, service, env."
+        "Rollout 'r' pod template is missing cost-allocation labels: team, service, env,"
+        " cost-center."
     ]
     cm = {"metadata": {"name": "flags"}, "data": {}}
     assert run(p, "kubernetes:core/v1:ConfigMap", cm) == [
-        "ConfigMap 'r' is missing cost-allocation labels: team, service, env"
-        " (required: team, service, env)."
+        "ConfigMap 'r' is missing cost-allocation labels: team, service, env, cost-center"
+        " (required: team, service, env, cost-center)."
     ]
     assert run(p, "random:index/randomPet:RandomPet", {}) is None
 

@@ -151,12 +151,23 @@ def test_gc_never_destroys_outside_pattern_tag_or_limit(rows, limit):
             assert row[1] > limit
 
 
-def test_parse_duration():
-    assert previews.parse_duration("24h") == timedelta(hours=24)
-    assert previews.parse_duration("1d12h") == timedelta(hours=36)
-    assert previews.parse_duration("90m") == timedelta(minutes=90)
-    with pytest.raises(UserError, match="--idle"):
-        previews.parse_duration("soon")
+@pytest.mark.parametrize(("idle", "shown"), [("24h", "24.0h"), ("1d12h", "36.0h"), ("90m", "1.5h")])
+def test_idle_is_a_duration_with_a_unit(idle, shown, tmp_path, capsys):
+    f = tmp_path / "stacks.json"
+    f.write_text(
+        json.dumps([{"name": "pr-1", "lastUpdate": "2026-01-01T00:00:00Z", "tags": PREVIEW}])
+    )
+    args = ["previews", "gc", "--idle", idle, "--offline", "--stacks", str(f), "--json", "-"]
+    assert main(args) == 0
+    (decision,) = json.loads(capsys.readouterr().out)["decisions"]
+    assert decision["reason"].endswith(f"> {shown}")
+
+
+@pytest.mark.parametrize(("idle", "says"), [("soon", "expected a duration"), ("24", "unit")])
+def test_idle_without_a_unit_is_exit_2(idle, says, capsys):
+    assert main(["previews", "gc", "--idle", idle, "--offline", "--stacks", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "--idle" in err and says in err and "Traceback" not in err
 
 
 # --- the Automation API layer, recorded at the CLI boundary -----------------------------------
@@ -272,7 +283,10 @@ def test_cli_gc_offline_from_a_stack_list(tmp_path, capsys):
     ]
     f = tmp_path / "stacks.json"
     f.write_text(json.dumps(rows))
-    assert main(["previews", "gc", "--idle", "24h", "--offline", "--stacks", str(f), "--json"]) == 0
+    assert (
+        main(["previews", "gc", "--idle", "24h", "--offline", "--stacks", str(f), "--json", "-"])
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["applied"] is False
     assert {d["stack"]: d["action"] for d in doc["decisions"]} == {

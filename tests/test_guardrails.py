@@ -1,27 +1,39 @@
 """The guardrails pack: each policy in-process (compliant, violating, property missing,
-config override), the floor arithmetic as properties, and the pack through the Analyzer
-protocol over the real plans."""
+config override), where the floor comes from (the stack config, else the policy config), and
+the pack through the Analyzer protocol over the real plans. The spill-over arithmetic it
+shares with the traffic controller has its properties in tests/test_traffic_spill.py."""
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+import subprocess
 import sys
+import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any
 
+import provider_tokens
+import pulumi_aws as aws
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / "policypacks" / "guardrails"
 sys.path.insert(0, str(PACK))
 
 import summit_guardrails as g  # noqa: E402
-from pulumi_policy import ResourceValidationArgs, StackValidationArgs  # noqa: E402
+from pulumi_policy import (  # noqa: E402
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+)
 from pulumi_policy.policy import PolicyResource, _NotApplicableError  # noqa: E402
 
-from automation.plan.runner import plan_stack  # noqa: E402
+from automation.plan.analyzer import evaluate_pack  # noqa: E402
+from automation.plan.engine import run_program  # noqa: E402
+from automation.plan.runner import plan_stack, stack_inputs  # noqa: E402
 
 DEFAULTS = {
     p.name: {k: v["default"] for k, v in (p.config_schema.properties or {}).items()}
@@ -55,45 +67,7 @@ def _run_stack(policy, resources: list[tuple[str, dict]], config: dict | None = 
     return found
 
 
-TAGS = {"team": "a", "service": "b", "env": "c", "cost-center": "d"}
 ACC = "aws:globalaccelerator/accelerator:Accelerator"
-
-
-class TestRequiredCostTags:
-    def test_compliant(self):
-        assert _run_resource(g.required_cost_tags, ACC, {"tags": TAGS}) == []
-
-    def test_violating(self):
-        (msg,) = _run_resource(g.required_cost_tags, ACC, {"tags": {"team": "a", "env": " "}})
-        assert "missing cost tags: service, env, cost-center" in msg
-
-    def test_property_missing(self):
-        (msg,) = _run_resource(g.required_cost_tags, "aws:s3/bucket:Bucket", {})
-        assert "missing cost tags: team, service, env, cost-center" in msg
-
-    def test_not_applicable_to_untaggable(self):
-        assert (
-            _run_resource(g.required_cost_tags, "aws:globalaccelerator/listener:Listener", {})
-            is None
-        )
-        assert (
-            _run_resource(g.required_cost_tags, "kubernetes:core/v1:ConfigMap", {"tags": {}})
-            is None
-        )
-
-    def test_any_aws_resource_with_tags_is_checked(self):
-        (msg,) = _run_resource(g.required_cost_tags, "aws:sqs/queue:Queue", {"tags": {"team": "a"}})
-        assert "service" in msg
-
-    def test_config_override(self):
-        assert (
-            _run_resource(
-                g.required_cost_tags, ACC, {"tags": {"owner": "x"}}, {"requiredTags": ["owner"]}
-            )
-            == []
-        )
-
-
 EGP = "aws:globalaccelerator/endpointGroup:EndpointGroup"
 GOOD_EG = {
     "healthCheckProtocol": "HTTPS",
@@ -133,16 +107,23 @@ class TestEndpointGroupHealthCheck:
         )
 
 
+def _set_stack_config(monkeypatch, regions=None, traffic=None) -> None:
+    """PULUMI_CONFIG as the engine hands it to the pack: structured values as JSON strings."""
+    cfg = {}
+    if regions is not None:
+        cfg["summit-platform:regions"] = json.dumps(regions)
+    if traffic is not None:
+        cfg["summit-platform:traffic"] = json.dumps(traffic)
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(cfg))
+
+
+HALVES = [{"name": "us-east-1", "naturalShare": 50}, {"name": "us-west-2", "naturalShare": 50}]
+
+
 class TestTrafficDialFloor:
     @pytest.fixture(autouse=True)
     def _stack_config(self, monkeypatch):
-        regions = [
-            {"name": "us-east-1", "naturalShare": 50},
-            {"name": "us-west-2", "naturalShare": 50},
-        ]
-        monkeypatch.setenv(
-            "PULUMI_CONFIG", json.dumps({"summit-platform:regions": json.dumps(regions)})
-        )
+        _set_stack_config(monkeypatch, regions=HALVES)
 
     def groups(self, east: float | None, west: float | None):
         out = []
@@ -159,6 +140,7 @@ class TestTrafficDialFloor:
     def test_violating(self):
         ((msg, urn),) = _run_stack(g.traffic_dial_floor, self.groups(100, 30))
         assert "us-west-2 would serve 15.0%" in msg and "needs at least 40" in msg
+        assert "from the policy's floorPercent" in msg  # this project has no traffic.floorPercent
         assert urn.endswith("::r1")
 
     def test_property_missing_means_full_dial(self):
@@ -167,17 +149,47 @@ class TestTrafficDialFloor:
     def test_config_override(self):
         assert _run_stack(g.traffic_dial_floor, self.groups(100, 30), {"floorPercent": 10}) == []
 
+    def test_the_stacks_floor_wins_over_the_policy_config(self, monkeypatch):
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"floorPercent": 10})
+        # west serves 15%: under the policy config's 20, over the stack's 10 -> passes
+        assert _run_stack(g.traffic_dial_floor, self.groups(100, 30), {"floorPercent": 20}) == []
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"floorPercent": 30})
+        ((msg, _),) = _run_stack(g.traffic_dial_floor, self.groups(100, 50), {"floorPercent": 10})
+        assert "us-west-2 would serve 25.0% of traffic (floor 30%" in msg
+        assert "from the stack's traffic.floorPercent" in msg and "needs at least 60" in msg
+
+    def test_a_stack_traffic_block_without_a_floor_falls_back(self, monkeypatch):
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"mode": "ga"})
+        assert len(_run_stack(g.traffic_dial_floor, self.groups(100, 30))) == 1
+        assert _run_stack(g.traffic_dial_floor, self.groups(100, 30), {"floorPercent": 15}) == []
+
+    def test_a_stack_floor_written_as_a_string_counts(self, monkeypatch):
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"floorPercent": "10"})
+        assert _run_stack(g.traffic_dial_floor, self.groups(100, 30)) == []
+
+    @pytest.mark.parametrize("bad", ["ten", True, [20], {"v": 1}, "nan", "inf"])
+    def test_a_stack_floor_that_is_not_a_number_is_reported(self, monkeypatch, bad):
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"floorPercent": bad})
+        ((msg, urn),) = _run_stack(g.traffic_dial_floor, self.groups(100, 100))
+        assert msg.startswith(f"traffic.floorPercent in the stack config is {bad!r}; expected")
+        assert urn is None
+
+    def test_an_equal_split_floor_is_capped_one_point_below_as_the_controller_does(
+        self, monkeypatch
+    ):
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"floorPercent": 50})
+        assert _run_stack(g.traffic_dial_floor, self.groups(100, 98)) == []  # west 49%
+        ((msg, _),) = _run_stack(g.traffic_dial_floor, self.groups(100, 97))  # west 48.5%
+        assert "would serve 48.5% of traffic (floor 49%" in msg
+
     def test_active_pin_suspends_the_floor(self, monkeypatch):
         from datetime import UTC, datetime, timedelta
 
         future = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
         past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-        cfg = json.loads(__import__("os").environ["PULUMI_CONFIG"])
-        cfg["summit-platform:traffic"] = json.dumps({"pin": {"expiresAt": future}})
-        monkeypatch.setenv("PULUMI_CONFIG", json.dumps(cfg))
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"pin": {"expiresAt": future}})
         assert _run_stack(g.traffic_dial_floor, self.groups(100, 0)) == []
-        cfg["summit-platform:traffic"] = json.dumps({"pin": {"expiresAt": past}})
-        monkeypatch.setenv("PULUMI_CONFIG", json.dumps(cfg))
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"pin": {"expiresAt": past}})
         assert len(_run_stack(g.traffic_dial_floor, self.groups(100, 0))) == 1
 
 
@@ -207,34 +219,25 @@ class TestListener443Only:
         assert _run_resource(g.listener_443_only, self.LST, props, {"allowedPorts": [8443]}) == []
 
 
-shares = st.floats(min_value=1, max_value=99, allow_nan=False)
-dial = st.integers(min_value=0, max_value=100)
-
-
-@given(shares, dial, dial)
-def test_loads_add_up_and_follow_the_two_region_formula(share_e, d_e, d_w):
-    loads = g.region_loads({"e": d_e, "w": d_w}, {"e": share_e, "w": 100 - share_e})
-    assert sum(loads.values()) == pytest.approx(100)
-    ge, gw = share_e / 100, 1 - share_e / 100
-    assert loads["e"] == pytest.approx(100 * (d_e / 100 * ge + (1 - d_w / 100) * gw))
-
-
-@given(shares, st.floats(min_value=0, max_value=50))
-def test_the_dial_the_floor_message_asks_for_meets_the_floor(share_w, floor):
-    import math
-
-    needed = min(100, math.ceil(floor * 100 / share_w))
-    loads = g.region_loads({"e": 100, "w": needed}, {"e": 100 - share_w, "w": share_w})
-    assert loads["w"] + 1e-9 >= min(floor, share_w)
-
-
 def test_tokens_match_what_the_components_register():
-    """The types the policies match are the ones the prod plan really contains."""
+    """The types the policies match are the ones the prod plan really contains, and real
+    pulumi-aws tokens."""
     plan = plan_stack(ROOT, "prod", evaluate=False).plan
     types = {r.type for r in plan.resources}
     assert {g.ENDPOINT_GROUP, g.LISTENER} <= types
-    taggable_in_plan = {t for t in types if t in g.TAGGABLE_TYPES}
-    assert taggable_in_plan == {ACC}
+    for token in (g.ENDPOINT_GROUP, g.LISTENER):
+        assert provider_tokens.resource_class(token) is not None, token
+
+
+def test_cost_tags_are_left_to_the_finops_pack():
+    """One owner per rule: no guardrails policy looks at tags (finops' cost-allocation-tags
+    does); tests/test_finops_pack_e2e.py proves a missing tag is reported once."""
+    names = {p.name for p in g.POLICIES}
+    assert names == {"endpoint-group-health-check", "traffic-dial-floor", "listener-443-only"}
+    untagged = {"tags": {}}
+    for p in g.POLICIES:
+        if isinstance(p, ResourceValidationPolicy):
+            assert not _run_resource(p, ACC, untagged)
 
 
 def test_committed_stacks_pass_through_the_analyzer_protocol():
@@ -242,16 +245,85 @@ def test_committed_stacks_pass_through_the_analyzer_protocol():
         res = plan_stack(ROOT, stack)
         (pack,) = [p for p in res.packs if p.pack == "summit-guardrails"]
         assert pack.analyzed == len(res.plan.resources)
-        assert pack.policies["required-cost-tags"] == "mandatory"
+        assert pack.policies["traffic-dial-floor"] == "mandatory"
         assert [v for v in pack.violations if v.enforcement == "mandatory"] == []
 
 
-def test_untagged_accelerator_is_blocked_through_the_protocol():
-    res = plan_stack(
-        ROOT,
-        "prod",
-        overrides={"tags": {"team": "platform", "service": "", "env": "prod", "costCenter": "cc"}},
+def _prod_regions(west_dial: int) -> list[dict[str, Any]]:
+    regions = copy.deepcopy(stack_inputs(ROOT, "prod").values["regions"])
+    (west,) = [r for r in regions if r["name"] == "us-west-2"]
+    west["dial"] = west_dial
+    return regions
+
+
+def _floor_violations(res) -> list:
+    return [v for v in res.violations if v.policy == "traffic-dial-floor"]
+
+
+def test_the_floor_comes_from_the_stack_config_through_the_protocol():
+    """prod at 50/50 with us-west-2's dial at 30 serves 15% there. The pack's prod config no
+    longer carries a floor: the stack's traffic.floorPercent (Pulumi.yaml's 20 by default)
+    decides, whatever the policy config says."""
+    low_dial = {"regions": _prod_regions(30)}
+    (v,) = _floor_violations(plan_stack(ROOT, "prod", overrides=low_dial))
+    assert v.enforcement == "mandatory" and "us-west-2 would serve 15.0%" in v.message
+    assert "(floor 20%, from the stack's traffic.floorPercent)" in v.message
+    assert v.urn.endswith("::summit-prod-us-west-2")
+    lower_floor = {**low_dial, "traffic": {"floorPercent": 10}}
+    assert _floor_violations(plan_stack(ROOT, "prod", overrides=lower_floor)) == []
+    # The policy config's floor is ignored while the stack has one ...
+    cfg = {"traffic-dial-floor": {"floorPercent": 40}}
+    plan = plan_stack(ROOT, "prod", overrides=lower_floor, evaluate=False)
+    res = evaluate_pack(PACK, plan.plan, config=plan.inputs.config, secret_keys=[], pack_config=cfg)
+    assert [v for v in res.violations if v.policy == "traffic-dial-floor"] == []
+
+
+def _endpoint_groups(west_dial: int) -> None:
+    """Two endpoint groups with no component around them: a project that is not ours."""
+    for region, dial in (("us-east-1", 100), ("us-west-2", west_dial)):
+        aws.globalaccelerator.EndpointGroup(
+            f"eg-{region}",
+            listener_arn="arn:aws:globalaccelerator::111122223333:accelerator/a/listener/l",
+            endpoint_group_region=region,
+            traffic_dial_percentage=dial,
+        )
+
+
+def test_a_project_without_a_floor_uses_the_policy_config_through_the_protocol():
+    plan = run_program(ROOT, "other", "other-project", {}, [], program=lambda: _endpoint_groups(30))
+    default = evaluate_pack(PACK, plan, config={}, secret_keys=[])  # the schema default, 20
+    (v,) = [v for v in default.violations if v.policy == "traffic-dial-floor"]
+    assert "would serve 15.0%" in v.message and "from the policy's floorPercent" in v.message
+    cfg = {"traffic-dial-floor": {"floorPercent": 10}}
+    lowered = evaluate_pack(PACK, plan, config={}, secret_keys=[], pack_config=cfg)
+    assert [v for v in lowered.violations if v.policy == "traffic-dial-floor"] == []
+
+
+def test_the_pack_finds_the_spill_model_in_a_bare_checkout():
+    """With the project not installed (neither lane's venv), the pack falls back to the
+    repository root on sys.path and still imports the one spill-over module."""
+    script = textwrap.dedent(
+        """
+        import importlib.util, json, os, sys
+        # Hide the project however it was installed: setuptools' editable finder, or a path.
+        sys.meta_path[:] = [f for f in sys.meta_path if "Editable" not in getattr(f, "__name__", "")]
+        sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != sys.argv[2]]
+        assert importlib.util.find_spec("automation") is None, "the project is still importable"
+        sys.path.insert(0, sys.argv[1])
+        import summit_guardrails
+        print(json.dumps([summit_guardrails.spill.__file__, sys.path[0]]))
+        """
     )
-    (v,) = [v for v in res.mandatory if v.policy == "required-cost-tags"]
-    assert v.urn.endswith("::summit-prod-accelerator")
-    assert "missing cost tags: service" in v.message
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(PACK), os.path.realpath(ROOT)],
+        cwd=tempfile.gettempdir(),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    module_file, first_path = json.loads(proc.stdout)
+    assert module_file == str(ROOT / "automation" / "traffic" / "spill.py")
+    assert first_path == str(ROOT)

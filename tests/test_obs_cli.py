@@ -21,7 +21,7 @@ def test_render_prod_writes_rule_files_that_promtool_accepts(
 ) -> None:
     out = tmp_path / "out"
     code = main(
-        ["rules", "render", "--stack", "prod", "--out", str(out), "-C", str(ROOT), "--json"]
+        ["rules", "render", "--stack", "prod", "--out", str(out), "-C", str(ROOT), "--json", "-"]
     )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)

@@ -83,7 +83,16 @@ def test_injected_latency_is_blocked_and_unchanged_run_passes(
         slow_runs = load(url, tmp_path / "slow")
 
     base = tmp_path / "baseline.json"
-    args = ["perf", "baseline", "--from", *main_runs, "--out", str(base), "--budgets", str(budgets)]
+    args = [
+        "perf",
+        "baseline",
+        "--from",
+        *main_runs,
+        "--json",
+        str(base),
+        "--budgets",
+        str(budgets),
+    ]
     assert main(args) == 0
 
     def compare(runs: list[str], name: str) -> tuple[int, dict, str]:

@@ -209,7 +209,7 @@ def test_fixture_compare_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
         )
     )
     base = tmp_path / "base.json"
-    args = ["perf", "baseline", "--from", str(nd), "--out", str(base), "--commit", "abc"]
+    args = ["perf", "baseline", "--from", str(nd), "--json", str(base), "--commit", "abc"]
     assert main([*args, "--budgets", str(b)]) == 0
     recorded = json.loads(base.read_text())
     assert recorded["commit"] == "abc" and recorded["budgeted"]["/"]["count"] == 322

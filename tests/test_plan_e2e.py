@@ -173,3 +173,19 @@ def test_bad_flags_exit_2(tmp_path):
     assert proc.returncode == 2 and "no PulumiPolicy.yaml" in proc.stderr
     assert summit("plan", "--stack", "dev", "--no-such-flag").returncode == 2
     assert summit("plan", "--stack", "dev", "-C", str(tmp_path)).returncode == 2
+
+
+def test_the_same_program_gives_the_same_file(tmp_path):
+    """Two separate runs write byte-identical JSON (dependency lists arrive in the order the
+    SDK's Outputs resolved; the recorder sorts them)."""
+    files = []
+    for i in range(2):
+        out = tmp_path / f"run{i}.json"
+        proc = summit("plan", "--stack", "prod", "--json", str(out), "-q")
+        assert proc.returncode == 0, proc.stderr
+        files.append(out.read_bytes())
+    assert files[0] == files[1]
+    doc = json.loads(files[0])
+    deps = [r["dependencies"] for r in doc["stacks"]["prod"]["resources"]]
+    assert any(len(d) > 1 for d in deps)
+    assert all(d == sorted(d) for d in deps)

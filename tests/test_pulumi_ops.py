@@ -313,10 +313,11 @@ def test_mandatory_violation_fails_with_the_events(standin: PulumiStandin, dev) 
         changes={"create": 3},
         policy_events=[
             standin.policy_event(
-                policy_name="required-cost-tags",
+                policy_name="cost-allocation-tags",
                 message="missing tag cost-center",
                 resource_urn=URN_EG,
                 enforcement_level="mandatory",
+                policy_pack_name="summit-finops",
             ),
             standin.policy_event(policy_name="listener-443-only", message="port 80"),
         ],
@@ -327,8 +328,8 @@ def test_mandatory_violation_fails_with_the_events(standin: PulumiStandin, dev) 
 
     err = caught.value
     assert isinstance(err, CheckFailed) and err.exit_code == EXIT_FAIL
-    assert "guardrails/required-cost-tags" in str(err)
-    assert [e.policy for e in err.mandatory] == ["required-cost-tags"]
+    assert "summit-finops/cost-allocation-tags" in str(err)
+    assert [e.policy for e in err.mandatory] == ["cost-allocation-tags"]
     assert len(err.policy_events) == 2
     assert err.changes == {"create": 3}
 

@@ -18,9 +18,9 @@ from components.service import (
     ServiceComponentArgs,
     ServiceComponentError,
     manifests,
-    region_target_urns,
 )
 from stacks.config import load_stack
+from stacks.delivery import region_target_urns
 
 ROOT = Path(__file__).resolve().parents[1]
 

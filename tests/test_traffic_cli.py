@@ -1,4 +1,4 @@
-"""`summit traffic`: compute (seed file shapes, state between calls), pin/unpin (reason, TTL,
+"""`summit traffic`: compute (the metrics and weights file shapes, state between calls), pin/unpin (reason, TTL,
 audit log, config), simulate (the issue's done-when figures), run (loop, SIGTERM)."""
 
 from __future__ import annotations
@@ -48,13 +48,23 @@ def _metrics(path: Path, w_p95: float, ts: float) -> Path:
     return path
 
 
-def test_compute_json_is_the_seed_weights_shape_and_state_carries_over(tmp_path, capsys):
+def test_compute_json_is_the_weights_file_shape_and_state_carries_over(tmp_path, capsys):
     state = tmp_path / "state.json"
     outs = []
     for i in range(3):  # breachHold defaults to 3
         m = _metrics(tmp_path / "m.json", 1.9, 1000 + i)
         rc = main(
-            ["traffic", "compute", str(m), "--state", str(state), "--now", str(1000 + i), "--json"]
+            [
+                "traffic",
+                "compute",
+                str(m),
+                "--state",
+                str(state),
+                "--now",
+                str(1000 + i),
+                "--json",
+                "-",
+            ]
         )
         assert rc == 0
         outs.append(json.loads(capsys.readouterr().out))
@@ -83,7 +93,7 @@ def _pin(project, *extra):
             "--stack",
             "prod",
             "--offline",
-            "--project-dir",
+            "-C",
             str(project),
             "--audit-log",
             str(project / "audit.jsonl"),
@@ -122,7 +132,7 @@ def test_pin_shares_must_cover_regions_and_add_to_100(project):
             "--offline",
             "--reason",
             "x",
-            "--project-dir",
+            "-C",
             str(project),
         ]
     )
@@ -159,13 +169,14 @@ def test_pin_writes_config_and_audit_then_holds_until_expiry(
             str(m),
             "--stack",
             "prod",
-            "--project-dir",
+            "-C",
             str(project),
             "--state",
             str(state),
             "--now",
             str(t),
             "--json",
+            "-",
         ]
         assert main(args) == 0
         return {d["region"]: d for d in json.loads(capsys.readouterr().out)}
@@ -182,7 +193,7 @@ def test_pin_writes_config_and_audit_then_holds_until_expiry(
                 "--stack",
                 "prod",
                 "--offline",
-                "--project-dir",
+                "-C",
                 str(project),
                 "--audit-log",
                 str(project / "audit.jsonl"),
@@ -196,7 +207,7 @@ def test_pin_writes_config_and_audit_then_holds_until_expiry(
 
 @pytest.mark.parametrize("name", sim.SCENARIOS)
 def test_simulate_json_figures(name, capsys):
-    assert main(["traffic", "simulate", "--scenario", name, "--json"]) == 0
+    assert main(["traffic", "simulate", "--scenario", name, "--json", "-"]) == 0
     figs = json.loads(capsys.readouterr().out)
     assert {"time_to_steer_s", "flaps_per_hour", "min_share", "breached_region_share"} <= set(figs)
     assert all(v >= 20 for v in figs["min_share"].values())
@@ -213,7 +224,8 @@ def test_simulate_json_figures(name, capsys):
 def test_simulate_plot_writes_png(tmp_path):
     out = tmp_path / "p.png"
     assert (
-        main(["traffic", "simulate", "--scenario", "recovery", "--plot", str(out), "--json"]) == 0
+        main(["traffic", "simulate", "--scenario", "recovery", "--plot", str(out), "--json", "-"])
+        == 0
     )
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -259,11 +271,11 @@ def test_run_dry_run_logs_json_lines_and_changes_nothing(project, fake_prom, cap
             "--prometheus-url",
             fake_prom,
             "--interval",
-            "0.05",
+            "50ms",
             "--dry-run",
             "--max-iterations",
             "4",
-            "--project-dir",
+            "-C",
             str(project),
         ]
     )
@@ -286,11 +298,11 @@ def test_run_source_outage_is_fail_static(project, capsys):
             "--prometheus-url",
             "http://127.0.0.1:9",
             "--interval",
-            "0.01",
+            "10ms",
             "--dry-run",
             "--max-iterations",
             "2",
-            "--project-dir",
+            "-C",
             str(project),
         ]
     )
@@ -313,9 +325,9 @@ def test_run_stops_cleanly_on_sigterm(project, fake_prom):
             "--prometheus-url",
             fake_prom,
             "--interval",
-            "0.2",
+            "200ms",
             "--dry-run",
-            "--project-dir",
+            "-C",
             str(project),
         ],
         stdout=subprocess.PIPE,
@@ -357,7 +369,7 @@ def test_pin_through_the_automation_api_writes_the_same_config(project, tmp_path
             "drill",
             "--ttl",
             "15m",
-            "--project-dir",
+            "-C",
             str(project),
             "--audit-log",
             str(tmp_path / "audit.jsonl"),

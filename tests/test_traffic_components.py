@@ -3,6 +3,7 @@ stack's traffic resources against Pulumi.prod.yaml."""
 
 from __future__ import annotations
 
+import pulumi
 import pulumi_aws as aws
 import yaml
 from conftest import ROOT, plan_values, run_component
@@ -90,10 +91,10 @@ def test_flow_logs_and_tcp_health_check_options():
                     )
                 ],
                 tags=TAGS,
-                control_provider=control,
                 flow_logs_bucket="logs-bucket",
                 health_check=HealthCheck(protocol="TCP"),
             ),
+            opts=pulumi.ResourceOptions(provider=control),
         )
 
     plan = run_component(program)
@@ -110,6 +111,10 @@ def test_flow_logs_and_tcp_health_check_options():
         "ga-accelerator",
         "ga-listener",
         "ga-us-east-1",
+    ]
+    # the provider given to the component in opts reaches every child (parent=self)
+    assert all(r.provider.split("::")[-2] == "ctl" for r in plan.children(comp.urn)), [
+        r.provider for r in plan.children(comp.urn)
     ]
 
 
@@ -134,8 +139,8 @@ def test_dns_failover_latency_records_with_health_checks():
                     ),
                 ],
                 tags=TAGS,
-                provider=p,
             ),
+            opts=pulumi.ResourceOptions(provider=p),
         )
 
     plan = run_component(program)
@@ -144,6 +149,8 @@ def test_dns_failover_latency_records_with_health_checks():
     records = plan.of_type("aws:route53/record:Record")
     assert len(checks) == 2 and len(records) == 2
     check_ids = {c.id for c in checks}
+    for c in (*checks, *records):
+        assert c.provider.split("::")[-2] == "r53", c.provider  # inherited from opts
     for c in checks:
         assert c.parent == comp.urn
         assert c.inputs["requestInterval"] == 10 and c.inputs["failureThreshold"] == 3

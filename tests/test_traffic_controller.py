@@ -14,12 +14,11 @@ from automation.traffic.controller import (
     Policy,
     Sample,
     State,
-    dials_for_shares,
     evaluate,
     initial_state,
     score,
-    shares_for_dials,
 )
+from automation.traffic.spill import dials_for_shares, region_loads
 
 E, W = "us-east-1", "us-west-2"
 POLICY = Policy(natural={E: 50, W: 50})
@@ -37,7 +36,7 @@ def step(state: State, samples: dict[str, Sample], t: float, policy: Policy = PO
     return evaluate(state, samples, policy, now=t)
 
 
-def test_seed_score_formula_and_clamp():
+def test_health_score_formula_and_clamp():
     assert score(0.42, 0.002, 0.55) == pytest.approx(100 - (0.42 * 40 + 0.002 * 6000 + 0.55 * 20))
     assert score(5.0, 0.5, 1.0) == 0.0
     assert score(0.0, 0.0, None) == 100.0
@@ -60,7 +59,7 @@ def test_breach_must_hold_then_sheds_to_floor_via_dial():
         shares.append(d.shares[W])
     assert shares[:-1] == [50] * (POLICY.breach_hold - 1)
     assert d.action == "steer"
-    # 1.8 s p95 scores ~0, so the seed's proportional rule would give ~0%: the floor holds.
+    # 1.8 s p95 scores ~0, so shares proportional to the score would give ~0%: the floor holds.
     assert d.shares == {E: 80, W: 20}
     # floor 20% at natural share 50% needs a dial of 40; the other region stays at 100.
     assert d.dials == {E: 100, W: 40}
@@ -68,7 +67,7 @@ def test_breach_must_hold_then_sheds_to_floor_via_dial():
     assert "p95" in d.regions[1].reason
 
 
-def test_shed_share_follows_the_seed_score():
+def test_shed_share_follows_the_health_score():
     # A mild breach (score ~63, saturation over 0.2) sheds proportionally: ~39%.
     mild = Policy(natural={E: 50, W: 50}, saturation=0.2)
     state = initial_state(mild)
@@ -150,7 +149,7 @@ def test_dials_match_issue_formula_and_round_up():
     skew = {E: 70.0, W: 30.0}
     # floor 20 at natural 30 needs ceil(20/0.3) = 67
     assert dials_for_shares({E: 80, W: 20}, skew)[W] == 67
-    loads = shares_for_dials({E: 100, W: 67}, skew)
+    loads = region_loads({E: 100, W: 67}, skew)
     assert loads[W] >= 20 and loads[W] < 20.2
 
 
@@ -202,7 +201,7 @@ def test_shares_sum_to_100_floor_holds_and_dials_deliver_the_floor(policy, serie
         assert sum(d.shares.values()) == 100
         assert all(0 <= d.dial <= 100 for d in d.regions)
         assert min(d.dials.values()) == 100 or sum(v < 100 for v in d.dials.values()) == 1
-        served = shares_for_dials(d.dials, policy.natural)
+        served = region_loads(d.dials, policy.natural)
         for r in (E, W):
             assert d.shares[r] >= policy.floor
             # whole dials: what a region serves is within one dial step of its share, and

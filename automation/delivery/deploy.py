@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from automation import pulumi_ops
 from automation.errors import UserError
-from components.canary_rollout import region_target_urns
-from stacks.config import StackConfig
+from stacks.config import StackConfig, read_stack_file
+from stacks.delivery import region_target_urns
 
 StepKind = Literal["set-version", "up", "wait-healthy", "gate", "restore-config", "rollback-up"]
 FORWARD: tuple[StepKind, ...] = ("set-version", "up", "wait-healthy", "gate")
@@ -110,6 +112,70 @@ def _index_of(raw_services: Sequence[Any], name: str, source: str) -> int:
     )
 
 
+def _region_order(cfg: StackConfig, regions: Sequence[str] | None) -> list[str]:
+    """``--regions`` as given (each a region of the stack, once), else east first."""
+    names = cfg.region_names
+    if not regions:
+        return sorted(names, key=lambda r: REGION_ORDER.index(r) if r in REGION_ORDER else 99)
+    order = list(regions)
+    unknown = [r for r in order if r not in names]
+    if unknown:
+        raise UserError(f"expected regions of this stack {names}, found {unknown}", key="--regions")
+    if len(set(order)) != len(order):
+        raise UserError(f"each region once, found {order}", key="--regions")
+    return order
+
+
+def _delivered(cfg: StackConfig, services: Sequence[str] | None, source: str) -> list[Any]:
+    """The services to deliver: those with ``deliver: true``, narrowed to ``--services``."""
+    delivered = [s for s in cfg.services if s.deliver]
+    if services:
+        unknown = [s for s in services if s not in {d.name for d in delivered}]
+        if unknown:
+            raise UserError(
+                f"expected delivered services {[d.name for d in delivered]}, found {unknown}",
+                key="--services",
+            )
+        delivered = [d for d in delivered if d.name in services]
+    if not delivered:
+        raise UserError(
+            "no service has deliver: true", source=source, key="summit-platform:services"
+        )
+    return delivered
+
+
+def _version_edits(
+    delivered: Sequence[Any],
+    region: str,
+    first: bool,
+    version: str,
+    where: tuple[str, Sequence[Any], str],
+) -> list[ConfigEdit]:
+    """One config edit per service: its ``regionVersions[region]`` and how to undo it.
+    ``where`` is (project, the stack file's services list, the stack file's path)."""
+    project, raw_services, source = where
+    edits = []
+    for svc in delivered:
+        i = _index_of(raw_services, svc.name, source)
+        previous = svc.region_versions.get(region)
+        path = f'{project}:services[{i}].regionVersions["{region}"]'
+        remove = None
+        if previous is None:
+            creates_map = first and not svc.region_versions
+            remove = f"{project}:services[{i}].regionVersions" if creates_map else path
+        edits.append(
+            ConfigEdit(
+                path=path,
+                service=svc.name,
+                new=version,
+                previous=previous,
+                effective_previous=previous or svc.version,
+                restore_remove=remove,
+            )
+        )
+    return edits
+
+
 def plan_deploy(
     cfg: StackConfig,
     *,
@@ -128,52 +194,13 @@ def plan_deploy(
     indexes are the config paths). ``regions`` default: the stack's regions, east first."""
     if not _TAG.match(version):
         raise UserError(f"expected an image tag like v1.3.0, found {version!r}", key="--version")
-    names = cfg.region_names
-    if regions:
-        order = list(regions)
-        unknown = [r for r in order if r not in names]
-        if unknown:
-            raise UserError(
-                f"expected regions of this stack {names}, found {unknown}", key="--regions"
-            )
-        if len(set(order)) != len(order):
-            raise UserError(f"each region once, found {order}", key="--regions")
-    else:
-        order = sorted(names, key=lambda r: REGION_ORDER.index(r) if r in REGION_ORDER else 99)
-    delivered = [s for s in cfg.services if s.deliver]
-    if services:
-        unknown = [s for s in services if s not in {d.name for d in delivered}]
-        if unknown:
-            raise UserError(
-                f"expected delivered services {[d.name for d in delivered]}, found {unknown}",
-                key="--services",
-            )
-        delivered = [d for d in delivered if d.name in services]
-    if not delivered:
-        raise UserError(
-            "no service has deliver: true", source=source, key="summit-platform:services"
-        )
+    order = _region_order(cfg, regions)
+    delivered = _delivered(cfg, services, source)
     out = []
     for position, region in enumerate(order):
-        edits = []
-        for svc in delivered:
-            i = _index_of(raw_services, svc.name, source)
-            previous = svc.region_versions.get(region)
-            path = f'{project}:services[{i}].regionVersions["{region}"]'
-            remove = None
-            if previous is None:
-                creates_map = position == 0 and not svc.region_versions
-                remove = f"{project}:services[{i}].regionVersions" if creates_map else path
-            edits.append(
-                ConfigEdit(
-                    path=path,
-                    service=svc.name,
-                    new=version,
-                    previous=previous,
-                    effective_previous=previous or svc.version,
-                    restore_remove=remove,
-                )
-            )
+        edits = _version_edits(
+            delivered, region, position == 0, version, (project, raw_services, source)
+        )
         targets = [
             u
             for u in region_target_urns(cfg, stack, project, region)
@@ -394,7 +421,6 @@ Degraded), or None when it cannot be read."""
 def kubectl_phase(kubectl: str = "kubectl") -> RolloutPhase:
     """Read a Rollout's phase with ``kubectl get rollout -o json`` through the region's
     kubeconfig context (the same context the stack's Kubernetes provider uses)."""
-    import subprocess
 
     def phase(region: RegionPlan, name: str) -> str | None:
         cmd = [kubectl, "get", "rollout.argoproj.io", name, "-n", region.namespace, "-o", "json"]
@@ -433,8 +459,6 @@ class PulumiDeployOps:
     _stack: Any = None
 
     def stack(self) -> Any:
-        from automation import pulumi_ops
-
         if self._stack is None:
             self._stack = pulumi_ops.open_stack(
                 self.project_dir, self.stack_name, command=self.command
@@ -442,15 +466,11 @@ class PulumiDeployOps:
         return self._stack
 
     def set_versions(self, region: RegionPlan) -> tuple[bool, str, dict[str, Any]]:
-        from automation import pulumi_ops
-
         values = {e.path: e.new for e in region.edits}
         pulumi_ops.set_all_config(self.stack(), values, path=True)
         return True, f"set {len(values)} version(s) to {region.edits[0].new}", {"set": values}
 
     def restore_versions(self, region: RegionPlan) -> tuple[bool, str, dict[str, Any]]:
-        from automation import pulumi_ops
-
         stack = self.stack()
         back = {e.path: e.previous for e in region.edits if e.previous is not None}
         removed = [e.restore_remove for e in region.edits if e.restore_remove]
@@ -462,8 +482,6 @@ class PulumiDeployOps:
         return True, f"config restored ({versions})", {"set": back, "removed": removed}
 
     def up(self, region: RegionPlan, rollback: bool) -> tuple[bool, str, dict[str, Any]]:
-        from automation import pulumi_ops
-
         what = "rollback" if rollback else "deploy"
         outcome = pulumi_ops.retry_when_locked(
             lambda: pulumi_ops.up(
@@ -504,8 +522,6 @@ class PulumiDeployOps:
 
 def read_raw_services(project_dir: Path, stack: str) -> list[Any]:
     """``summit-platform:services`` as the stack file writes it (the config paths' indexes)."""
-    from stacks.config import read_stack_file
-
     raw = read_stack_file(project_dir, stack)
     for key in ("summit-platform:services", "services"):
         if key in raw:

@@ -19,8 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from rich.table import Table
+
 from automation.errors import CheckFailed, UserError
 from components.render import canary as render
+from components.render.durations import format_duration
 
 DEFAULT_SLOS = ("p95<1500ms", "err<1%")
 _SLO = re.compile(
@@ -83,15 +86,15 @@ def parse_slo(text: str) -> Slo:
     return Slo(text=text.strip(), signal=m["signal"], op=op, threshold=seconds, quantile=q / 100)
 
 
-def parse_window(text: str) -> str:
-    """Validate a PromQL range like ``10m`` (returned normalised for the query)."""
-    try:
-        seconds = render.parse_duration(text)
-    except ValueError as err:
-        raise UserError(str(err), key="--window") from None
-    if seconds < 60:
-        raise UserError(f"expected a window of at least 1m, found {text!r}", key="--window")
-    return f"{seconds}s"
+def window_range(seconds: float, flag: str = "--window") -> str:
+    """A look-back window (seconds, from a duration flag) as a PromQL range: whole seconds,
+    at least a minute (a shorter window holds too few scrapes to judge a region)."""
+    if seconds < 60 or seconds != int(seconds):
+        raise UserError(
+            f"expected a window of whole seconds and at least 1m, found {format_duration(seconds)}",
+            key=flag,
+        )
+    return f"{int(seconds)}s"
 
 
 def check_region(region: str) -> str:
@@ -211,7 +214,7 @@ class PrometheusClient:
         """The single value of an instant vector/scalar; None when the vector is empty.
 
         Several series (should not happen: the queries aggregate) give the worst (largest)."""
-        import requests
+        import requests  # ~0.2 s to import; only the commands that query Prometheus need it
 
         params: dict[str, Any] = {"query": promql}
         if at is not None:
@@ -285,8 +288,6 @@ def markdown(result: GateResult) -> str:
 
 def table(result: GateResult) -> Any:
     """A rich table for people."""
-    from rich.table import Table
-
     t = Table(title=f"health gate {result.region} over {result.window}")
     for col in ("SLO", "value", "threshold", "result"):
         t.add_column(col)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,100 +18,78 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from automation import options
 from automation.errors import CheckFailed, UserError
+from automation.finops import alerts, previews, prices, reconcile
+from automation.finops import estimate as est_mod
+from automation.finops.cost import AWS_PRICES, PriceTable, estimate, load_usage
+from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, duration_option
+from automation.plan.analyzer import discover_packs
+from automation.plan.engine import PlanError
+from automation.plan.runner import plan_stack
+from stacks.config import load_stack
 
-app = typer.Typer(
-    help="Cost estimates, price refresh and OpenCost reconciliation.", no_args_is_help=True
-)
-previews_app = typer.Typer(help="Per-PR preview stacks and idle teardown.", no_args_is_help=True)
+app = options.new_app("finops", "Cost estimates, price refresh and OpenCost reconciliation.")
+previews_app = options.new_app("previews", "Per-PR preview stacks and idle teardown.")
 
 WEBHOOK_ENV = "SUMMIT_FINOPS_WEBHOOK"
-ProjectDir = Annotated[Path, typer.Option("-C", "--cwd", help="Pulumi project directory.")]
-
-
-def _project(project_dir: Path) -> Path:
-    project_dir = project_dir.resolve()
-    if not (project_dir / "Pulumi.yaml").is_file():
-        raise UserError("not a Pulumi project (no Pulumi.yaml)", source=str(project_dir))
-    return project_dir
+Webhook = Annotated[
+    str | None, typer.Option("--webhook", help=f"Slack-compatible webhook (or ${WEBHOOK_ENV}).")
+]
+Usage = Annotated[Path | None, typer.Option("--usage", help="Usage file (YAML/JSON).")]
 
 
 def _usage(path: Path | None) -> Any:
-    from automation.finops.cost import load_usage
-
     try:
         return load_usage(path)
     except ValueError as err:
         raise UserError(str(err)) from None
 
 
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        typer.echo(text, nl=not text.endswith("\n"))
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
-
-
 def _plan_error(err: Exception, project_dir: Path, stack: str) -> UserError:
     return UserError(str(err), source=str(project_dir / f"Pulumi.{stack}.yaml"))
 
 
-@app.command("estimate")
-def estimate_cmd(
-    stack: Annotated[
-        str, typer.Option("--stack", "-s", help="Stack file name (Pulumi.NAME.yaml).")
-    ],
-    project_dir: ProjectDir = Path("."),
-    base: Annotated[
-        Path | None, typer.Option("--base", help="A previous --json estimate to diff against.")
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (total_hourly, resources[], unpriced[]).")
-    ] = False,
-    as_markdown: Annotated[bool, typer.Option("--markdown", help="Print a PR comment.")] = False,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
-    ] = None,
-    usage_file: Annotated[
-        Path | None, typer.Option("--usage", help="Usage file (YAML/JSON).")
-    ] = None,
-    webhook: Annotated[
-        str | None, typer.Option("--webhook", help=f"Slack-compatible webhook (or ${WEBHOOK_ENV}).")
-    ] = None,
-    fail_over_budget: Annotated[
-        bool, typer.Option("--fail-over-budget", help="Exit 1 above finops.monthlyBudget.")
-    ] = False,
-) -> None:
-    """Plan the stack in the embedded lane and price every resource."""
-    from automation.finops import alerts
-    from automation.finops import estimate as est_mod
-    from automation.finops.cost import PriceTable, estimate
-    from automation.plan.engine import PlanError
-    from stacks.config import load_stack
-
-    if as_json and as_markdown:
-        raise UserError("choose one of --json and --markdown", key="--json")
-    project_dir = _project(project_dir)
-    cfg = load_stack(project_dir, stack)
-    usage = _usage(usage_file)
-    base_doc = est_mod.load_base(base) if base else None
+def _estimate(project_dir: Path, stack: str, usage: Any) -> Any:
+    """Plan ``stack`` in the embedded lane and price what it records."""
     try:
         resources = est_mod.plan_resources(project_dir, stack)
     except PlanError as err:
         raise _plan_error(err, project_dir, stack) from None
-    est = estimate(resources, PriceTable.load(), usage, stack=stack)
+    return estimate(resources, PriceTable.load(), usage, stack=stack)
+
+
+@app.command("estimate")
+def estimate_cmd(
+    stack: Stack,
+    cwd: Cwd = Path("."),
+    base: Annotated[
+        Path | None, typer.Option("--base", help="A previous --json estimate to diff against.")
+    ] = None,
+    json_out: JsonOut = None,
+    markdown_out: MarkdownOut = None,
+    usage_file: Usage = None,
+    webhook: Webhook = None,
+    fail_over_budget: Annotated[
+        bool, typer.Option("--fail-over-budget", help="Exit 1 above finops.monthlyBudget.")
+    ] = False,
+) -> None:
+    """Plan the stack in the embedded lane and price every resource. --json gives
+    {total_hourly, resources[], unpriced[]}; --markdown a PR comment; else a table."""
+    options.check_output(json_out, "--json")
+    options.check_output(markdown_out, "--markdown")
+    project_dir = options.project(cwd)
+    cfg = load_stack(project_dir, stack)
+    usage = _usage(usage_file)
+    base_doc = est_mod.load_base(base) if base else None
+    est = _estimate(project_dir, stack, usage)
     deltas = est_mod.diff(est, base_doc) if base_doc is not None else None
-    if as_json:
-        doc = est_mod.to_json(est, deltas, base_doc.get("total_hourly") if base_doc else None)
-        _emit(json.dumps(doc, indent=2) + "\n", output)
-    elif as_markdown:
-        _emit(est_mod.to_markdown(est, deltas), output)
-    else:
+    base_hourly = base_doc.get("total_hourly") if base_doc else None
+    base_total = Decimal(str(base_hourly)) if base_hourly is not None else None
+    if json_out is None and markdown_out is None:
         _print_table(est)
-    base_total = (
-        Decimal(str(base_doc["total_hourly"])) if base_doc and "total_hourly" in base_doc else None
-    )
+    options.write_json(json_out, est_mod.to_json(est, deltas, base_hourly))
+    options.write_markdown(markdown_out, est_mod.to_markdown(est, deltas))
     budget = cfg.finops.monthly_budget
     if est_mod.crossed_budget(est.total_hourly, budget, base_total):
         url = webhook or os.environ.get(WEBHOOK_ENV)
@@ -156,12 +134,12 @@ def refresh_prices_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the new table; write nothing.")
     ] = False,
+    cwd: Cwd = Path("."),
 ) -> None:
-    """Refresh EC2 and RDS on-demand prices from the AWS Price List API."""
+    """Refresh EC2 and RDS on-demand prices from the AWS Price List API. The price table is
+    the package's own (or --table); -C is accepted like everywhere and reads nothing."""
+    # botocore (~0.3 s) is needed only when the Price List API is called.
     from botocore.exceptions import BotoCoreError, ClientError
-
-    from automation.finops import prices
-    from automation.finops.cost import AWS_PRICES
 
     path = table or AWS_PRICES
     try:
@@ -192,74 +170,58 @@ def refresh_prices_cmd(
 @app.command("reconcile")
 def reconcile_cmd(
     opencost: Annotated[str, typer.Option("--opencost", help="OpenCost/Kubecost base URL.")],
-    window: Annotated[str, typer.Option("--window", help="Allocation window, e.g. 1d, 7d.")] = "1d",
-    stack: Annotated[
-        str, typer.Option("--stack", "-s", help="Stack whose estimate to compare.")
-    ] = "prod",
-    project_dir: ProjectDir = Path("."),
+    window: Annotated[
+        Duration, duration_option("--window", "Allocation window, e.g. 1d, 7d, 12h.")
+    ] = Duration.of("1d"),
+    stack: Stack = "prod",
+    cwd: Cwd = Path("."),
     threshold: Annotated[
         float, typer.Option("--threshold", help="Relative drift that is flagged.")
     ] = 0.25,
-    usage_file: Annotated[
-        Path | None, typer.Option("--usage", help="Usage file (YAML/JSON).")
-    ] = None,
+    usage_file: Usage = None,
     api_path: Annotated[
         str,
         typer.Option(
             "--api-path", help="/allocation/compute (OpenCost) or /model/allocation (Kubecost)."
         ),
     ] = "/allocation/compute",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    as_markdown: Annotated[
-        bool, typer.Option("--markdown", help="Print a PR/issue comment.")
-    ] = False,
+    json_out: JsonOut = None,
+    markdown_out: MarkdownOut = None,
 ) -> None:
     """Compare OpenCost actuals with the estimate per namespace; exit 1 on drift."""
-    from automation.finops import estimate as est_mod
-    from automation.finops import reconcile
-    from automation.finops.cost import PriceTable, estimate
-    from automation.plan.engine import PlanError
-
     if threshold <= 0:
         raise UserError(f"expected a threshold > 0, found {threshold}", key="--threshold")
-    project_dir = _project(project_dir)
+    options.check_output(json_out, "--json")
+    options.check_output(markdown_out, "--markdown")
+    span = reconcile.opencost_window(window.seconds, "--window")
+    project_dir = options.project(cwd)
     usage = _usage(usage_file)
-    try:
-        resources = est_mod.plan_resources(project_dir, stack)
-    except PlanError as err:
-        raise _plan_error(err, project_dir, stack) from None
-    est = estimate(resources, PriceTable.load(), usage, stack=stack)
-    actual = reconcile.actual_hourly(reconcile.fetch_allocation(opencost, window, path=api_path))
+    est = _estimate(project_dir, stack, usage)
+    actual = reconcile.actual_hourly(reconcile.fetch_allocation(opencost, span, path=api_path))
     rows = reconcile.compare(est.by_namespace(), actual, threshold=threshold)
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "window": window,
-                    "threshold": threshold,
-                    "namespaces": [r.to_json() for r in rows],
-                },
-                indent=2,
-            )
-        )
-    elif as_markdown:
-        typer.echo(reconcile.to_markdown(rows, window, threshold), nl=False)
-    else:
-        t = Table(title=f"{stack} vs OpenCost ({window})")
-        for col in ("namespace", "estimate $/h", "actual $/h", "drift", "note"):
-            t.add_column(col)
-        for r in rows:
-            t.add_row(
-                r.namespace,
-                f"{r.estimated:.4f}",
-                "-" if r.actual is None else f"{r.actual:.4f}",
-                "-" if r.drift is None else f"{r.drift:+.0%}",
-                ("DRIFT " if r.flagged else "") + r.note,
-            )
-        Console().print(t)
+    if json_out is None and markdown_out is None:
+        _print_drift(rows, f"{stack} vs OpenCost ({span})")
+    doc = {"window": span, "threshold": threshold, "namespaces": [r.to_json() for r in rows]}
+    options.write_json(json_out, doc)
+    options.write_markdown(markdown_out, reconcile.to_markdown(rows, span, threshold))
     flagged = [r.namespace for r in rows if r.flagged]
     if flagged:
         raise CheckFailed(f"cost drift beyond {threshold:.0%} in: {', '.join(flagged)}")
+
+
+def _print_drift(rows: list[Any], title: str) -> None:
+    t = Table(title=title)
+    for col in ("namespace", "estimate $/h", "actual $/h", "drift", "note"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r.namespace,
+            f"{r.estimated:.4f}",
+            "-" if r.actual is None else f"{r.actual:.4f}",
+            "-" if r.drift is None else f"{r.drift:+.0%}",
+            ("DRIFT " if r.flagged else "") + r.note,
+        )
+    Console().print(t)
 
 
 # --- previews --------------------------------------------------------------------------------
@@ -267,8 +229,6 @@ def reconcile_cmd(
 
 def _packs(project_dir: Path) -> list[tuple[Path, Path | None]]:
     """Every pack of the project, each with its ``config/preview.json`` when it has one."""
-    from automation.plan.analyzer import discover_packs
-
     out = []
     for p in discover_packs(project_dir):
         cfg = p / "config" / "preview.json"
@@ -277,39 +237,25 @@ def _packs(project_dir: Path) -> list[tuple[Path, Path | None]]:
 
 
 def plan_offline(project_dir: Path, pr: int, template: str) -> dict[str, Any]:
-    """The embedded lane of ``previews up``: plan ``pr-N`` with the preview config, evaluate
-    every pack (with its preview config) through the Analyzer protocol, and price it."""
-    from automation.finops import previews
-    from automation.finops.cost import PriceTable, estimate
-    from automation.plan.analyzer import PolicyPackError, evaluate_pack, load_pack_config
-    from automation.plan.engine import PlanError, run_program
-    from automation.plan.runner import stack_inputs
-
+    """The embedded lane of ``previews up``: plan ``pr-N`` from the template's stack file with
+    the preview config, evaluate every pack (with its preview config) through the Analyzer
+    protocol (both by :func:`~automation.plan.runner.plan_stack`), and price it."""
     name = previews.stack_name(pr)
     _, base = previews.template_values(project_dir, template)
-    values = previews.preview_values(base, pr)
-    inputs = stack_inputs(project_dir, template, values)
     try:
-        plan = run_program(project_dir, name, inputs.project, inputs.config, inputs.secret_keys)
+        result = plan_stack(
+            project_dir,
+            template,
+            packs=_packs(project_dir),
+            overrides=previews.preview_values(base, pr),
+            stack_tags={"preview": "true", "pr": str(pr)},
+            as_stack=name,
+        )
     except PlanError as err:
         raise _plan_error(err, project_dir, template) from None
-    tags = {"preview": "true", "pr": str(pr)}
-    violations = []
-    for pack, cfg in _packs(project_dir):
-        try:
-            res = evaluate_pack(
-                pack,
-                plan,
-                config=inputs.config,
-                secret_keys=inputs.secret_keys,
-                stack_tags=tags,
-                pack_config=load_pack_config(cfg),
-                pack_config_source=str(cfg) if cfg else "--policy-pack-config",
-            )
-        except PolicyPackError as err:
-            raise UserError(str(err)) from None
-        violations += [v.to_json() for v in res.violations]
-    est = estimate([r.to_json() for r in plan.resources], PriceTable.load(), stack=name)
+    violations = [v.to_json() for v in result.violations]
+    resources = [r.to_json() for r in result.plan.resources]
+    est = estimate(resources, PriceTable.load(), stack=name)
     return {"stack": name, "template": template, "estimate": est, "violations": violations}
 
 
@@ -336,128 +282,131 @@ def _preview_comment(stack: str, events: list[dict[str, Any]], est: Any | None) 
     return "\n".join(lines) + "\n"
 
 
+Template = Annotated[
+    str, typer.Option("--from", metavar="NAME", help="Template stack to copy config from.")
+]
+Pr = Annotated[int, typer.Option("--pr", help="Pull request number.")]
+Yes = Annotated[bool, typer.Option("--yes", help="Really destroy; without it, only show.")]
+
+
 @previews_app.command("up")
 def previews_up(
-    pr: Annotated[int, typer.Option("--pr", help="Pull request number.")],
-    template: Annotated[
-        str, typer.Option("--from", help="Template stack to copy config from.")
-    ] = "stage",
-    project_dir: ProjectDir = Path("."),
+    pr: Pr,
+    template: Template = "stage",
+    cwd: Cwd = Path("."),
     owner: Annotated[str, typer.Option("--owner", help="Who owns the preview (tag).")] = "",
     offline: Annotated[
         bool, typer.Option("--offline", help="Embedded lane: plan, policies and cost; no engine.")
     ] = False,
-    markdown: Annotated[
-        Path | None, typer.Option("--markdown", help="Write the PR comment here.")
-    ] = None,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the result as JSON here.")
-    ] = None,
+    markdown_out: MarkdownOut = None,
+    json_out: JsonOut = None,
 ) -> None:
-    """Create or update preview stack pr-N from a template stack, with policies enforced."""
-    from automation.finops import previews
-    from stacks.config import load_stack
-
-    project_dir = _project(project_dir)
+    """Create or update preview stack pr-N from a template stack, with policies enforced.
+    Without --json or --markdown the PR comment is printed."""
+    options.check_output(json_out, "--json")
+    options.check_output(markdown_out, "--markdown")
+    project_dir = options.project(cwd)
     name = previews.stack_name(pr)
     if offline:
-        res = plan_offline(project_dir, pr, template)
-        comment = _preview_comment(name, res["violations"], res["estimate"])
-        doc = {
-            "stack": name,
-            "offline": True,
-            "total_hourly": float(res["estimate"].total_hourly),
-            "violations": res["violations"],
-        }
-        mandatory = [v for v in res["violations"] if v["enforcement"] == "mandatory"]
+        comment, doc = _up_offline(project_dir, pr, template)
     else:
-        from automation import pulumi_ops as ops
-
-        ttl = load_stack(project_dir, template).finops.preview_ttl_hours
-        who = owner or os.environ.get("GITHUB_ACTOR") or os.environ.get("USER", "unknown")
-        pairs = _packs(project_dir)
-        # --policy-pack-config pairs with --policy-pack by position: all or nothing.
-        configs = [c for _, c in pairs] if all(c is not None for _, c in pairs) else []
-        try:
-            out = previews.up(
-                project_dir,
-                pr,
-                template=template,
-                owner=who,
-                now=datetime.now(UTC),
-                ttl_hours=ttl,
-                packs=[p for p, _ in pairs],
-                pack_configs=[c for c in configs if c is not None],
-                on_output=lambda line: typer.echo(line, err=True),
-            )
-        except ops.PolicyViolations as err:
-            events = [previews._event_json(e) for e in err.policy_events]
-            if markdown:
-                _emit(_preview_comment(name, events, None), markdown)
-            raise
-        comment = _preview_comment(name, out.policy_events, None)
-        doc = {
-            "stack": name,
-            "offline": False,
-            "tags": out.tags,
-            "changes": out.changes,
-            "violations": out.policy_events,
-        }
-        mandatory = []
-    if markdown:
-        _emit(comment, markdown)
-    if json_out:
-        _emit(json.dumps(doc, indent=2) + "\n", json_out)
-    if not markdown and not json_out:
+        comment, doc = _up_cloud(project_dir, pr, template, owner, markdown_out)
+    options.write_markdown(markdown_out, comment)
+    options.write_json(json_out, doc)
+    if markdown_out is None and json_out is None:
         typer.echo(comment, nl=False)
-    if mandatory:
+    mandatory = [v for v in doc["violations"] if v["enforcement"] == "mandatory"]
+    if offline and mandatory:
         first = mandatory[0]["message"].splitlines()[-1]
         raise CheckFailed(f"{len(mandatory)} mandatory policy violation(s) in {name}: {first}")
 
 
+def _up_offline(project_dir: Path, pr: int, template: str) -> tuple[str, dict[str, Any]]:
+    res = plan_offline(project_dir, pr, template)
+    comment = _preview_comment(res["stack"], res["violations"], res["estimate"])
+    doc = {
+        "stack": res["stack"],
+        "offline": True,
+        "total_hourly": float(res["estimate"].total_hourly),
+        "violations": res["violations"],
+    }
+    return comment, doc
+
+
+def _up_cloud(
+    project_dir: Path, pr: int, template: str, owner: str, markdown_out: str | None
+) -> tuple[str, dict[str, Any]]:
+    # The Automation API wrapper imports the Pulumi SDK (~1 s); only the cloud lane needs it.
+    from automation import pulumi_ops as ops
+
+    name = previews.stack_name(pr)
+    ttl = load_stack(project_dir, template).finops.preview_ttl_hours
+    who = owner or os.environ.get("GITHUB_ACTOR") or os.environ.get("USER", "unknown")
+    pairs = _packs(project_dir)
+    # --policy-pack-config pairs with --policy-pack by position: all or nothing.
+    configs = [c for _, c in pairs] if all(c is not None for _, c in pairs) else []
+    try:
+        out = previews.up(
+            project_dir,
+            pr,
+            template=template,
+            owner=who,
+            now=datetime.now(UTC),
+            ttl_hours=ttl,
+            packs=[p for p, _ in pairs],
+            pack_configs=[c for c in configs if c is not None],
+            on_output=lambda line: typer.echo(line, err=True),
+        )
+    except ops.PolicyViolations as err:
+        # The engine refused: the PR comment still shows why, then the error exits 1.
+        events = [previews._event_json(e) for e in err.policy_events]
+        options.write_markdown(markdown_out, _preview_comment(name, events, None))
+        raise
+    doc = {
+        "stack": name,
+        "offline": False,
+        "tags": out.tags,
+        "changes": out.changes,
+        "violations": out.policy_events,
+    }
+    return _preview_comment(name, out.policy_events, None), doc
+
+
 @previews_app.command("destroy")
 def previews_destroy(
-    pr: Annotated[int, typer.Option("--pr", help="Pull request number.")],
-    project_dir: ProjectDir = Path("."),
-    yes: Annotated[
-        bool, typer.Option("--yes", help="Really destroy; without it, only show.")
-    ] = False,
+    pr: Pr,
+    cwd: Cwd = Path("."),
+    yes: Yes = False,
     template: Annotated[
-        str, typer.Option("--from", help="Template stack (offline plan).")
+        str, typer.Option("--from", metavar="NAME", help="Template stack (offline plan).")
     ] = "stage",
     offline: Annotated[
         bool, typer.Option("--offline", help="Embedded lane: show what the stack holds.")
     ] = False,
 ) -> None:
     """Destroy preview stack pr-N and remove it (shows what it would do without --yes)."""
-    from automation.finops import previews
-
-    project_dir = _project(project_dir)
+    project_dir = options.project(cwd)
     name = previews.stack_name(pr)
-    if offline or not yes:
-        if offline:
-            res = plan_offline(project_dir, pr, template)
-            est = res["estimate"]
-            typer.echo(
-                f"would destroy {name}: {len(est.lines) + len(est.unpriced)} resources,"
-                f" saving ${est.total_hourly:.4f}/h"
-            )
-        else:
-            typer.echo(f"would destroy and remove {name} (pass --yes to do it)")
-        return
-    previews.destroy(project_dir, pr)
-    typer.echo(f"destroyed and removed {name}")
+    if offline:
+        est = plan_offline(project_dir, pr, template)["estimate"]
+        typer.echo(
+            f"would destroy {name}: {len(est.lines) + len(est.unpriced)} resources,"
+            f" saving ${est.total_hourly:.4f}/h"
+        )
+    elif not yes:
+        typer.echo(f"would destroy and remove {name} (pass --yes to do it)")
+    else:
+        previews.destroy(project_dir, pr)
+        typer.echo(f"destroyed and removed {name}")
 
 
 @previews_app.command("gc")
 def previews_gc(
     idle: Annotated[
-        str, typer.Option("--idle", help="Idle limit since the last update, e.g. 24h.")
-    ] = "24h",
-    project_dir: ProjectDir = Path("."),
-    yes: Annotated[
-        bool, typer.Option("--yes", help="Really destroy; without it, only show.")
-    ] = False,
+        Duration, duration_option("--idle", "Idle limit since the last update, e.g. 24h.")
+    ] = Duration.of("24h"),
+    cwd: Cwd = Path("."),
+    yes: Yes = False,
     offline: Annotated[
         bool,
         typer.Option("--offline", help="Decide from --stacks FILE; no CLI, nothing destroyed."),
@@ -468,15 +417,15 @@ def previews_gc(
             "--stacks", help="JSON list of {name, lastUpdate, updateInProgress, tags} (offline)."
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the decisions as JSON.")] = False,
-    webhook: Annotated[
-        str | None, typer.Option("--webhook", help=f"Slack-compatible webhook (or ${WEBHOOK_ENV}).")
-    ] = None,
+    json_out: JsonOut = None,
+    markdown_out: MarkdownOut = None,
+    webhook: Webhook = None,
 ) -> None:
-    """Destroy preview stacks idle longer than --idle (time since the last update)."""
-    from automation.finops import alerts, previews
-
-    limit = previews.parse_duration(idle)
+    """Destroy preview stacks idle longer than --idle (time since the last update). Without
+    --json or --markdown the report is printed as Markdown."""
+    options.check_output(json_out, "--json")
+    options.check_output(markdown_out, "--markdown")
+    limit = timedelta(seconds=idle.seconds)
     now = datetime.now(UTC)
     if offline:
         if stacks_file is None:
@@ -485,24 +434,24 @@ def previews_gc(
         decisions = previews.select_idle(summaries, tags, now=now, idle=limit)
         applied = False
     else:
-        decisions = previews.gc(_project(project_dir), idle=limit, now=now, apply=yes)
+        decisions = previews.gc(options.project(cwd), idle=limit, now=now, apply=yes)
         applied = yes
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {"applied": applied, "decisions": [d.to_json() for d in decisions]}, indent=2
-            )
-        )
-    else:
-        typer.echo(previews.gc_markdown(decisions, applied=applied), nl=False)
+    report = previews.gc_markdown(decisions, applied=applied)
+    options.write_json(
+        json_out, {"applied": applied, "decisions": [d.to_json() for d in decisions]}
+    )
+    options.write_markdown(markdown_out, report)
+    if markdown_out is None and not options.to_stdout(json_out):
+        typer.echo(report, nl=False)
     destroyed = [d.stack for d in decisions if d.action == "destroy"]
     url = webhook or os.environ.get(WEBHOOK_ENV)
     if applied and destroyed and url:
-        alerts.post(url, alerts.gc_payload(destroyed, idle))
+        alerts.post(url, alerts.gc_payload(destroyed, idle.text))
 
 
 def _read_stack_list(path: Path) -> tuple[list[Any], dict[str, dict[str, str]]]:
     """An offline stack list: what ``pulumi stack ls --json`` gives, plus each stack's tags."""
+    # The Pulumi SDK (~1 s to import) is needed here only for its StackSummary type.
     from pulumi.automation import StackSummary
 
     try:
@@ -536,7 +485,7 @@ def _read_stack_list(path: Path) -> tuple[list[Any], dict[str, dict[str, str]]]:
     return summaries, tags
 
 
-def register(root: Any) -> None:
+def register(root: typer.Typer) -> None:
     """Attach ``summit finops`` and ``summit previews`` to the root app."""
     root.add_typer(app, name="finops")
     root.add_typer(previews_app, name="previews")

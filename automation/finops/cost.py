@@ -25,6 +25,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from components.render.quantities import cpu_millis, memory_bytes
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -425,14 +427,11 @@ class _Graph:
         return f"{top.get('type')}::{top.get('name')}"
 
 
-def _workload(
-    r: Mapping[str, Any], g: _Graph, prices: PriceTable, u: dict[str, Any]
-) -> tuple[Decimal, str, tuple[str, ...]]:
+def _pod_spec(r: Mapping[str, Any], g: _Graph, kind: str, name: Any) -> Mapping[str, Any]:
+    """The workload's pod template; a Rollout with ``workloadRef`` borrows its Deployment's."""
     type_ = str(r["type"])
-    kind = WORKLOAD_KINDS[type_]
     props = _props(r)
     spec = pod_template(type_, props)
-    name = _get(props, "metadata", "name") or r.get("name")
     if spec is None and kind == "Rollout":
         ref = _get(props, "spec", "workloadRef")
         if isinstance(ref, Mapping):
@@ -449,7 +448,14 @@ def _workload(
                 spec = pod_template("kubernetes:apps/v1:Deployment", _props(target))
     if spec is None:
         raise _Unpriced(f"{kind} {name}: no pod template in its inputs")
+    return spec
 
+
+def _pod_size(
+    spec: Mapping[str, Any], kind: str, name: Any, u: Mapping[str, Any]
+) -> tuple[float, float, float]:
+    """(CPU millis, memory bytes, GPUs) one pod is allocated: the requests of its long-running
+    containers, raised to observed usage (OpenCost allocates max(request, usage))."""
     cpu = mem = 0.0
     for ckind, c in containers(spec):
         if ckind == "initContainer":
@@ -463,7 +469,6 @@ def _workload(
         mem += c_mem or 0.0
     if not containers(spec):
         raise _Unpriced(f"{kind} {name}: pod template has no containers")
-    # OpenCost allocates max(request, usage); observed usage is per pod.
     if "cpuMillis" in u:
         cpu = max(cpu, float(u["cpuMillis"]))
     if "memoryMiB" in u:
@@ -475,8 +480,15 @@ def _workload(
             for key in ("nvidia.com/gpu", "amd.com/gpu"):
                 if lim.get(key) not in (None, UNKNOWN):
                     gpus += float(lim[key])
+    return cpu, mem, gpus
 
+
+def _pod_count(
+    kind: str, props: Mapping[str, Any], name: Any, prices: PriceTable, u: Mapping[str, Any]
+) -> tuple[float, str, list[str]]:
+    """(pods running on average, what the count is based on, usage keys assumed)."""
     missing: list[str] = []
+    replicas: Any
     if kind in ("Deployment", "StatefulSet", "ReplicaSet", "Rollout"):
         replicas = _get(props, "spec", "replicas")
         if replicas is None:
@@ -503,7 +515,11 @@ def _workload(
         count_basis = "pod"
     if isinstance(replicas, bool) or not isinstance(replicas, int | float):
         raise _Unpriced(f"{kind} {name}: replica count is {replicas!r} (unknown until apply)")
-    per_pod = prices.pod_hourly(cpu, mem, gpus)
+    return replicas, count_basis, missing
+
+
+def _claims_hourly(kind: str, props: Mapping[str, Any], name: Any, prices: PriceTable) -> Decimal:
+    """A StatefulSet pod's volume claims per hour (other kinds claim nothing here)."""
     storage = Decimal(0)
     if kind == "StatefulSet":
         for t in _get(props, "spec", "volumeClaimTemplates") or []:
@@ -511,6 +527,20 @@ def _workload(
             if size is None:
                 raise _Unpriced(f"StatefulSet {name}: a volumeClaimTemplate has no storage size")
             storage += _d(size) / GIB * prices.storage_gib_hour
+    return storage
+
+
+def _workload(
+    r: Mapping[str, Any], g: _Graph, prices: PriceTable, u: dict[str, Any]
+) -> tuple[Decimal, str, tuple[str, ...]]:
+    """A Kubernetes workload: pods x (pod size at the node price + volume claims)."""
+    kind = WORKLOAD_KINDS[str(r["type"])]
+    props = _props(r)
+    name = _get(props, "metadata", "name") or r.get("name")
+    cpu, mem, gpus = _pod_size(_pod_spec(r, g, kind, name), kind, name, u)
+    replicas, count_basis, missing = _pod_count(kind, props, name, prices, u)
+    per_pod = prices.pod_hourly(cpu, mem, gpus)
+    storage = _claims_hourly(kind, props, name, prices)
     hourly = _d(replicas) * (per_pod + storage)
     basis = f"{replicas:g} {count_basis} x ({cpu:g}m CPU, {mem / 1024**2:g}Mi"
     basis += f", {gpus:g} GPU)" if gpus else ")"
@@ -530,99 +560,158 @@ def _instance_price(table: Mapping[str, Any], key: str, itype: Any, region: str)
     return _d(price)
 
 
+_Priced = tuple[Decimal, str, tuple[str, ...]]
+"""(hourly price, how it was computed, usage keys the usage file did not give)."""
+
+
+@dataclass(frozen=True)
+class _AwsCtx:
+    """What an AWS pricing rule reads: the resource's inputs, the graph (launch templates),
+    the region's prices, the usage entry and the hours in a month."""
+
+    props: Mapping[str, Any]
+    g: _Graph
+    p: Mapping[str, Any]
+    u: Mapping[str, Any]
+    region: str
+    month: Decimal
+
+
+def _price_accelerator(c: _AwsCtx, prices: PriceTable) -> _Priced:
+    fixed = _d(prices.global_prices["globalAcceleratorHourly"])
+    if "dataTransferGb" in c.u:
+        dt = _d(c.u["dataTransferGb"]) * _d(prices.global_prices["globalAcceleratorPremiumPerGb"])
+        return fixed + dt, f"fixed ${fixed}/h + {c.u['dataTransferGb']} GB/h premium", ()
+    return fixed, f"fixed ${fixed}/h (data transfer not in usage file)", ("dataTransferGb",)
+
+
+def _price_load_balancer(c: _AwsCtx, prices: PriceTable) -> _Priced:
+    lb_type = c.props.get("loadBalancerType") or "application"
+    prefix = {"application": "alb", "network": "nlb"}.get(lb_type)
+    if prefix is None:
+        raise _Unpriced(f"no price rule for a {lb_type} load balancer")
+    fixed = _d(c.p[f"{prefix}Hourly"])
+    if "lcu" in c.u:
+        return (
+            fixed + _d(c.u["lcu"]) * _d(c.p[f"{prefix}LcuHourly"]),
+            f"{lb_type}: fixed + {c.u['lcu']} LCU",
+            (),
+        )
+    return fixed, f"{lb_type}: fixed ${fixed}/h (LCUs not in usage file)", ("lcu",)
+
+
+def _price_nat_gateway(c: _AwsCtx, prices: PriceTable) -> _Priced:
+    fixed = _d(c.p["natGatewayHourly"])
+    if "dataTransferGb" in c.u:
+        return (
+            fixed + _d(c.u["dataTransferGb"]) * _d(c.p["natGatewayPerGb"]),
+            "fixed + GB processed",
+            (),
+        )
+    return fixed, f"fixed ${fixed}/h (GB processed not in usage file)", ("dataTransferGb",)
+
+
+def _price_instance(c: _AwsCtx, prices: PriceTable) -> _Priced:
+    itype = c.props.get("instanceType")
+    if itype is None and c.props.get("launchTemplate"):
+        itype = _launch_template_type(c.props["launchTemplate"], c.g)
+    return _instance_price(c.p, "ec2", itype, c.region), f"1 x {itype}", ()
+
+
+def _price_node_group(c: _AwsCtx, prices: PriceTable) -> _Priced:
+    size = _get(c.props, "scalingConfig", "desiredSize")
+    types = c.props.get("instanceTypes") or []
+    itype = types[0] if isinstance(types, list) and types else None
+    if itype is None and c.props.get("launchTemplate"):
+        itype = _launch_template_type(c.props["launchTemplate"], c.g)
+    if itype is None:
+        itype = "t3.medium"  # EKS's documented default for managed node groups
+    if isinstance(size, bool) or not isinstance(size, int | float):
+        raise _Unpriced(f"desiredSize is {size!r}")
+    return _d(size) * _instance_price(c.p, "ec2", itype, c.region), f"{size:g} x {itype}", ()
+
+
+def _price_autoscaling_group(c: _AwsCtx, prices: PriceTable) -> _Priced:
+    size = c.props.get("desiredCapacity", c.props.get("minSize"))
+    lt = c.props.get("launchTemplate")
+    itype = _launch_template_type(lt, c.g) if lt else None
+    if isinstance(size, bool) or not isinstance(size, int | float):
+        raise _Unpriced(f"desiredCapacity is {size!r}")
+    return _d(size) * _instance_price(c.p, "ec2", itype, c.region), f"{size:g} x {itype}", ()
+
+
+def _price_rds(c: _AwsCtx, prices: PriceTable) -> _Priced:
+    cls = c.props.get("instanceClass")
+    price = _instance_price(c.p, "rds", cls, c.region)
+    multi = 2 if c.props.get("multiAz") else 1
+    gb = c.props.get("allocatedStorage") or 0
+    if not isinstance(gb, int | float) or isinstance(gb, bool):
+        raise _Unpriced(f"allocatedStorage is {gb!r}")
+    storage = _d(gb) * _d(c.p["rdsStorageGbMonth"]) / c.month
+    return _d(multi) * (price + storage), f"{multi} x {cls} + {gb:g} GB storage", ()
+
+
+def _price_ebs(c: _AwsCtx, prices: PriceTable) -> _Priced:
+    size = c.props.get("size")
+    vtype = c.props.get("type") or "gp3"
+    if isinstance(size, bool) or not isinstance(size, int | float):
+        raise _Unpriced(f"size is {size!r}")
+    per = (c.p.get("ebsGbMonth") or {}).get(vtype)
+    if per is None:
+        raise _Unpriced(f"no EBS price for volume type {vtype}")
+    return _d(size) * _d(per) / c.month, f"{size:g} GB {vtype}", ()
+
+
+def _price_eks_cluster(c: _AwsCtx, prices: PriceTable) -> _Priced:
+    return _d(c.p["eksClusterHourly"]), "EKS control plane", ()
+
+
+def _price_health_check(c: _AwsCtx, prices: PriceTable) -> _Priced:
+    return _d(c.p["route53HealthCheckMonthly"]) / c.month, "health check, monthly fee / 730", ()
+
+
+def _price_bucket(c: _AwsCtx, prices: PriceTable) -> _Priced:
+    if "storageGb" in c.u:
+        return (
+            _d(c.u["storageGb"]) * _d(c.p["s3StandardGbMonth"]) / c.month,
+            f"{c.u['storageGb']} GB standard",
+            (),
+        )
+    return Decimal(0), "storage is usage-priced (storageGb not in usage file)", ("storageGb",)
+
+
+_AWS_RULES = {
+    "aws:globalaccelerator/accelerator:Accelerator": _price_accelerator,
+    "aws:lb/loadBalancer:LoadBalancer": _price_load_balancer,
+    "aws:alb/loadBalancer:LoadBalancer": _price_load_balancer,
+    "aws:ec2/natGateway:NatGateway": _price_nat_gateway,
+    "aws:ec2/instance:Instance": _price_instance,
+    "aws:eks/nodeGroup:NodeGroup": _price_node_group,
+    "aws:autoscaling/group:Group": _price_autoscaling_group,
+    "aws:rds/instance:Instance": _price_rds,
+    "aws:ebs/volume:Volume": _price_ebs,
+    "aws:eks/cluster:Cluster": _price_eks_cluster,
+    "aws:route53/healthCheck:HealthCheck": _price_health_check,
+    "aws:s3/bucket:Bucket": _price_bucket,
+    "aws:s3/bucketV2:BucketV2": _price_bucket,
+    "aws:s3/bucket:BucketV2": _price_bucket,
+}
+"""The pricing rule per AWS type token."""
+
+
 def _aws(
     r: Mapping[str, Any], g: _Graph, prices: PriceTable, u: dict[str, Any], region: str
-) -> tuple[Decimal, str, tuple[str, ...]]:
+) -> _Priced:
+    """An AWS resource, by the pricing rule for its type (global ones need no region)."""
     type_ = str(r["type"])
-    props = _props(r)
     p = prices.region(region)
     if not p and type_ != "aws:globalaccelerator/accelerator:Accelerator":
         raise _Unpriced(f"no AWS prices for region {region}")
-    month = _d(prices.hours_per_month)
-    missing: list[str] = []
-    if type_ == "aws:globalaccelerator/accelerator:Accelerator":
-        fixed = _d(prices.global_prices["globalAcceleratorHourly"])
-        if "dataTransferGb" in u:
-            dt = _d(u["dataTransferGb"]) * _d(prices.global_prices["globalAcceleratorPremiumPerGb"])
-            return fixed + dt, f"fixed ${fixed}/h + {u['dataTransferGb']} GB/h premium", ()
-        return fixed, f"fixed ${fixed}/h (data transfer not in usage file)", ("dataTransferGb",)
-    if type_ in ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"):
-        lb_type = props.get("loadBalancerType") or "application"
-        prefix = {"application": "alb", "network": "nlb"}.get(lb_type)
-        if prefix is None:
-            raise _Unpriced(f"no price rule for a {lb_type} load balancer")
-        fixed = _d(p[f"{prefix}Hourly"])
-        if "lcu" in u:
-            return (
-                fixed + _d(u["lcu"]) * _d(p[f"{prefix}LcuHourly"]),
-                f"{lb_type}: fixed + {u['lcu']} LCU",
-                (),
-            )
-        return fixed, f"{lb_type}: fixed ${fixed}/h (LCUs not in usage file)", ("lcu",)
-    if type_ == "aws:ec2/natGateway:NatGateway":
-        fixed = _d(p["natGatewayHourly"])
-        if "dataTransferGb" in u:
-            return (
-                fixed + _d(u["dataTransferGb"]) * _d(p["natGatewayPerGb"]),
-                "fixed + GB processed",
-                (),
-            )
-        return fixed, f"fixed ${fixed}/h (GB processed not in usage file)", ("dataTransferGb",)
-    if type_ == "aws:ec2/instance:Instance":
-        itype = props.get("instanceType")
-        if itype is None and props.get("launchTemplate"):
-            itype = _launch_template_type(props["launchTemplate"], g)
-        return _instance_price(p, "ec2", itype, region), f"1 x {itype}", ()
-    if type_ == "aws:eks/nodeGroup:NodeGroup":
-        size = _get(props, "scalingConfig", "desiredSize")
-        types = props.get("instanceTypes") or []
-        itype = types[0] if isinstance(types, list) and types else None
-        if itype is None and props.get("launchTemplate"):
-            itype = _launch_template_type(props["launchTemplate"], g)
-        if itype is None:
-            itype = "t3.medium"  # EKS's documented default for managed node groups
-        if isinstance(size, bool) or not isinstance(size, int | float):
-            raise _Unpriced(f"desiredSize is {size!r}")
-        return _d(size) * _instance_price(p, "ec2", itype, region), f"{size:g} x {itype}", ()
-    if type_ == "aws:autoscaling/group:Group":
-        size = props.get("desiredCapacity", props.get("minSize"))
-        lt = props.get("launchTemplate")
-        itype = _launch_template_type(lt, g) if lt else None
-        if isinstance(size, bool) or not isinstance(size, int | float):
-            raise _Unpriced(f"desiredCapacity is {size!r}")
-        return _d(size) * _instance_price(p, "ec2", itype, region), f"{size:g} x {itype}", ()
-    if type_ == "aws:rds/instance:Instance":
-        cls = props.get("instanceClass")
-        price = _instance_price(p, "rds", cls, region)
-        multi = 2 if props.get("multiAz") else 1
-        gb = props.get("allocatedStorage") or 0
-        if not isinstance(gb, int | float) or isinstance(gb, bool):
-            raise _Unpriced(f"allocatedStorage is {gb!r}")
-        storage = _d(gb) * _d(p["rdsStorageGbMonth"]) / month
-        return _d(multi) * (price + storage), f"{multi} x {cls} + {gb:g} GB storage", ()
-    if type_ == "aws:ebs/volume:Volume":
-        size = props.get("size")
-        vtype = props.get("type") or "gp3"
-        if isinstance(size, bool) or not isinstance(size, int | float):
-            raise _Unpriced(f"size is {size!r}")
-        per = (p.get("ebsGbMonth") or {}).get(vtype)
-        if per is None:
-            raise _Unpriced(f"no EBS price for volume type {vtype}")
-        return _d(size) * _d(per) / month, f"{size:g} GB {vtype}", ()
-    if type_ == "aws:eks/cluster:Cluster":
-        return _d(p["eksClusterHourly"]), "EKS control plane", ()
-    if type_ == "aws:route53/healthCheck:HealthCheck":
-        return _d(p["route53HealthCheckMonthly"]) / month, "health check, monthly fee / 730", ()
-    if type_ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:s3/bucket:BucketV2"):
-        if "storageGb" in u:
-            return (
-                _d(u["storageGb"]) * _d(p["s3StandardGbMonth"]) / month,
-                f"{u['storageGb']} GB standard",
-                (),
-            )
-        missing.append("storageGb")
-        return Decimal(0), "storage is usage-priced (storageGb not in usage file)", tuple(missing)
-    raise _Unpriced("no price rule for this type")
+    rule = _AWS_RULES.get(type_)
+    if rule is None:
+        raise _Unpriced("no price rule for this type")
+    ctx = _AwsCtx(_props(r), g, p, u, region, _d(prices.hours_per_month))
+    return rule(ctx, prices)
 
 
 def _launch_template_type(ref: Any, g: _Graph) -> str | None:
@@ -722,8 +811,6 @@ def load_usage(path: Path | None) -> Usage:
     """Read a usage file (YAML or JSON); ``ValueError`` names the file and key on bad input."""
     if path is None:
         return Usage()
-    import yaml
-
     try:
         text = path.read_text()
     except OSError as err:

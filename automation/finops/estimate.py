@@ -7,6 +7,7 @@ engine); :func:`diff`, :func:`to_markdown` and :func:`crossed_budget` are pure.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,14 +30,11 @@ def plan_resources(
     """Run the program for ``stack`` (its stack file, plus ``overrides``) and return the
     recorded resources as plain dicts. ``as_stack`` plans under another stack name (a preview
     ``pr-N`` planned from its template's file)."""
-    from automation.plan.engine import run_program
-    from automation.plan.runner import stack_inputs
+    # The embedded lane loads the Pulumi SDK and grpc; the pure parts here need neither.
+    from automation.plan.runner import plan_stack
 
-    inputs = stack_inputs(project_dir, stack, overrides)
-    plan = run_program(
-        project_dir, as_stack or stack, inputs.project, inputs.config, inputs.secret_keys
-    )
-    return [r.to_json() for r in plan.resources]
+    result = plan_stack(project_dir, stack, overrides=overrides, as_stack=as_stack, evaluate=False)
+    return [r.to_json() for r in result.plan.resources]
 
 
 def estimate_stack(
@@ -98,6 +96,15 @@ def load_base(path: Path) -> dict[str, Any]:
             raise UserError(
                 "expected {urn, hourly (number)}", source=str(path), key=f"resources[{i}]"
             )
+    total = doc.get("total_hourly")
+    if "total_hourly" in doc and (
+        isinstance(total, bool) or not isinstance(total, int | float) or not math.isfinite(total)
+    ):
+        raise UserError(
+            f"expected a finite number, found {json.dumps(total)[:40]}",
+            source=str(path),
+            key="total_hourly",
+        )
     return doc
 
 

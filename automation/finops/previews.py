@@ -20,6 +20,7 @@ cost with the preview config, no engine).
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from automation.errors import UserError
+from stacks.config import from_values, namespace_values, project_defaults, read_stack_file
 
 PATTERN = r"pr-[0-9]+"
 """Preview stack names; GC refuses anything else, whatever its tags say."""
@@ -56,15 +58,6 @@ def stack_name(pr: int) -> str:
 def matches_pattern(name: str, pattern: str = PATTERN) -> bool:
     """Whether a (possibly fully qualified ``org/project/stack``) name is a preview name."""
     return re.fullmatch(pattern, name.rsplit("/", 1)[-1]) is not None
-
-
-def parse_duration(text: str) -> timedelta:
-    """``24h``, ``90m``, ``2d``, ``1d12h`` -> timedelta; ``UserError`` naming ``--idle``."""
-    m = re.fullmatch(r"\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*", text or "")
-    if not m or not any(m.groups()):
-        raise UserError(f"expected a duration like 24h, 90m or 2d, found {text!r}", key="--idle")
-    d, h, mins = (int(g) if g else 0 for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mins)
 
 
 def preview_values(
@@ -229,16 +222,12 @@ class UpResult:
 
 
 def _flatten_config(project: str, values: Mapping[str, Any]) -> dict[str, str]:
-    import json
-
     return {f"{project}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
 
 
 def template_values(project_dir: Path, template: str) -> tuple[str, dict[str, Any]]:
     """The project name and the template stack's namespace values (Pulumi.yaml defaults
     merged); validated so a bad template stops before any stack is created."""
-    from stacks.config import from_values, namespace_values, project_defaults, read_stack_file
-
     project, defaults = project_defaults(project_dir)
     source = str(project_dir / f"Pulumi.{template}.yaml")
     values = namespace_values(project, defaults, read_stack_file(project_dir, template), source)
@@ -261,8 +250,8 @@ def up(
 ) -> UpResult:
     """Create or select ``pr-N``, write the preview config and tags, then preview and up with
     the policy packs enforced. Policy events of both runs are collected for the PR comment."""
+    # The Automation API wrapper loads the Pulumi SDK (~1 s); the pure decisions do not.
     from automation import pulumi_ops as ops
-    from stacks.config import from_values
 
     name = stack_name(pr)
     project, base = template_values(project_dir, template)
@@ -292,8 +281,6 @@ def up(
 
 def _template_other_namespaces(project_dir: Path, template: str, project: str) -> dict[str, str]:
     """The template's keys of other namespaces (``aws:region`` ...), copied as they are."""
-    from stacks.config import read_stack_file
-
     out = {}
     for k, v in read_stack_file(project_dir, template).items():
         if ":" in k and not k.startswith(f"{project}:") and not isinstance(v, dict):
@@ -314,7 +301,7 @@ def _event_json(e: Any) -> dict[str, Any]:
 
 def destroy(project_dir: Path, pr: int, *, command: Any = None) -> None:
     """Destroy ``pr-N``'s resources and remove the stack (refuses a non-preview name)."""
-    from automation import pulumi_ops as ops
+    from automation import pulumi_ops as ops  # the Pulumi SDK: see up()
 
     name = stack_name(pr)
     stack = ops.open_stack(project_dir, name, command=command)
@@ -335,7 +322,7 @@ def gc(
 ) -> list[GcDecision]:
     """List stacks, read the tags of those whose name fits the pattern, decide, and (only when
     ``apply``) destroy and remove the idle ones."""
-    from automation import pulumi_ops as ops
+    from automation import pulumi_ops as ops  # the Pulumi SDK: see up()
 
     summaries = ops.list_stacks(project_dir, command=command)
     tags: dict[str, dict[str, str]] = {}

@@ -96,6 +96,6 @@ def refresh(
 
 def pricing_client() -> Any:
     """A boto3 Price List client (the API lives in us-east-1)."""
-    import boto3
+    import boto3  # deferred: about 0.35 s to import; only a price refresh calls AWS
 
     return boto3.client("pricing", region_name=PRICING_REGION)

@@ -46,6 +46,17 @@ class NamespaceDrift:
         }
 
 
+def opencost_window(seconds: float, flag: str = "--window") -> str:
+    """A duration (seconds) as OpenCost's ``window`` parameter: ``7d``, ``12h`` or ``90m``
+    (OpenCost reads whole days, hours or minutes)."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    raise UserError(
+        f"expected a window of whole minutes, at least 1m, found {seconds:g} seconds", key=flag
+    )
+
+
 def fetch_allocation(
     base_url: str, window: str, *, timeout: float = 10.0, path: str = "/allocation/compute"
 ) -> dict[str, Any]:

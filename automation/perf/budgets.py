@@ -1,10 +1,10 @@
 """The budgets file (``budgets/api.yaml``): a typed schema, a loader and the endpoint matcher.
 
-It keeps the seed's shape, ``endpoints: [{path, p95_ms, err_rate}]``, with snake_case keys
+It is a list of endpoints, ``endpoints: [{path, p95_ms, err_rate}]``, with snake_case keys
 (it is our file, not Pulumi config). An endpoint is matched either by ``name`` (exactly the
 k6 ``name`` tag or the Locust request name) or by ``path`` (the URL path, ``{param}``
-segments match any one segment) with an optional ``method``. ``err_rate`` is a percentage,
-as in the seed. Anything an endpoint leaves out comes from ``defaults``.
+segments match any one segment) with an optional ``method``. ``err_rate`` is a percentage
+(``1`` is 1%). Anything an endpoint leaves out comes from ``defaults``.
 """
 
 from __future__ import annotations

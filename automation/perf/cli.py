@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from automation import options
 from automation.errors import CheckFailed, UserError
+from automation.options import Cwd, JsonOut, MarkdownOut
 from automation.perf.budgets import load_budgets
 from automation.perf.gate import (
     FAIL,
@@ -30,13 +33,16 @@ from automation.perf.model import RunResult
 from automation.perf.report import print_table, to_json, to_markdown
 from automation.perf.trend import append_history, history_entry, plot_trend, read_history
 
-app = typer.Typer(
-    name="perf",
-    help="Performance budgets: k6/Locust results vs budgets and the main-branch baseline.",
-    no_args_is_help=True,
+app = options.new_app(
+    "perf", "Performance budgets: k6/Locust results vs budgets and the main-branch baseline."
 )
 
-DEFAULT_BUDGETS = Path("budgets/api.yaml")
+DEFAULT_BUDGETS = "budgets/api.yaml"
+Budgets = Annotated[
+    Path | None,
+    typer.Option("--budgets", help=f"Budgets YAML (default: {DEFAULT_BUDGETS} in -C)."),
+]
+Commit = Annotated[str | None, typer.Option("--commit", help="Commit the runs measured.")]
 
 
 def _read_all(paths: list[Path]) -> list[RunResult]:
@@ -44,15 +50,6 @@ def _read_all(paths: list[Path]) -> list[RunResult]:
         raise UserError("give at least one result file (k6 NDJSON/summary or Locust CSV)")
     # Read everything before writing anything: bad input changes nothing.
     return [read_result(p) for p in paths]
-
-
-def _write(target: str, text: str) -> None:
-    if target == "-":
-        sys.stdout.write(text)
-        return
-    out = Path(target)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
 
 
 def _commit(explicit: str | None) -> str | None:
@@ -83,30 +80,33 @@ def load_baseline_file(path: Path) -> Baseline:
 @app.command()
 def compare(
     results: Annotated[list[Path], typer.Argument(help="k6 NDJSON/summary or Locust CSV files.")],
-    budgets: Annotated[Path, typer.Option(help="Budgets YAML.")] = DEFAULT_BUDGETS,
-    baseline: Annotated[Path | None, typer.Option(help="Baseline JSON from main.")] = None,
-    json_out: Annotated[
-        str | None, typer.Option("--json", help="Write the JSON verdict here ('-' = stdout).")
+    budgets: Budgets = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Baseline JSON from main.")
     ] = None,
-    markdown: Annotated[
-        str | None, typer.Option(help="Write the PR comment (Markdown) here ('-' = stdout).")
-    ] = None,
+    json_out: JsonOut = None,
+    markdown_out: MarkdownOut = None,
     allow_inconclusive: Annotated[
-        bool, typer.Option(help="Exit 0 when the verdict is inconclusive (thin data).")
+        bool,
+        typer.Option(
+            "--allow-inconclusive", help="Exit 0 when the verdict is inconclusive (thin data)."
+        ),
     ] = False,
+    cwd: Cwd = Path("."),
 ) -> None:
     """Gate RESULT files (median across them) against budgets and the baseline."""
+    options.check_output(json_out, "--json")
+    options.check_output(markdown_out, "--markdown")
+    budgets = options.in_project(cwd, budgets, DEFAULT_BUDGETS)
     spec = load_budgets(budgets)
     runs = _read_all(results)
     base = load_baseline_file(baseline) if baseline else None
     result = evaluate(spec, runs, base)
-    if json_out:
-        doc = to_json(result, budgets=str(budgets), baseline=str(baseline) if baseline else None)
-        _write(json_out, json.dumps(doc, indent=2) + "\n")
-    if markdown:
-        _write(markdown, to_markdown(result, baseline=str(baseline) if baseline else None))
+    base_name = str(baseline) if baseline else None
+    options.write_json(json_out, to_json(result, budgets=str(budgets), baseline=base_name))
+    options.write_markdown(markdown_out, to_markdown(result, baseline=base_name))
     # People read the table; keep stdout clean when a machine format goes there.
-    print_table(result, stderr="-" in (json_out, markdown))
+    print_table(result, stderr=options.to_stdout(json_out, markdown_out))
     if result.verdict == FAIL:
         failed = [v for v in result.endpoints if v.verdict == FAIL]
         lines = [f"{v.budget.label}: {'; '.join(v.reasons)}" for v in failed]
@@ -124,38 +124,55 @@ def baseline_cmd(
     more: Annotated[
         list[Path] | None, typer.Argument(help="More result files (--from a b c).")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Baseline JSON to write.")] = Path("baseline.json"),
-    commit: Annotated[str | None, typer.Option(help="Commit the baseline was measured on.")] = None,
+    json_out: JsonOut = None,
+    commit: Commit = None,
     budgets: Annotated[
         Path | None,
-        typer.Option(help="Budgets YAML; default budgets/api.yaml when it exists."),
+        typer.Option(
+            "--budgets", help=f"Budgets YAML; default {DEFAULT_BUDGETS} in -C when it exists."
+        ),
     ] = None,
+    cwd: Cwd = Path("."),
 ) -> None:
-    """Record a baseline (per-endpoint medians across RESULT files), normally on main."""
-    if budgets is None and DEFAULT_BUDGETS.is_file():
-        budgets = DEFAULT_BUDGETS
+    """Record a baseline (per-endpoint medians across RESULT files), normally on main.
+    --json names the file (default: baseline.json in -C)."""
+    target = json_out if json_out is not None else str(cwd / "baseline.json")
+    options.check_output(target, "--json")
+    if budgets is None and (cwd / DEFAULT_BUDGETS).is_file():
+        budgets = cwd / DEFAULT_BUDGETS
     spec = load_budgets(budgets) if budgets else None
     runs = _read_all([*from_, *(more or [])])
     doc = build_baseline(runs, spec, commit=_commit(commit))
-    _write(str(out), json.dumps(doc, indent=2) + "\n")
-    typer.echo(f"baseline: {len(doc['endpoints'])} endpoints from {len(runs)} run(s) -> {out}")
+    options.write_json(target, doc)
+    typer.echo(
+        f"baseline: {len(doc['endpoints'])} endpoints from {len(runs)} run(s) -> {target}",
+        err=options.to_stdout(target),
+    )
 
 
 @app.command()
 def trend(
-    history: Annotated[Path, typer.Option(help="History JSON-lines file (created if missing).")],
+    history: Annotated[
+        Path, typer.Option("--history", help="History JSON-lines file (created if missing).")
+    ],
     append: Annotated[
-        list[Path] | None, typer.Option(help="Result file(s) of tonight's run to append.")
+        list[Path] | None,
+        typer.Option("--append", help="Result file(s) of tonight's run to append."),
     ] = None,
     more: Annotated[list[Path] | None, typer.Argument(help="More result files.")] = None,
-    plot: Annotated[Path | None, typer.Option(help="PNG to draw.")] = None,
-    budgets: Annotated[Path, typer.Option(help="Budgets YAML.")] = DEFAULT_BUDGETS,
-    keep: Annotated[int | None, typer.Option(min=1, help="Keep only the newest N nights.")] = 365,
-    commit: Annotated[str | None, typer.Option(help="Commit measured.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="PNG to draw.")] = None,
+    budgets: Budgets = None,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=1, help="Keep only the newest N nights.")
+    ] = 365,
+    commit: Commit = None,
+    cwd: Cwd = Path("."),
 ) -> None:
     """Append tonight's medians to the history and draw p95 per endpoint with budget lines."""
-    spec = load_budgets(budgets)
+    spec = load_budgets(options.in_project(cwd, budgets, DEFAULT_BUDGETS))
     files = [*(append or []), *(more or [])]
+    if not files and not plot:
+        raise UserError("nothing to do: give --append RESULT... and/or --plot FILE.png")
     if files:
         runs = _read_all(files)
         n = append_history(history, history_entry(spec, runs, commit=_commit(commit)), keep=keep)
@@ -164,16 +181,16 @@ def trend(
         entries = read_history(history)
         panels = plot_trend(entries, plot, title=f"{spec.service or 'service'}: p95 per endpoint")
         typer.echo(f"plot: {panels} endpoint(s), {len(entries)} night(s) -> {plot}")
-    if not files and not plot:
-        raise UserError("nothing to do: give --append RESULT... and/or --plot FILE.png")
 
 
 @app.command()
 def show(
     results: Annotated[list[Path], typer.Argument(help="Result files to summarise.")],
-    json_out: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+    json_out: JsonOut = None,
+    cwd: Cwd = Path("."),
 ) -> None:
     """Per-endpoint statistics of result files, as read (no budgets, no verdict)."""
+    options.check_output(json_out, "--json")
     runs = _read_all(results)
     rows: list[dict[str, Any]] = [
         {
@@ -193,12 +210,15 @@ def show(
         for r in runs
         for e in r.endpoints
     ]
-    if json_out:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
+    options.write_json(json_out, rows)
+    if not options.to_stdout(json_out):
+        _show_table(rows)
+        for r in runs:
+            if not r.endpoints:
+                typer.echo(f"{r.source}: no HTTP request metrics ({r.kind})")
 
+
+def _show_table(rows: list[dict[str, Any]]) -> None:
     table = Table(title="perf results")
     for col in ("source", "kind", "endpoint", "count", "err %", "p50", "p95", "p99", "max"):
         table.add_column(col)
@@ -219,6 +239,8 @@ def show(
             f(row["max_ms"]),
         )
     Console(width=160).print(table)
-    for r in runs:
-        if not r.endpoints:
-            typer.echo(f"{r.source}: no HTTP request metrics ({r.kind})")
+
+
+def register(root: typer.Typer) -> None:
+    """Attach ``summit perf`` to the root app."""
+    root.add_typer(app, name="perf")

@@ -20,7 +20,7 @@ import json
 import math
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -142,15 +142,24 @@ _STATUS = re.compile(rb'"status":"(\d*)"')
 _SKIP = object()
 
 
-def _parse_point(line: bytes, lineno: Callable[[], int], path: Path) -> Any:
+class _BadLine(Exception):
+    """A relevant line that is not valid k6 NDJSON. The message follows "line N"; the scan
+    sets ``offset`` (where the line starts in its chunk) and the reader turns it into a
+    :class:`~automation.errors.UserError` with the file and the line number."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.offset = 0
+
+
+def _parse_point(line: bytes) -> Any:
     """(is_duration, value, tags) through ``json.loads``, or _SKIP: the path for any layout
-    the compact fast path in :func:`read_k6_ndjson` does not take."""
+    the compact fast path in :func:`_scan` does not take. Raises :class:`_BadLine`."""
     try:
         obj = json.loads(line)
     except ValueError as err:
-        raise UserError(
-            f"line {lineno()} is not JSON ({err}); expected k6 NDJSON", source=str(path)
-        ) from err
+        raise _BadLine(f" is not JSON ({err}); expected k6 NDJSON") from err
     if not isinstance(obj, dict) or obj.get("type") != "Point":
         return _SKIP
     metric = obj.get("metric")
@@ -159,109 +168,104 @@ def _parse_point(line: bytes, lineno: Callable[[], int], path: Path) -> Any:
     data = obj.get("data") or {}
     value = data.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UserError(
-            f"line {lineno()}: data.value must be a number, found {value!r}",
-            source=str(path),
-            key="data.value",
-        )
+        raise _BadLine(f": data.value must be a number, found {value!r}", key="data.value")
     tags = data.get("tags") or {}
     return metric == "http_req_duration", float(value), {k: str(v) for k, v in tags.items()}
 
 
-def read_k6_ndjson(path: Path, *, exact_limit: int = DEFAULT_EXACT_LIMIT) -> RunResult:
-    """Per-endpoint statistics from ``k6 run --out json=FILE`` (plain or .gz).
+def _compact_failed(line: bytes) -> bool:
+    """A compact-layout duration line without ``expected_response="true"``: a failure when
+    the tag has another value; without the tag, the status decides."""
+    if _EXPECTED in line:
+        return True
+    st = _STATUS.search(line)
+    return _failed_by_tags({"status": st.group(1).decode() if st else ""})
 
-    Endpoints are grouped by the ``name`` tag (k6 sets it to the URL unless the script names
-    the request), else by method and URL. Errors come from ``http_req_failed`` points when the
-    file has them (k6 >= 0.31), else from the ``expected_response``/``status`` tags.
 
-    The file is read in 8 MB chunks and the regex engine finds the few relevant lines (about
-    5 of every 6 lines of a k6 file are other metrics), so Python-level work is per relevant
-    line. A relevant line in k6's compact layout (either key order) is read with a few
-    targeted regexes; anything else (whitespace, escapes, no name tag) goes through
-    ``json.loads``. Memory: one chunk plus one digest per endpoint.
-    """
-    accs: dict[Any, _Acc] = {}
-    lines_before = 0
+def _add_parsed(accs: dict[Any, _Acc], line: bytes, exact_limit: int) -> None:
+    """Count one relevant line that is not in k6's compact layout (``json.loads``)."""
+    rec = _parse_point(line)
+    if rec is _SKIP:
+        return
+    is_dur, value, tags = rec
+    key = _endpoint_key(tags).encode()
+    acc = accs.get(key)
+    if acc is None:
+        acc = accs[key] = _Acc(tags.get("method"), tags.get("url"), exact_limit)
+    if is_dur:
+        acc.digest.add(value)
+        if _failed_by_tags(tags):
+            acc.tag_errors += 1
+    else:
+        acc.fail_points += 1
+        if value:
+            acc.fail_errors += 1
+
+
+def _scan(body: bytes, accs: dict[Any, _Acc], exact_limit: int) -> None:
+    """Count every relevant line of ``body`` (whole lines only) into ``accs``.
+
+    The regex engine finds the relevant lines; one in k6's compact layout is read with a few
+    targeted regexes right here (this loop is the reader's hot path: no call per line on it),
+    anything else goes through :func:`_add_parsed`. Raises :class:`_BadLine`."""
+    pos = 0
+    for hit in _HIT.finditer(body):
+        at = hit.start()
+        if at < pos:
+            continue  # a second hit on a line already read
+        start = body.rfind(b"\n", 0, at) + 1
+        end = body.find(b"\n", at)
+        if end < 0:
+            end = len(body)
+        pos = end
+        line = body[start:end]
+        m = v = n = None
+        if _POINT in line and b"\\" not in line:
+            m, v, n = _METRIC.search(line), _VALUE.search(line), _NAME.search(line)
+        if m is None or v is None or n is None:
+            if _METRIC_DECL in line and _POINT not in line:
+                continue
+            try:
+                _add_parsed(accs, line, exact_limit)
+            except _BadLine as err:
+                err.offset = start
+                raise
+            continue
+        # Fast path: the endpoint key stays bytes until the end.
+        key: Any = n.group(1)
+        value = float(v.group(1))
+        acc = accs.get(key)
+        if acc is None:
+            acc = accs[key] = _Acc.from_line(line, exact_limit)
+        if m.group(1) == b"duration":
+            acc.digest.add(value)
+            if _EXPECTED_TRUE not in line and _compact_failed(line):
+                acc.tag_errors += 1
+        else:
+            acc.fail_points += 1
+            if value:
+                acc.fail_errors += 1
+
+
+def _whole_lines(fh: IO[bytes]) -> Iterator[bytes]:
+    """The file in chunks of about ``_CHUNK`` bytes, each cut after its last newline (the
+    rest is carried into the next chunk; the last chunk is whatever remains)."""
     carry = b""
-    try:
-        with _open_bytes(path) as fh:
-            while True:
-                chunk = fh.read(_CHUNK)
-                if chunk:
-                    buf = carry + chunk
-                    cut = buf.rfind(b"\n") + 1
-                    body, carry = buf[:cut], buf[cut:]
-                else:
-                    body, carry = carry, b""
-                pos = 0
-                for hit in _HIT.finditer(body):
-                    at = hit.start()
-                    if at < pos:
-                        continue  # a second hit on a line already read
-                    start = body.rfind(b"\n", 0, at) + 1
-                    end = body.find(b"\n", at)
-                    if end < 0:
-                        end = len(body)
-                    pos = end
-                    line = body[start:end]
-                    m = v = n = None
-                    if _POINT in line and b"\\" not in line:
-                        m, v, n = _METRIC.search(line), _VALUE.search(line), _NAME.search(line)
-                    if m is not None and v is not None and n is not None:
-                        # Fast path: the endpoint key stays bytes until the end.
-                        key: Any = n.group(1)
-                        is_dur = m.group(1) == b"duration"
-                        value = float(v.group(1))
-                        acc = accs.get(key)
-                        if acc is None:
-                            acc = accs[key] = _Acc.from_line(line, exact_limit)
-                        if is_dur:
-                            acc.digest.add(value)
-                            # expected_response="true" is a success; another value of the
-                            # tag is a failure; without the tag, the status decides.
-                            if _EXPECTED_TRUE not in line:
-                                if _EXPECTED in line:
-                                    acc.tag_errors += 1
-                                else:
-                                    st = _STATUS.search(line)
-                                    status = st.group(1).decode() if st else ""
-                                    if _failed_by_tags({"status": status}):
-                                        acc.tag_errors += 1
-                        else:
-                            acc.fail_points += 1
-                            if value:
-                                acc.fail_errors += 1
-                        continue
-                    if _METRIC_DECL in line and _POINT not in line:
-                        continue
+    while True:
+        chunk = fh.read(_CHUNK)
+        if not chunk:
+            if carry:
+                yield carry
+            return
+        buf = carry + chunk
+        cut = buf.rfind(b"\n") + 1
+        body, carry = buf[:cut], buf[cut:]
+        if body:
+            yield body
 
-                    def lineno(
-                        base: int = lines_before, start: int = start, body: bytes = body
-                    ) -> int:
-                        return base + body.count(b"\n", 0, start) + 1
 
-                    rec = _parse_point(line, lineno, path)
-                    if rec is _SKIP:
-                        continue
-                    is_dur, value, tags = rec
-                    key = _endpoint_key(tags).encode()
-                    acc = accs.get(key)
-                    if acc is None:
-                        acc = accs[key] = _Acc(tags.get("method"), tags.get("url"), exact_limit)
-                    if is_dur:
-                        acc.digest.add(value)
-                        if _failed_by_tags(tags):
-                            acc.tag_errors += 1
-                    else:
-                        acc.fail_points += 1
-                        if value:
-                            acc.fail_errors += 1
-                lines_before += body.count(b"\n")
-                if not chunk:
-                    break
-    except (OSError, EOFError, zlib.error) as err:
-        raise UserError(f"cannot read ({err})", source=str(path)) from err
+def _endpoint_stats(accs: Mapping[Any, _Acc]) -> list[EndpointStats]:
+    """One :class:`EndpointStats` per endpoint that has durations, sorted by name."""
     endpoints = []
     for raw_key, acc in accs.items():
         key = raw_key.decode("utf-8", "replace")
@@ -286,7 +290,37 @@ def read_k6_ndjson(path: Path, *, exact_limit: int = DEFAULT_EXACT_LIMIT) -> Run
             )
         )
     endpoints.sort(key=lambda e: e.name)
-    return RunResult(source=str(path), kind="k6-ndjson", endpoints=tuple(endpoints))
+    return endpoints
+
+
+def read_k6_ndjson(path: Path, *, exact_limit: int = DEFAULT_EXACT_LIMIT) -> RunResult:
+    """Per-endpoint statistics from ``k6 run --out json=FILE`` (plain or .gz).
+
+    Endpoints are grouped by the ``name`` tag (k6 sets it to the URL unless the script names
+    the request), else by method and URL. Errors come from ``http_req_failed`` points when the
+    file has them (k6 >= 0.31), else from the ``expected_response``/``status`` tags.
+
+    The file is read in 8 MB chunks of whole lines (:func:`_whole_lines`) and the regex
+    engine finds the few relevant lines (about 5 of every 6 lines of a k6 file are other
+    metrics), so Python-level work is per relevant line (:func:`_scan`). A relevant line in
+    k6's compact layout (either key order) is read with a few targeted regexes; anything else
+    (whitespace, escapes, no name tag) goes through ``json.loads``. Memory: one chunk plus one
+    digest per endpoint.
+    """
+    accs: dict[Any, _Acc] = {}
+    lines_before = 0
+    try:
+        with _open_bytes(path) as fh:
+            for body in _whole_lines(fh):
+                try:
+                    _scan(body, accs, exact_limit)
+                except _BadLine as err:
+                    lineno = lines_before + body.count(b"\n", 0, err.offset) + 1
+                    raise UserError(f"line {lineno}{err}", source=str(path), key=err.key) from err
+                lines_before += body.count(b"\n")
+    except (OSError, EOFError, zlib.error) as err:
+        raise UserError(f"cannot read ({err})", source=str(path)) from err
+    return RunResult(source=str(path), kind="k6-ndjson", endpoints=tuple(_endpoint_stats(accs)))
 
 
 def _parse_submetric(key: str) -> tuple[str, dict[str, str]]:

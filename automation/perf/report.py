@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from automation.perf.gate import FAIL, INCONCLUSIVE, PASS, EndpointVerdict, GateResult
 
 _ICON = {PASS: "✅", FAIL: "❌", INCONCLUSIVE: "⚠️"}
@@ -125,9 +128,6 @@ def to_markdown(
 
 def print_table(result: GateResult, *, stderr: bool = False) -> None:
     """A rich table for people at a terminal."""
-    from rich.console import Console
-    from rich.table import Table
-
     style = {PASS: "green", FAIL: "bold red", INCONCLUSIVE: "yellow"}
     table = Table(title=f"perf budgets: {result.verdict}", title_style=style[result.verdict])
     for col in ("endpoint", "samples", "runs", "p95 ms", "budget", "baseline", "Δ", "errors"):

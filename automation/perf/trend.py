@@ -103,6 +103,8 @@ def series(history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[datetime, 
 
 def plot_trend(history: Sequence[dict[str, Any]], out: Path, *, title: str = "p95 trend") -> int:
     """Draw p95 per endpoint over time with its budget line; returns the number of panels."""
+    # Deferred: matplotlib costs about 0.85 s to import and only a plot needs it; the
+    # backend must be chosen before pyplot is imported.
     import matplotlib
 
     matplotlib.use("Agg")

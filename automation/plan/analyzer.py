@@ -31,6 +31,8 @@ import grpc
 import jsonschema
 import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2 as pb
+from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from automation.plan.engine import Plan, RecordedResource, for_analyzer
 
@@ -82,8 +84,6 @@ class PackResult:
 
 
 def _level_name(value: Any) -> str:
-    from pulumi.runtime.proto import analyzer_pb2 as pb
-
     return {
         pb.ADVISORY: "advisory",
         pb.MANDATORY: "mandatory",
@@ -93,8 +93,6 @@ def _level_name(value: Any) -> str:
 
 
 def _level_value(name: str) -> Any:
-    from pulumi.runtime.proto import analyzer_pb2 as pb
-
     return {
         "advisory": pb.ADVISORY,
         "mandatory": pb.MANDATORY,
@@ -194,8 +192,6 @@ def reconcile_config(
 
 
 def _resource_options(r: RecordedResource) -> Any:
-    from pulumi.runtime.proto import analyzer_pb2 as pb
-
     o = r.options
     opts = pb.AnalyzerResourceOptions(
         protect=bool(o.get("protect")),
@@ -214,8 +210,6 @@ def _resource_options(r: RecordedResource) -> Any:
 
 
 def _provider(r: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> Any:
-    from pulumi.runtime.proto import analyzer_pb2 as pb
-
     if not r.provider:
         return None
     purn = r.provider.rsplit("::", 1)[0]
@@ -251,8 +245,6 @@ class PolicyPackProcess:
         self.stub: Any = None
 
     def __enter__(self) -> PolicyPackProcess:
-        from pulumi.runtime.proto import analyzer_pb2_grpc
-
         if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
             raise PolicyPackError(f"{self.pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
         env = dict(os.environ)
@@ -345,6 +337,116 @@ class PolicyPackProcess:
             self.proc = None
 
 
+def _configure(
+    stub: Any,
+    pack: PolicyPackProcess,
+    plan: Plan,
+    stack: tuple[Mapping[str, str], list[str], Mapping[str, str]],
+    pack_config: Mapping[str, Any],
+    pack_config_source: str,
+) -> tuple[Any, dict[str, tuple[str, dict[str, Any]]]]:
+    """Handshake, ConfigureStack (``stack`` is config, secret keys, tags), GetAnalyzerInfo and
+    Configure with the reconciled policy config, as the engine does before analysing. The
+    first two are optional for a pack (an older SDK answers UNIMPLEMENTED). Returns the
+    pack's info and the reconciled config."""
+    config, secret_keys, stack_tags = stack
+    try:
+        stub.Handshake(
+            pb.AnalyzerHandshakeRequest(
+                engine_address="127.0.0.1:0",
+                root_directory=str(pack.pack_dir),
+                program_directory=str(pack.pack_dir),
+            )
+        )
+    except grpc.RpcError as err:
+        if err.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+    cfg_struct = struct_pb2.Struct()
+    cfg_struct.update(dict(config))
+    tags_struct = struct_pb2.Struct()
+    tags_struct.update(dict(stack_tags))
+    try:
+        stub.ConfigureStack(
+            pb.AnalyzerStackConfigureRequest(
+                stack=plan.stack,
+                project=plan.project,
+                organization="organization",
+                dry_run=True,
+                config_secret_keys=list(secret_keys),
+                config=cfg_struct,
+                tags=tags_struct,
+            )
+        )
+    except grpc.RpcError as err:
+        if err.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+    info = stub.GetAnalyzerInfo(empty_pb2.Empty())
+    reconciled = reconcile_config(info, pack_config, pack_config_source)
+    request = pb.ConfigureAnalyzerRequest()
+    for name, (level, props) in reconciled.items():
+        pc = pb.PolicyConfig(enforcementLevel=_level_value(level))
+        pc.properties.update(props)
+        request.policyConfig[name].CopyFrom(pc)
+    stub.Configure(request)
+    return info, reconciled
+
+
+def _analyze_resources(stub: Any, plan: Plan, result: PackResult) -> None:
+    """``Analyze`` every resource with its inputs, a window of calls in flight: the engine
+    analyses resources as its steps complete, many at once, and the window keeps the pack's
+    worker threads busy while this side encodes."""
+    by_urn = plan.by_urn()
+    pending: deque[tuple[RecordedResource, Any]] = deque()
+
+    def collect() -> None:
+        r0, fut = pending.popleft()
+        resp = fut.result()
+        result.analyzed += 1
+        result.not_applicable += len(resp.not_applicable)
+        result.violations += _violations(resp, result.pack, r0.urn)
+
+    for r in plan.resources:
+        req = pb.AnalyzeRequest(
+            type=r.type,
+            properties=for_analyzer(r.wire_inputs),
+            urn=r.urn,
+            name=r.name,
+            options=_resource_options(r),
+        )
+        prov = _provider(r, by_urn)
+        if prov is not None:
+            req.provider.CopyFrom(prov)
+        pending.append((r, stub.Analyze.future(req)))
+        if len(pending) >= IN_FLIGHT:
+            collect()
+    while pending:
+        collect()
+
+
+def _analyze_stack(stub: Any, plan: Plan, result: PackResult) -> None:
+    """``AnalyzeStack`` with every resource's outputs, parent, dependencies and provider."""
+    by_urn = plan.by_urn()
+    stack_req = pb.AnalyzeStackRequest()
+    for r in plan.resources:
+        ar = pb.AnalyzerResource(
+            type=r.type,
+            properties=for_analyzer(r.wire_outputs),
+            urn=r.urn,
+            name=r.name,
+            options=_resource_options(r),
+            parent=r.parent or "",
+            dependencies=list(r.dependencies),
+        )
+        for k, urns in r.property_dependencies.items():
+            ar.propertyDependencies[k].urns.extend(urns)
+        prov = _provider(r, by_urn)
+        if prov is not None:
+            ar.provider.CopyFrom(prov)
+        stack_req.resources.append(ar)
+    resp = stub.AnalyzeStack(stack_req)
+    result.violations += _violations(resp, result.pack, "")
+
+
 def evaluate_pack(
     pack_dir: Path,
     plan: Plan,
@@ -356,50 +458,12 @@ def evaluate_pack(
     pack_config_source: str = "--policy-pack-config",
 ) -> PackResult:
     """Evaluate one pack over a planned stack through the Analyzer protocol."""
-    from pulumi.runtime.proto import analyzer_pb2 as pb
-
     with PolicyPackProcess(pack_dir, project=plan.project, stack=plan.stack, config=config) as pack:
-        stub = pack.stub
         try:
-            try:
-                stub.Handshake(
-                    pb.AnalyzerHandshakeRequest(
-                        engine_address="127.0.0.1:0",
-                        root_directory=str(pack.pack_dir),
-                        program_directory=str(pack.pack_dir),
-                    )
-                )
-            except grpc.RpcError as err:
-                if err.code() != grpc.StatusCode.UNIMPLEMENTED:
-                    raise
-            cfg_struct = struct_pb2.Struct()
-            cfg_struct.update(dict(config))
-            tags_struct = struct_pb2.Struct()
-            tags_struct.update(dict(stack_tags or {}))
-            try:
-                stub.ConfigureStack(
-                    pb.AnalyzerStackConfigureRequest(
-                        stack=plan.stack,
-                        project=plan.project,
-                        organization="organization",
-                        dry_run=True,
-                        config_secret_keys=list(secret_keys),
-                        config=cfg_struct,
-                        tags=tags_struct,
-                    )
-                )
-            except grpc.RpcError as err:
-                if err.code() != grpc.StatusCode.UNIMPLEMENTED:
-                    raise
-            info = stub.GetAnalyzerInfo(empty_pb2.Empty())
-            reconciled = reconcile_config(info, pack_config or {}, pack_config_source)
-            request = pb.ConfigureAnalyzerRequest()
-            for name, (level, props) in reconciled.items():
-                pc = pb.PolicyConfig(enforcementLevel=_level_value(level))
-                pc.properties.update(props)
-                request.policyConfig[name].CopyFrom(pc)
-            stub.Configure(request)
-
+            stack = (config, secret_keys, stack_tags or {})
+            info, reconciled = _configure(
+                pack.stub, pack, plan, stack, pack_config or {}, pack_config_source
+            )
             # Like the CLI, the version in PulumiPolicy.yaml wins over the SDK's placeholder.
             meta = yaml.safe_load((pack.pack_dir / "PulumiPolicy.yaml").read_text()) or {}
             result = PackResult(
@@ -408,53 +472,8 @@ def evaluate_pack(
                 path=str(pack_dir),
                 policies={name: level for name, (level, _) in reconciled.items()},
             )
-            by_urn = plan.by_urn()
-            # The engine analyses resources as its steps complete, many at once; a window of
-            # calls in flight keeps the pack's worker threads busy while this side encodes.
-            pending: deque[tuple[RecordedResource, Any]] = deque()
-
-            def collect() -> None:
-                r0, fut = pending.popleft()
-                resp = fut.result()
-                result.analyzed += 1
-                result.not_applicable += len(resp.not_applicable)
-                result.violations += _violations(resp, info.name, r0.urn)
-
-            for r in plan.resources:
-                req = pb.AnalyzeRequest(
-                    type=r.type,
-                    properties=for_analyzer(r.wire_inputs),
-                    urn=r.urn,
-                    name=r.name,
-                    options=_resource_options(r),
-                )
-                prov = _provider(r, by_urn)
-                if prov is not None:
-                    req.provider.CopyFrom(prov)
-                pending.append((r, stub.Analyze.future(req)))
-                if len(pending) >= IN_FLIGHT:
-                    collect()
-            while pending:
-                collect()
-            stack_req = pb.AnalyzeStackRequest()
-            for r in plan.resources:
-                ar = pb.AnalyzerResource(
-                    type=r.type,
-                    properties=for_analyzer(r.wire_outputs),
-                    urn=r.urn,
-                    name=r.name,
-                    options=_resource_options(r),
-                    parent=r.parent or "",
-                    dependencies=list(r.dependencies),
-                )
-                for k, urns in r.property_dependencies.items():
-                    ar.propertyDependencies[k].urns.extend(urns)
-                prov = _provider(r, by_urn)
-                if prov is not None:
-                    ar.provider.CopyFrom(prov)
-                stack_req.resources.append(ar)
-            resp = stub.AnalyzeStack(stack_req)
-            result.violations += _violations(resp, info.name, "")
+            _analyze_resources(pack.stub, plan, result)
+            _analyze_stack(pack.stub, plan, result)
             return result
         except grpc.RpcError as err:
             detail = err.details() if hasattr(err, "details") else str(err)
@@ -464,8 +483,6 @@ def evaluate_pack(
 
 
 def _violations(resp: Any, pack: str, urn: str) -> list[Violation]:
-    from pulumi.runtime.proto import analyzer_pb2 as pb
-
     sev = {
         pb.POLICY_SEVERITY_LOW: "low",
         pb.POLICY_SEVERITY_MEDIUM: "medium",

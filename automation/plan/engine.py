@@ -28,18 +28,23 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime import mocks as pm
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as ps
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from automation.errors import PlanError
 from automation.plan import outputs as synth
+from stacks.config import ConfigError
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SIG = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 STACK_TYPE = "pulumi:pulumi:Stack"
-
-
-class PlanError(Exception):
-    """The program could not be planned (it raised, or a resource could not be mocked)."""
 
 
 class RecordedResource:
@@ -265,162 +270,150 @@ class _Mocks:
         return synth.call(args.token, args.args, self.stack), []
 
 
-def _make_monitor_class() -> type:
-    from pulumi.runtime import mocks as pm
-    from pulumi.runtime import rpc
-    from pulumi.runtime.proto import resource_pb2
-    from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+class RecordingMonitor(pm.MockMonitor):
+    """The SDK's mock monitor, extended to keep what the engine would keep: parents,
+    providers, dependencies, wire-encoded inputs and options, with engine URNs."""
 
-    class RecordingMonitor(pm.MockMonitor):
-        """The SDK's mock monitor, extended to keep what the engine would keep: parents,
-        providers, dependencies, wire-encoded inputs and options, with engine URNs."""
+    def __init__(self, mocks: _Mocks, stack: str, project: str):
+        super().__init__(mocks)  # type: ignore[arg-type]
+        self.stack = stack
+        self.project = project
+        self.records: list[RecordedResource] = []
+        self.by_urn: dict[str, RecordedResource] = {}
+        self.stack_outputs: dict[str, Any] = {}
+        self.default_providers: dict[str, str] = {}
 
-        def __init__(self, mocks: _Mocks, stack: str, project: str):
-            super().__init__(mocks)  # type: ignore[arg-type]
-            self.stack = stack
-            self.project = project
-            self.records: list[RecordedResource] = []
-            self.by_urn: dict[str, RecordedResource] = {}
-            self.stack_outputs: dict[str, Any] = {}
-            self.default_providers: dict[str, str] = {}
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        return make_urn(self.stack, self.project, parent or None, type_, name)
 
-        def make_urn(self, parent: str, type_: str, name: str) -> str:
-            return make_urn(self.stack, self.project, parent or None, type_, name)
+    def _default_provider(self, type_: str, version: str) -> str:
+        """The SDK never registers default providers; the engine does. So do we."""
+        package = type_.split(":")[0]
+        key = f"{package}@{version}"
+        if key in self.default_providers:
+            return self.default_providers[key]
+        name = "default" + (f"_{version.replace('.', '_')}" if version else "")
+        ptype = f"pulumi:providers:{package}"
+        urn = make_urn(self.stack, self.project, None, ptype, name)
+        pid, outs = synth.new_resource(ptype, name, {}, self.stack)
+        rec = RecordedResource(
+            urn=urn,
+            type=ptype,
+            name=name,
+            custom=True,
+            parent=None,
+            provider=None,
+            dependencies=[],
+            property_dependencies={},
+            options={"default": True},
+            id=pid,
+            wire_inputs=_struct({"version": version} if version else {}),
+            wire_outputs=_struct(outs),
+        )
+        self._keep(rec)
+        ref = f"{urn}::{pid}"
+        self.default_providers[key] = ref
+        return ref
 
-        def _default_provider(self, type_: str, version: str) -> str:
-            """The SDK never registers default providers; the engine does. So do we."""
-            package = type_.split(":")[0]
-            key = f"{package}@{version}"
-            if key in self.default_providers:
-                return self.default_providers[key]
-            name = "default" + (f"_{version.replace('.', '_')}" if version else "")
-            ptype = f"pulumi:providers:{package}"
-            urn = make_urn(self.stack, self.project, None, ptype, name)
-            pid, outs = synth.new_resource(ptype, name, {}, self.stack)
-            rec = RecordedResource(
+    def _keep(self, rec: RecordedResource) -> None:
+        if rec.urn in self.by_urn:
+            raise PlanError(
+                f"duplicate resource URN {rec.urn}: two resources of one type share a name"
+                " under the same parent"
+            )
+        self.by_urn[rec.urn] = rec
+        self.records.append(rec)
+
+    def _register_stack(self, urn: str, name: str) -> Any:
+        """The root stack resource: no inputs, no provider, outputs come later."""
+        self._keep(
+            RecordedResource(
                 urn=urn,
-                type=ptype,
+                type=STACK_TYPE,
                 name=name,
-                custom=True,
+                custom=False,
                 parent=None,
                 provider=None,
                 dependencies=[],
                 property_dependencies={},
-                options={"default": True},
-                id=pid,
-                wire_inputs=_struct({"version": version} if version else {}),
-                wire_outputs=_struct(outs),
+                options={},
+                wire_inputs=struct_pb2.Struct(),
+                wire_outputs=struct_pb2.Struct(),
             )
-            self._keep(rec)
-            ref = f"{urn}::{pid}"
-            self.default_providers[key] = ref
-            return ref
+        )
+        return resource_pb2.RegisterResourceResponse(urn=urn)
 
-        def _keep(self, rec: RecordedResource) -> None:
-            if rec.urn in self.by_urn:
-                raise PlanError(
-                    f"duplicate resource URN {rec.urn}: two resources of one type share a name"
-                    " under the same parent"
-                )
-            self.by_urn[rec.urn] = rec
-            self.records.append(rec)
+    def RegisterResource(self, request: Any) -> Any:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == STACK_TYPE:
+            return self._register_stack(urn, request.name)
+        _ensure_event_loop()
+        inputs = rpc.deserialize_properties(request.object)
+        provider = request.provider or None
+        if request.custom and not provider and not request.type.startswith("pulumi:"):
+            provider = self._default_provider(request.type, request.version)
+        id_, state = synth.new_resource(request.type, request.name, inputs, self.stack)
+        if not request.custom:
+            id_ = None
+        obj_proto = _sync_await(rpc.serialize_properties(state, {}))
+        rec = RecordedResource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent or None,
+            provider=provider,
+            # Sorted: the SDK sends them in the order its Outputs resolved, which varies from
+            # run to run; the engine treats them as sets, and plan files must be reproducible.
+            dependencies=sorted(request.dependencies),
+            property_dependencies={
+                k: sorted(v.urns) for k, v in request.propertyDependencies.items()
+            },
+            options=_options(request),
+            id=id_,
+            wire_inputs=_copy(request.object),
+            wire_outputs=obj_proto,
+        )
+        self._keep(rec)
+        self.resources[urn] = pm.MockMonitor.ResourceRegistration(urn, id_ or "", state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=obj_proto)
 
-        def RegisterResource(self, request: Any) -> Any:
-            urn = self.make_urn(request.parent, request.type, request.name)
-            if request.type == STACK_TYPE:
-                self._keep(
-                    RecordedResource(
-                        urn=urn,
-                        type=STACK_TYPE,
-                        name=request.name,
-                        custom=False,
-                        parent=None,
-                        provider=None,
-                        dependencies=[],
-                        property_dependencies={},
-                        options={},
-                        wire_inputs=struct_pb2.Struct(),
-                        wire_outputs=struct_pb2.Struct(),
-                    )
-                )
-                return resource_pb2.RegisterResourceResponse(urn=urn)
-            _ensure_event_loop()
-            inputs = rpc.deserialize_properties(request.object)
-            provider = request.provider or None
-            if request.custom and not provider and not request.type.startswith("pulumi:"):
-                provider = self._default_provider(request.type, request.version)
-            id_, state = synth.new_resource(request.type, request.name, inputs, self.stack)
-            if not request.custom:
-                id_ = None
-            obj_proto = _sync_await(rpc.serialize_properties(state, {}))
-            rec = RecordedResource(
-                urn=urn,
-                type=request.type,
-                name=request.name,
-                custom=bool(request.custom),
-                parent=request.parent or None,
-                provider=provider,
-                dependencies=list(request.dependencies),
-                property_dependencies={
-                    k: list(v.urns) for k, v in request.propertyDependencies.items()
-                },
-                options=_options(request),
-                id=id_,
-                wire_inputs=_copy(request.object),
-                wire_outputs=obj_proto,
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if request.urn.split("::")[2] == STACK_TYPE:
+            self.stack_outputs = _plain(json_format.MessageToDict(request.outputs))
+        if request.urn in self.by_urn:
+            self.by_urn[request.urn].set_outputs(_copy(request.outputs))
+        return empty_pb2.Empty()
+
+    def ReadResource(self, request: Any) -> Any:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type != "pulumi:pulumi:StackReference":
+            raise PlanError(
+                f"{urn}: reading an existing resource (`.get`) needs the cloud; the"
+                " embedded lane cannot plan it"
             )
-            self._keep(rec)
-            self.resources[urn] = pm.MockMonitor.ResourceRegistration(urn, id_ or "", state)
-            return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=obj_proto)
-
-        def RegisterResourceOutputs(self, request: Any) -> Any:
-            if request.urn.split("::")[2] == STACK_TYPE:
-                self.stack_outputs = _plain(json_format.MessageToDict(request.outputs))
-            if request.urn in self.by_urn:
-                self.by_urn[request.urn].set_outputs(_copy(request.outputs))
-            return empty_pb2.Empty()
-
-        def ReadResource(self, request: Any) -> Any:
-            urn = self.make_urn(request.parent, request.type, request.name)
-            if request.type != "pulumi:pulumi:StackReference":
-                raise PlanError(
-                    f"{urn}: reading an existing resource (`.get`) needs the cloud; the"
-                    " embedded lane cannot plan it"
-                )
-            # A StackReference is a read of another stack's outputs, which are not knowable
-            # here: they stay unknown, as in a preview against an undeployed stack.
-            _ensure_event_loop()
-            wire = json_format.MessageToDict(request.properties)
-            state = {"name": request.id, "outputs": UNKNOWN, "secretOutputNames": []}
-            obj_proto = _sync_await(rpc.serialize_properties(state, {}))
-            rec = RecordedResource(
-                urn=urn,
-                type=request.type,
-                name=request.name,
-                custom=True,
-                parent=request.parent or None,
-                provider=request.provider or None,
-                dependencies=list(request.dependencies),
-                property_dependencies={},
-                options={"read": True},
-                id=request.id,
-                wire_inputs=_struct({"name": request.id, **wire}),
-                wire_outputs=obj_proto,
-            )
-            self._keep(rec)
-            return resource_pb2.ReadResourceResponse(urn=urn, properties=obj_proto)
-
-    return RecordingMonitor
-
-
-_MONITOR_CLASS: type | None = None
-
-
-def _monitor_class() -> type:
-    global _MONITOR_CLASS
-    if _MONITOR_CLASS is None:
-        _MONITOR_CLASS = _make_monitor_class()
-    return _MONITOR_CLASS
+        # A StackReference is a read of another stack's outputs, which are not knowable
+        # here: they stay unknown, as in a preview against an undeployed stack.
+        _ensure_event_loop()
+        wire = json_format.MessageToDict(request.properties)
+        state = {"name": request.id, "outputs": UNKNOWN, "secretOutputNames": []}
+        obj_proto = _sync_await(rpc.serialize_properties(state, {}))
+        rec = RecordedResource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            custom=True,
+            parent=request.parent or None,
+            provider=request.provider or None,
+            dependencies=sorted(request.dependencies),
+            property_dependencies={},
+            options={"read": True},
+            id=request.id,
+            wire_inputs=_struct({"name": request.id, **wire}),
+            wire_outputs=obj_proto,
+        )
+        self._keep(rec)
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=obj_proto)
 
 
 def _stable_order(records: list[RecordedResource]) -> list[RecordedResource]:
@@ -452,6 +445,13 @@ def _purge_modules(project_dir: Path, before: set[str]) -> None:
             and os.path.realpath(path).startswith(root + os.sep)
         ):
             del sys.modules[name]
+            # A package the caller keeps (say components.render) still holds the forgotten
+            # submodule as an attribute, and `from package import submodule` would return
+            # that stale module next run: mixed module generations break class identity.
+            parent_name, _, child = name.rpartition(".")
+            parent = sys.modules.get(parent_name)
+            if parent is not None and getattr(parent, child, None) is mod:
+                delattr(parent, child)
 
 
 @contextlib.contextmanager
@@ -478,6 +478,58 @@ def config_map(project: str, values: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _configure_mocks(stack: str, project: str, config: Mapping[str, str], secret_keys: list[str]):
+    """Point the SDK's runtime settings at a fresh recording monitor with this run's config."""
+    monitor = RecordingMonitor(_Mocks(stack, project), stack, project)
+    features = set(monitor.GetDeploymentInfo(empty_pb2.Empty()).supportedFeatures)
+    settings = pm.MockSettings(
+        monitor=monitor,
+        monitor_features=features,
+        engine=pm.MockEngine(None),
+        project=project,
+        stack=stack,
+        dry_run=True,
+        organization="organization",
+        callbacks=None,
+    )
+    ps.configure(settings)
+    ps.ROOT.set(None)
+    set_all_config(dict(config), secret_keys)
+    return monitor
+
+
+def _run_in_stack(project_dir: Path, run_main: Callable[[], None]) -> None:
+    """``run_main`` inside the root stack resource, on a new event loop, from the project's
+    directory (as ``pulumi up`` runs a program)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        with _in_dir(project_dir):
+            loop.run_until_complete(run_in_stack(run_main))
+    finally:
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def _plan_failure(err: Exception) -> Exception:
+    """What a program's exception becomes: the ConfigError it wraps (bad stack config, named
+    file and key), else a PlanError with the end of the traceback."""
+    cause: BaseException = err
+    seen: set[int] = set()
+    while not isinstance(cause, ConfigError) and id(cause) not in seen:
+        seen.add(id(cause))
+        nxt = cause.__cause__ or cause.__context__
+        if nxt is None:
+            break
+        cause = nxt
+    if isinstance(cause, ConfigError):
+        return cause
+    tb = "".join(traceback.format_exception(type(err), err, err.__traceback__)[-6:])
+    return PlanError(f"the program raised {type(err).__name__}: {err}\n{tb}")
+
+
 def run_program(
     project_dir: Path | str,
     stack: str,
@@ -490,51 +542,22 @@ def run_program(
 
     ``program`` defaults to running ``<project_dir>/__main__.py`` as ``pulumi up`` would;
     tests pass a callable to plan a component alone. ``config`` is the engine's flat config
-    map (``project:key`` -> value as string)."""
+    map (``project:key`` -> value as string). Each run has its own ``contextvars`` context,
+    and the project's modules it imported are forgotten afterwards."""
     project_dir = Path(project_dir).resolve()
     main_py = project_dir / "__main__.py"
     if program is None and not main_py.is_file():
         raise PlanError(f"{project_dir}: no __main__.py (is this a Pulumi Python project?)")
 
+    def run_main() -> None:
+        if program is not None:
+            program()
+        else:
+            runpy.run_path(str(main_py), run_name="__main__")
+
     def body() -> Plan:
-        from pulumi.runtime import mocks as pm
-        from pulumi.runtime import settings as ps
-        from pulumi.runtime.config import set_all_config
-        from pulumi.runtime.stack import run_in_stack
-
-        mocks = _Mocks(stack, project)
-        monitor = _monitor_class()(mocks, stack, project)
-        features = set(monitor.GetDeploymentInfo(empty_pb2.Empty()).supportedFeatures)
-        settings = pm.MockSettings(
-            monitor=monitor,
-            monitor_features=features,
-            engine=pm.MockEngine(None),
-            project=project,
-            stack=stack,
-            dry_run=True,
-            organization="organization",
-            callbacks=None,
-        )
-        ps.configure(settings)
-        ps.ROOT.set(None)
-        set_all_config(dict(config), list(secret_keys or []))
-
-        def run_main() -> None:
-            if program is not None:
-                program()
-            else:
-                runpy.run_path(str(main_py), run_name="__main__")
-
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            with _in_dir(project_dir):
-                loop.run_until_complete(run_in_stack(run_main))
-        finally:
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-            asyncio.set_event_loop(None)
+        monitor = _configure_mocks(stack, project, config, list(secret_keys or []))
+        _run_in_stack(project_dir, run_main)
         return Plan(
             project=project,
             stack=stack,
@@ -542,28 +565,15 @@ def run_program(
             outputs=dict(monitor.stack_outputs),
         )
 
-    import pulumi  # noqa: F401  (loaded once, outside the purge and the per-run context)
-
     before = set(sys.modules)
-    ctx = contextvars.copy_context()
     try:
-        return ctx.run(body)
+        return contextvars.copy_context().run(body)
     except PlanError:
         raise
     except Exception as err:
-        from stacks.config import ConfigError
-
-        cause: BaseException = err
-        seen: set[int] = set()
-        while not isinstance(cause, ConfigError) and id(cause) not in seen:
-            seen.add(id(cause))
-            nxt = cause.__cause__ or cause.__context__
-            if nxt is None:
-                break
-            cause = nxt
-        if isinstance(cause, ConfigError):
-            raise cause from None
-        tb = "".join(traceback.format_exception(type(err), err, err.__traceback__)[-6:])
-        raise PlanError(f"the program raised {type(err).__name__}: {err}\n{tb}") from err
+        failure = _plan_failure(err)
+        if isinstance(failure, ConfigError):
+            raise failure from None  # the message names the file and key; no chain to show
+        raise failure from err
     finally:
         _purge_modules(project_dir, before)

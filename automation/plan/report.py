@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -94,11 +92,6 @@ def to_json(results: Sequence[StackResult]) -> dict[str, Any]:
         if res.provider_check is not None:
             out["stacks"][res.plan.stack]["providerCheck"] = res.provider_check.summary()
     return out
-
-
-def write_json(results: Sequence[StackResult], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_json(results), indent=2, sort_keys=False) + "\n")
 
 
 def _tree(result: StackResult) -> Tree:

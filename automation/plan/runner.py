@@ -153,17 +153,23 @@ def plan_stack(
     overrides: Mapping[str, Any] | None = None,
     stack_tags: Mapping[str, str] | None = None,
     evaluate: bool = True,
+    as_stack: str | None = None,
 ) -> StackResult:
     """Plan one stack and evaluate the given (pack, config-file) pairs over it.
 
     With ``packs=None`` every pack of the project is used, each with its own
-    ``config/<stack>.json`` when it has one. ``overrides`` replace namespace keys (preview
-    stacks use it for their one-region, minimal-replica config). With ``evaluate`` the
-    provider check runs between recording and the packs."""
+    ``config/<stack>.json`` when it has one. ``overrides`` replace namespace keys and
+    ``as_stack`` plans under another stack name (a preview ``pr-N`` is planned from its
+    template's stack file with its one-region, minimal-replica config). ``evaluate=False``
+    only plans; otherwise the provider check runs between recording and the packs. The one
+    implementation of the embedded lane: ``summit plan``, ``finops`` and ``previews`` all
+    call it."""
     project_dir = Path(project_dir).resolve()
     inputs = stack_inputs(project_dir, stack, overrides)
     k8s_version = kubernetes_version(inputs) if evaluate else ""
-    plan = run_program(project_dir, stack, inputs.project, inputs.config, inputs.secret_keys)
+    plan = run_program(
+        project_dir, as_stack or stack, inputs.project, inputs.config, inputs.secret_keys
+    )
     result = StackResult(plan=plan, inputs=inputs)
     if not evaluate:
         return result

@@ -11,10 +11,12 @@ repository. ``summit service upgrade`` refreshes that copy with the template.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,8 +132,6 @@ def copy_policy_packs(dest: Path, root: Path = PLATFORM_ROOT) -> list[str]:
 
 def _git_commit_all(path: Path, message: str) -> None:
     env = {k: v for k, v in template_repo._FIXED.items() if "DATE" not in k}
-    import os
-
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", message]):
         subprocess.run(
             ["git", *args], cwd=path, env={**os.environ, **env}, check=True, capture_output=True
@@ -139,10 +139,10 @@ def _git_commit_all(path: Path, message: str) -> None:
 
 
 def _copier() -> Any:
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        # Deferred: copier (and its Jinja/pydantic stack) loads only for service new/upgrade,
+        # and warns on import about its own dependencies, which users cannot act on.
         import copier
     return copier
 
@@ -233,6 +233,7 @@ def new_service(
 
 
 def _plan_offline(dest: Path) -> dict[str, Any]:
+    # Deferred: the embedded lane loads the Pulumi SDK and providers (~0.5 s).
     from automation.plan.runner import plan_stack
 
     res = plan_stack(dest, STAGE)
@@ -248,7 +249,7 @@ def _plan_offline(dest: Path) -> dict[str, Any]:
 
 
 def _preview_cloud(dest: Path) -> dict[str, Any]:
-    from automation import pulumi_ops
+    from automation import pulumi_ops  # deferred: the Automation API loads the Pulumi SDK
 
     found = sorted(p.parent for p in (dest / "policypacks").glob("*/PulumiPolicy.yaml"))
     # The CLI pairs --policy-pack-config with --policy-pack by position, so packs with a

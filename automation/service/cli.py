@@ -9,19 +9,26 @@ Exit codes: 0 done, 1 a mandatory policy violation, 2 bad input (nothing written
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from automation import options
+from automation.options import Cwd, JsonOut
 from automation.service import bootstrap
 
-app = typer.Typer(
-    help="Create services from the paved-road template and keep them up to date.",
-    no_args_is_help=True,
+app = options.new_app(
+    "service", "Create services from the paved-road template and keep them up to date."
 )
+
+Into = Annotated[
+    Path | None,
+    typer.Option(
+        "--into", metavar="DIR", help="Parent folder of the service (default: services/ in -C)."
+    ),
+]
 
 
 def _print(report: bootstrap.Report, console: Console, title: str) -> None:
@@ -41,8 +48,8 @@ def _print(report: bootstrap.Report, console: Console, title: str) -> None:
     console.print(f"done in {report.elapsed_seconds:.1f}s")
 
 
-def _json(report: bootstrap.Report, path: str) -> None:
-    doc = {
+def _doc(report: bootstrap.Report) -> dict[str, object]:
+    return {
         "service": report.service,
         "path": str(report.path),
         "actions": report.actions,
@@ -51,51 +58,46 @@ def _json(report: bootstrap.Report, path: str) -> None:
         "plan": report.plan,
         "diff": report.diff,
     }
-    text = json.dumps(doc, indent=2)
-    if path == "-":
-        print(text)
-    else:
-        Path(path).write_text(text + "\n")
+
+
+def _finish(report: bootstrap.Report, json_out: str | None, title: str) -> None:
+    options.write_json(json_out, _doc(report))
+    if not options.to_stdout(json_out):
+        _print(report, Console(soft_wrap=True), title)
 
 
 @app.command("new")
 def new(
     name: Annotated[str, typer.Argument(help="Service name (DNS-1123 label, not taken).")],
     team: Annotated[str, typer.Option("--team", help="Owning team.")] = "platform",
-    into: Annotated[Path, typer.Option("--into", help="Parent folder of the service.")] = Path(
-        "services"
-    ),
+    into: Into = None,
     offline: Annotated[
         bool,
         typer.Option("--offline", help="Plan in the embedded lane instead of a cloud preview."),
     ] = False,
-    json_out: Annotated[
-        str | None, typer.Option("--json", help="Write the report as JSON ('-' = stdout).")
-    ] = None,
+    json_out: JsonOut = None,
+    cwd: Cwd = Path("."),
 ) -> None:
     """Create a service from the template and take it to a planned stage stack."""
-    console = Console(soft_wrap=True)
-    report = bootstrap.new_service(name, into=into, team=team, offline=offline)
-    if json_out:
-        _json(report, json_out)
-    if json_out != "-":
-        _print(report, console, "created")
+    options.check_output(json_out, "--json")
+    folder = options.in_project(cwd, into, "services")
+    report = bootstrap.new_service(name, into=folder, team=team, offline=offline)
+    _finish(report, json_out, "created")
 
 
 @app.command("upgrade")
 def upgrade(
     name: Annotated[str, typer.Argument(help="Service to upgrade (a folder under --into).")],
-    into: Annotated[Path, typer.Option("--into", help="Parent folder of the service.")] = Path(
-        "services"
-    ),
-    json_out: Annotated[
-        str | None, typer.Option("--json", help="Write the report as JSON ('-' = stdout).")
-    ] = None,
+    into: Into = None,
+    json_out: JsonOut = None,
+    cwd: Cwd = Path("."),
 ) -> None:
     """Apply the newest template version to a generated service and show the diff."""
-    console = Console(soft_wrap=True)
-    report = bootstrap.upgrade_service(name, into=into)
-    if json_out:
-        _json(report, json_out)
-    if json_out != "-":
-        _print(report, console, "upgraded")
+    options.check_output(json_out, "--json")
+    report = bootstrap.upgrade_service(name, into=options.in_project(cwd, into, "services"))
+    _finish(report, json_out, "upgraded")
+
+
+def register(root: typer.Typer) -> None:
+    """Attach ``summit service`` to the root app."""
+    root.add_typer(app, name="service")

@@ -19,6 +19,7 @@ is reached through the shared layer ``automation.pulumi_ops`` (error mapping, st
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -26,19 +27,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automation.errors import UserError
-from stacks.config import GA_CONTROL_REGION, PROJECT, StackConfig, load_stack
+from ruamel.yaml import YAML
 
-ENDPOINT_GROUP_TYPE = "aws:globalaccelerator/endpointGroup:EndpointGroup"
-ROUTE53_RECORD_TYPE = "aws:route53/record:Record"
+from automation import pulumi_ops
+from automation.errors import UserError
+from stacks.config import (
+    GA_CONTROL_REGION,
+    PROJECT,
+    StackConfig,
+    load_stack,
+    project_defaults,
+    read_stack_file,
+)
+from stacks.outputs import ENDPOINT_GROUP_ARNS
+
 
 
 # --------------------------------------------------------------------------- stack config writes
 
 
-def _round_trip_yaml():
-    from ruamel.yaml import YAML
-
+def _round_trip_yaml() -> YAML:
     y = YAML()  # round-trip mode keeps comments, key order and flow styles
     y.preserve_quotes = True
     y.width = 4096
@@ -97,8 +105,6 @@ class AutomationConfig:
         self.stack = stack
 
     def set_dials(self, dials: Mapping[str, int], order: list[str]) -> None:
-        from automation import pulumi_ops
-
         values = {
             f"{PROJECT}:regions[{i}].dial": str(int(dials[r]))
             for i, r in enumerate(order)
@@ -107,8 +113,6 @@ class AutomationConfig:
         pulumi_ops.set_all_config(self.stack, values, path=True)
 
     def set_traffic(self, traffic: Mapping[str, Any]) -> None:
-        from automation import pulumi_ops
-
         # Setting the whole object as JSON would store a string; --path writes the leaves.
         with contextlib.suppress(Exception):  # not in the stack file yet
             pulumi_ops.remove_config(self.stack, f"{PROJECT}:traffic", path=True)
@@ -129,8 +133,6 @@ def _leaves(prefix: str, value: Any):
 def traffic_with_defaults(project_dir: Path, stack: str) -> dict[str, Any]:
     """The stack's ``traffic`` value as the stack file would hold it after a write: the stack
     file's own value, or Pulumi.yaml's default (a stack value replaces the default whole)."""
-    from stacks.config import project_defaults, read_stack_file
-
     _, defaults = project_defaults(project_dir)
     raw = read_stack_file(project_dir, stack)
     value = raw.get(f"{PROJECT}:traffic", raw.get("traffic", defaults.get("traffic")))
@@ -142,35 +144,21 @@ def traffic_with_defaults(project_dir: Path, stack: str) -> dict[str, Any]:
 
 def open_stack(project_dir: Path, stack: str, command: Any = None) -> Any:
     """Select the local project's stack through the shared Automation API layer."""
-    from automation import pulumi_ops
-
     return pulumi_ops.open_stack(project_dir, stack, command=command)
 
 
 def target_urns(stack_name: str, cfg: StackConfig) -> list[str]:
-    """URNs of the resources a dial change touches: the endpoint groups (ga mode) or the
-    weighted records (route53 mode), derived from the components' tokens and child names
-    (``summit-<env>-<region>``, no parent above the component) - no state export needed."""
-    from components.dns_failover import TOKEN as DNS_TOKEN
-    from components.global_traffic import TOKEN as GA_TOKEN
+    """The composition's URNs of what a dial change touches (see
+    :func:`stacks.traffic.traffic_target_urns`)."""
+    # Deferred: the composition imports the components and pulumi_aws (about 0.7 s), which
+    # only a dial change through the engine needs.
+    from stacks.traffic import traffic_target_urns
 
-    parent, child = (
-        (GA_TOKEN, ENDPOINT_GROUP_TYPE)
-        if cfg.traffic.mode == "ga"
-        else (DNS_TOKEN, ROUTE53_RECORD_TYPE)
-    )
-    base = f"summit-{cfg.environment}"
-    return [
-        f"urn:pulumi:{stack_name}::{PROJECT}::{parent}${child}::{base}-{r}"
-        for r in cfg.region_names
-    ]
+    return traffic_target_urns(cfg, stack_name)
 
 
 def endpoint_groups_from_outputs(stack: Any) -> dict[str, str]:
     """Region -> endpoint group ARN from the stack output ``endpointGroupArns``."""
-    from automation import pulumi_ops
-    from stacks.outputs import ENDPOINT_GROUP_ARNS
-
     value = pulumi_ops.outputs(stack).get(ENDPOINT_GROUP_ARNS) or {}
     return {str(k): str(v) for k, v in dict(value).items()}
 
@@ -278,7 +266,7 @@ def ga_fast_path(
 
 def ga_client(session: Any = None) -> Any:
     """A Global Accelerator client in its control region (us-west-2)."""
-    import boto3
+    import boto3  # deferred: boto3 costs about 0.35 s to import; only the fast path uses it
 
     return (session or boto3).client("globalaccelerator", region_name=GA_CONTROL_REGION)
 
@@ -338,6 +326,65 @@ def _retry(fn: Callable[[], Any], attempts: int, base_s: float, sleep: Callable[
     raise last
 
 
+def _write_dials(
+    project_dir: Path, stack_name: str, stack: Any, dials: Mapping[str, int], order: list[str]
+) -> None:
+    """The dials into the stack config: through the Automation API when a stack is open,
+    else straight into ``Pulumi.<stack>.yaml``."""
+    if stack is not None:
+        AutomationConfig(stack).set_dials(dials, order)
+    else:
+        OfflineConfig(project_dir, stack_name).set_dials(dials)
+
+
+def _apply_with_up(
+    stack: Any,
+    stack_name: str,
+    cfg: StackConfig,
+    report: ApplyReport,
+    retry: Callable[[Callable[[], Any]], tuple[Any, int]],
+    on_output: Callable[[str], None] | None,
+) -> bool:
+    """``up`` targeted at what a dial change touches; True when it succeeded."""
+    try:
+        targets = target_urns(stack_name, cfg)
+        _, report.attempts = retry(
+            lambda: pulumi_ops.up(stack, targets=targets, on_output=on_output)
+        )
+    except Exception as err:
+        report.messages.append(f"up failed ({type(err).__name__}): {str(err)[:300]}")
+        return False
+    report.applied = report.consistent = True
+    report.messages.append(f"up targeted at {len(targets)} resources")
+    return True
+
+
+def _fast_path(
+    cfg: StackConfig,
+    report: ApplyReport,
+    clients: tuple[Any, Any],
+    shares: Mapping[str, int] | None,
+    endpoint_groups: Mapping[str, str] | None,
+    retry: Callable[[Callable[[], Any]], tuple[Any, int]],
+    sleep: Callable[[float], None],
+) -> int:
+    """Change AWS directly (``clients`` is the GA and the Route53 client); returns the tries.
+    Raises when it cannot or when AWS refuses."""
+    ga, route53 = clients
+    if cfg.traffic.mode == "route53":
+        if route53 is None:
+            raise RuntimeError("no Route53 client for the fast path")
+        weights = dict(shares or {})
+        zone, name = cfg.traffic.dns_zone_id or "", cfg.traffic.dns_name or ""
+        _, tries = retry(lambda: route53_set_weights(route53, zone, name, weights))
+        return tries
+    if ga is None or not endpoint_groups:
+        raise RuntimeError("no Global Accelerator client/endpoint groups for the fast path")
+    groups = endpoint_groups
+    _, tries = retry(lambda: ga_fast_path(ga, groups, report.dials, sleep=sleep))
+    return tries
+
+
 def apply_decision(
     project_dir: Path,
     stack_name: str,
@@ -360,38 +407,18 @@ def apply_decision(
     cfg = load_stack(project_dir, stack_name)
     order = cfg.region_names
     report = ApplyReport(path="up", dials={r: int(dials[r]) for r in order})
-    mode = cfg.traffic.mode
-
-    def write_config() -> None:
-        if stack is not None:
-            AutomationConfig(stack).set_dials(report.dials, order)
-        else:
-            OfflineConfig(project_dir, stack_name).set_dials(report.dials)
-        report.config_written = True
-
     try:
-        write_config()
+        _write_dials(project_dir, stack_name, stack, report.dials, order)
+        report.config_written = True
     except Exception as err:
         report.messages.append(f"could not write dials to config: {err}")
         return report
 
+    retry = functools.partial(_retry, attempts=attempts, base_s=backoff_s, sleep=sleep)
     if stack is not None:
-        from automation import pulumi_ops
-
-        try:
-            targets = target_urns(stack_name, cfg)
-            _, report.attempts = _retry(
-                lambda: pulumi_ops.up(stack, targets=targets, on_output=on_output),
-                attempts,
-                backoff_s,
-                sleep,
-            )
-            report.applied = report.consistent = True
-            report.messages.append(f"up targeted at {len(targets)} resources")
+        if _apply_with_up(stack, stack_name, cfg, report, retry, on_output):
             return report
-        except Exception as err:
-            report.messages.append(f"up failed ({type(err).__name__}): {str(err)[:300]}")
-        if mode == "ga" and ga is not None and not endpoint_groups:
+        if cfg.traffic.mode == "ga" and ga is not None and not endpoint_groups:
             try:
                 endpoint_groups = endpoint_groups_from_outputs(stack)
             except Exception as err:
@@ -399,34 +426,15 @@ def apply_decision(
 
     report.path = "fast-path"
     try:
-        if mode == "route53":
-            if route53 is None:
-                raise RuntimeError("no Route53 client for the fast path")
-            weights = dict(shares or {})
-            _, tries = _retry(
-                lambda: route53_set_weights(
-                    route53, cfg.traffic.dns_zone_id or "", cfg.traffic.dns_name or "", weights
-                ),
-                attempts,
-                backoff_s,
-                sleep,
-            )
-        else:
-            if ga is None or not endpoint_groups:
-                raise RuntimeError("no Global Accelerator client/endpoint groups for the fast path")
-            _, tries = _retry(
-                lambda: ga_fast_path(ga, endpoint_groups, report.dials, sleep=sleep),
-                attempts,
-                backoff_s,
-                sleep,
-            )
-        report.attempts += tries
-        report.applied = True
-        report.consistent = True
-        report.messages.append("fast path applied; config holds the same values (next up: no-op)")
+        tries = _fast_path(cfg, report, (ga, route53), shares, endpoint_groups, retry, sleep)
     except Exception as err:
         report.messages.append(
             f"NOT APPLIED: config now says dials {report.dials} but AWS was not changed "
             f"({type(err).__name__}: {str(err)[:300]}); run `pulumi up` or retry"
         )
+        return report
+    report.attempts += tries
+    report.applied = True
+    report.consistent = True
+    report.messages.append("fast path applied; config holds the same values (next up: no-op)")
     return report

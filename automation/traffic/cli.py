@@ -10,35 +10,51 @@ import json
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from automation import options
 from automation.errors import CheckFailed, UserError
-from automation.traffic import files
+from automation.options import (
+    Cwd,
+    Duration,
+    JsonOut,
+    OptionalStack,
+    Stack,
+    duration_option,
+)
+from automation.traffic import actuators, files, sources
 from automation.traffic import pin as pinmod
-from automation.traffic.controller import Policy, evaluate, initial_state
+from automation.traffic.controller import Policy, dials_for_shares, evaluate, initial_state
+from stacks.config import StackConfig, load_stack
 
-app = typer.Typer(
-    name="traffic",
-    help="Adaptive regional traffic: SLO-aware weights, manual pin, simulator.",
-    no_args_is_help=True,
+app = options.new_app(
+    "traffic", "Adaptive regional traffic: SLO-aware weights, manual pin, simulator."
 )
 
-ProjectDir = Annotated[Path, typer.Option("--project-dir", help="Pulumi project folder.")]
-DEFAULT_AUDIT = Path(".summit/traffic-audit.jsonl")
+DEFAULT_AUDIT = ".summit/traffic-audit.jsonl"
+AuditLog = Annotated[
+    Path | None,
+    typer.Option("--audit-log", help=f"Audit log, JSON lines (default: {DEFAULT_AUDIT} in -C)."),
+]
+Offline = Annotated[
+    bool, typer.Option("--offline", help="Write Pulumi.<stack>.yaml directly (no engine).")
+]
+AcceleratorArn = Annotated[
+    str | None,
+    typer.Option("--accelerator-arn", help="Enables the boto3 fast path when `up` cannot run."),
+]
+StatePath = Annotated[
+    Path | None, typer.Option("--state", help="Controller state file, kept between runs.")
+]
 
 
-def _emit(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, sort_keys=False) + "\n")
-    sys.stdout.flush()
-
-
-def _table(decision: dict[str, Any], title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+def _table(decision: dict[str, Any], title: str, *, stderr: bool = False) -> None:
     table = Table(title=title)
     for col in ("region", "share %", "dial", "route53", "score", "reason"):
         table.add_column(col)
@@ -51,29 +67,23 @@ def _table(decision: dict[str, Any], title: str) -> None:
             "-" if r["score"] is None else f"{r['score']:.0f}",
             r["reason"],
         )
-    console = Console()
+    console = Console(stderr=stderr)
     console.print(table)
     console.print(f"{decision['action']}: {decision['reason']}")
 
 
-def _seconds(text: str, key: str) -> float:
-    """``"5s"``, ``"1m"`` or a bare number of seconds."""
-    text = text.strip()
-    if text and text[-1].isdigit():
-        try:
-            return float(text)
-        except ValueError:
-            pass
-    return pinmod.parse_duration(text, key=key)
+def _report(doc: dict[str, Any], line: str, json_out: str | None) -> None:
+    """A command's result: JSON to --json, and one line for people unless stdout is taken."""
+    options.write_json(json_out, doc, indent=None)
+    if not options.to_stdout(json_out):
+        typer.echo(line)
 
 
-def _policy_for(project_dir: Path | None, stack: str | None, regions: list[str]) -> Policy:
+def _policy_for(cwd: Path, stack: str | None, regions: list[str]) -> Policy:
     if stack:
-        from stacks.config import load_stack
-
-        pdir = project_dir or Path.cwd()
-        cfg = load_stack(pdir, stack)
-        return files.policy_from_config(cfg, str(pdir / f"Pulumi.{stack}.yaml"))
+        project_dir = options.project(cwd)
+        cfg = load_stack(project_dir, stack)
+        return files.policy_from_config(cfg, str(project_dir / f"Pulumi.{stack}.yaml"))
     if not 1 <= len(regions) <= 2:
         raise UserError(f"expected one or two regions, found {regions}", key="regions")
     return Policy(natural={r: 100.0 / len(regions) for r in regions})
@@ -81,17 +91,21 @@ def _policy_for(project_dir: Path | None, stack: str | None, regions: list[str])
 
 @app.command()
 def compute(
-    metrics: Annotated[Path, typer.Argument(help="metrics.json (the seed's shape).")],
-    state: Annotated[Path | None, typer.Option(help="State file kept between calls.")] = None,
-    stack: Annotated[str | None, typer.Option(help="Read policy/pin from this stack.")] = None,
-    project_dir: ProjectDir = Path("."),
-    now: Annotated[float | None, typer.Option(help="Evaluation time (unix s).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print weights.json.")] = False,
+    metrics: Annotated[
+        Path, typer.Argument(help="Metrics file (metrics.json, documented in docs/traffic.md).")
+    ],
+    state: StatePath = None,
+    stack: OptionalStack = None,
+    cwd: Cwd = Path("."),
+    now: Annotated[float | None, typer.Option("--now", help="Evaluation time (unix s).")] = None,
+    json_out: JsonOut = None,
 ) -> None:
-    """One evaluation: metrics + saved state -> weights; the state is saved for the next call."""
+    """One evaluation: metrics + saved state -> weights; the state is saved for the next call.
+    --json writes the weights file (weights.json)."""
+    options.check_output(json_out, "--json")
     t = time.time() if now is None else now
     samples = files.read_metrics(metrics, t)
-    policy = _policy_for(project_dir, stack, sorted(samples))
+    policy = _policy_for(cwd, stack, sorted(samples))
     unknown = sorted(set(samples) - set(policy.natural))
     if unknown:
         raise UserError(
@@ -104,24 +118,32 @@ def compute(
     if state is not None:
         files.write_json_atomic(state, new_state.to_dict())
     d = decision.to_dict()
-    if as_json:
-        _emit(d["regions"])
-    else:
+    options.write_json(json_out, d["regions"], indent=None)
+    if not options.to_stdout(json_out):
         _table(d, f"traffic decision @ {files.iso(t)}")
 
 
 @app.command()
 def simulate(
-    scenario: Annotated[str, typer.Option(help="Scenario name.")] = "induced-latency",
-    region: Annotated[str, typer.Option(help="Region the fault hits.")] = "us-west-2",
-    ms: Annotated[float, typer.Option(help="Injected latency (ms).")] = 300.0,
-    interval: Annotated[str, typer.Option(help="Controller interval.")] = "5s",
-    apply_latency: Annotated[str, typer.Option(help="Decision -> dials in effect.")] = "30s",
-    seed: Annotated[int, typer.Option(help="RNG seed.")] = 7,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    plot: Annotated[Path | None, typer.Option(help="Write a PNG plot here.")] = None,
+    scenario: Annotated[str, typer.Option("--scenario", help="Scenario name.")] = "induced-latency",
+    region: Annotated[str, typer.Option("--region", help="Region the fault hits.")] = "us-west-2",
+    latency: Annotated[
+        Duration, duration_option("--latency", "Latency added to each request in the fault.")
+    ] = Duration.of("300ms"),
+    interval: Annotated[
+        Duration, duration_option("--interval", "Controller interval.")
+    ] = Duration.of("5s"),
+    apply_latency: Annotated[
+        Duration, duration_option("--apply-latency", "Decision -> dials in effect.")
+    ] = Duration.of("30s"),
+    seed: Annotated[int, typer.Option("--seed", help="Random number generator seed.")] = 7,
+    json_out: JsonOut = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG plot here.")] = None,
+    cwd: Cwd = Path("."),
 ) -> None:
-    """Drive the real controller over simulated time and report steering figures."""
+    """Drive the real controller over simulated time and report steering figures. The
+    simulator reads no project file; -C is accepted like everywhere."""
+    # numpy (and matplotlib for --plot) load only for the simulator.
     from automation.traffic import simulator as sim
 
     if scenario not in sim.SCENARIOS:
@@ -130,20 +152,16 @@ def simulate(
         )
     if region not in (sim.EAST, sim.WEST):
         raise UserError(f"expected {sim.EAST} or {sim.WEST}, found {region!r}", key="--region")
+    options.check_output(json_out, "--json")
     cfg = sim.SimConfig(
-        interval_s=_seconds(interval, "--interval"),
-        apply_latency_s=_seconds(apply_latency, "--apply-latency"),
-        seed=seed,
+        interval_s=interval.seconds, apply_latency_s=apply_latency.seconds, seed=seed
     )
-    result = sim.run(sim.scenario(scenario, region=region, ms=ms), cfg)
+    result = sim.run(sim.scenario(scenario, region=region, ms=latency.seconds * 1000), cfg)
     if plot is not None:
         sim.plot(result, str(plot))
-    if as_json:
-        _emit(result.figures)
+    options.write_json(json_out, result.figures, indent=None)
+    if options.to_stdout(json_out):
         return
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"simulate {scenario}: {result.scenario.description}")
     table.add_column("figure")
     table.add_column("value")
@@ -153,16 +171,7 @@ def simulate(
     Console().print(table)
 
 
-def _resolve_pin(values: list[str], stack: str, project_dir: Path):
-    from stacks.config import load_stack
-
-    cfg = load_stack(project_dir, stack)
-    return cfg, pinmod.parse_shares(values, cfg.region_names)
-
-
 def _write_traffic(project_dir: Path, stack: str, traffic: dict[str, Any], offline: bool) -> str:
-    from automation.traffic import actuators
-
     if offline:
         actuators.OfflineConfig(project_dir, stack).set_traffic(traffic)
         return "stack file"
@@ -174,29 +183,31 @@ def _write_traffic(project_dir: Path, stack: str, traffic: dict[str, Any], offli
 @app.command(name="pin")
 def pin_cmd(
     shares: Annotated[list[str], typer.Argument(help="REGION=PERCENT for every region.")],
-    stack: Annotated[str, typer.Option(help="Stack name.")],
-    reason: Annotated[str, typer.Option(help="Why (required).")] = "",
-    ttl: Annotated[str, typer.Option(help="Expiry, at most 60m.")] = "60m",
-    offline: Annotated[bool, typer.Option(help="Write Pulumi.<stack>.yaml directly.")] = False,
-    audit_log: Annotated[Path, typer.Option(help="Audit log (JSON lines).")] = DEFAULT_AUDIT,
-    project_dir: ProjectDir = Path("."),
-    now: Annotated[float | None, typer.Option(hidden=True)] = None,
+    stack: Stack,
+    reason: Annotated[str, typer.Option("--reason", help="Why (required).")] = "",
+    ttl: Annotated[Duration, duration_option("--ttl", "Expiry, at most 60m.")] = Duration.of("60m"),
+    offline: Offline = False,
+    audit_log: AuditLog = None,
+    cwd: Cwd = Path("."),
+    now: Annotated[float | None, typer.Option("--now", hidden=True)] = None,
+    json_out: JsonOut = None,
 ) -> None:
     """Pin the shares (percent of traffic) with a reason until the TTL expires."""
-    from automation.traffic.actuators import traffic_with_defaults
-
     if not reason.strip():
         raise UserError("a reason is required (--reason TEXT)", key="--reason")
-    ttl_s = pinmod.parse_ttl(ttl)
-    _cfg, parsed = _resolve_pin(shares, stack, project_dir)
+    ttl_s = pinmod.check_ttl(ttl.seconds, ttl.text)
+    options.check_output(json_out, "--json")
+    project_dir = options.project(cwd)
+    cfg = load_stack(project_dir, stack)
+    parsed = pinmod.parse_shares(shares, cfg.region_names)
     t = time.time() if now is None else now
     by = pinmod.who()
     value = pinmod.build_pin(parsed, reason, ttl_s, t, by)
-    traffic = traffic_with_defaults(project_dir, stack)
+    traffic = actuators.traffic_with_defaults(project_dir, stack)
     traffic["pin"] = value
     via = _write_traffic(project_dir, stack, traffic, offline)
     pinmod.audit(
-        audit_log,
+        options.in_project(project_dir, audit_log, DEFAULT_AUDIT),
         {
             "action": "pin",
             "stack": stack,
@@ -208,27 +219,29 @@ def pin_cmd(
             "via": via,
         },
     )
-    _emit({"pinned": value, "stack": stack, "via": via})
+    doc = {"pinned": value, "stack": stack, "via": via}
+    shown = ", ".join(f"{r}={p}%" for r, p in value["shares"].items())
+    _report(doc, f"pinned {stack} to {shown} until {value['expiresAt']} (via {via})", json_out)
 
 
 @app.command()
 def unpin(
-    stack: Annotated[str, typer.Option(help="Stack name.")],
-    reason: Annotated[str, typer.Option(help="Why.")] = "manual unpin",
-    offline: Annotated[bool, typer.Option(help="Write Pulumi.<stack>.yaml directly.")] = False,
-    audit_log: Annotated[Path, typer.Option(help="Audit log (JSON lines).")] = DEFAULT_AUDIT,
-    project_dir: ProjectDir = Path("."),
+    stack: Stack,
+    reason: Annotated[str, typer.Option("--reason", help="Why.")] = "manual unpin",
+    offline: Offline = False,
+    audit_log: AuditLog = None,
+    cwd: Cwd = Path("."),
+    json_out: JsonOut = None,
 ) -> None:
     """Remove the pin; the controller resumes at its next evaluation."""
-    from automation.traffic.actuators import traffic_with_defaults
-    from stacks.config import load_stack
-
+    options.check_output(json_out, "--json")
+    project_dir = options.project(cwd)
     load_stack(project_dir, stack)
-    traffic = traffic_with_defaults(project_dir, stack)
+    traffic = actuators.traffic_with_defaults(project_dir, stack)
     old = traffic.pop("pin", None)
     via = _write_traffic(project_dir, stack, traffic, offline)
     pinmod.audit(
-        audit_log,
+        options.in_project(project_dir, audit_log, DEFAULT_AUDIT),
         {
             "action": "unpin",
             "stack": stack,
@@ -239,13 +252,14 @@ def unpin(
             "via": via,
         },
     )
-    _emit({"unpinned": old is not None, "stack": stack, "via": via})
+    doc = {"unpinned": old is not None, "stack": stack, "via": via}
+    line = f"unpinned {stack} (via {via})" if old else f"{stack} had no pin (via {via})"
+    _report(doc, line, json_out)
 
 
-def _fast_path_clients(cfg: Any, accelerator_arn: str | None):
-    from automation.traffic import actuators
-
+def _fast_path_clients(cfg: StackConfig, accelerator_arn: str | None) -> tuple[Any, Any, Any]:
     if cfg.traffic.mode == "route53":
+        # boto3 (~0.5 s to import) is needed only for the Route53 fast path.
         import boto3
 
         return None, boto3.client("route53"), None
@@ -255,32 +269,18 @@ def _fast_path_clients(cfg: Any, accelerator_arn: str | None):
     return ga, None, actuators.discover_endpoint_groups(ga, accelerator_arn)
 
 
-@app.command()
-def apply(
-    stack: Annotated[str, typer.Option(help="Stack name.")],
-    weights: Annotated[Path, typer.Option(help="weights.json (seed shape).")],
-    accelerator_arn: Annotated[
-        str | None, typer.Option(help="Enables the boto3 fast path when `up` cannot run.")
-    ] = None,
-    offline: Annotated[bool, typer.Option(help="Only write the stack file.")] = False,
-    project_dir: ProjectDir = Path("."),
-) -> None:
-    """Write the weights' dials to config and apply them (targeted `up`, else fast path)."""
-    from automation.traffic import actuators
-    from automation.traffic.controller import dials_for_shares
-    from stacks.config import load_stack
-
-    cfg = load_stack(project_dir, stack)
-    shares = files.read_weights(weights, cfg.region_names)
-    policy = files.policy_from_config(cfg, str(project_dir / f"Pulumi.{stack}.yaml"))
-    dials = dials_for_shares(shares, policy.natural, 0)
-    if offline:
-        actuators.OfflineConfig(project_dir, stack).set_dials(dials)
-        _emit({"path": "offline", "dials": dials, "configWritten": True, "applied": False})
-        return
+def _apply_dials(
+    project_dir: Path,
+    stack: str,
+    cfg: StackConfig,
+    dials: dict[str, int],
+    shares: dict[str, int],
+    accelerator_arn: str | None,
+) -> Any:
+    """Config first, then reality: targeted `up`, else the boto3 fast path."""
     handle = actuators.open_stack(project_dir, stack)
     ga, r53, groups = _fast_path_clients(cfg, accelerator_arn)
-    report = actuators.apply_decision(
+    return actuators.apply_decision(
         project_dir,
         stack,
         dials,
@@ -290,33 +290,39 @@ def apply(
         route53=r53,
         endpoint_groups=groups,
     )
-    _emit(report.to_dict())
+
+
+@app.command()
+def apply(
+    stack: Stack,
+    weights: Annotated[
+        Path,
+        typer.Option("--weights", help="Weights file (weights.json, as compute --json writes)."),
+    ],
+    accelerator_arn: AcceleratorArn = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Only write the stack file.")] = False,
+    cwd: Cwd = Path("."),
+    json_out: JsonOut = None,
+) -> None:
+    """Write the weights' dials to config and apply them (targeted `up`, else fast path)."""
+    options.check_output(json_out, "--json")
+    project_dir = options.project(cwd)
+    cfg = load_stack(project_dir, stack)
+    shares = files.read_weights(weights, cfg.region_names)
+    policy = files.policy_from_config(cfg, str(project_dir / f"Pulumi.{stack}.yaml"))
+    dials = dials_for_shares(shares, policy.natural, 0)
+    if offline:
+        actuators.OfflineConfig(project_dir, stack).set_dials(dials)
+        doc = {"path": "offline", "dials": dials, "configWritten": True, "applied": False}
+        _report(doc, f"wrote dials {dials} to Pulumi.{stack}.yaml (not applied)", json_out)
+        return
+    report = _apply_dials(project_dir, stack, cfg, dials, shares, accelerator_arn)
+    _report(report.to_dict(), f"applied dials {dials} via {report.path}", json_out)
     if not report.consistent:
         raise CheckFailed("; ".join(report.messages))
 
 
-@app.command()
-def run(
-    stack: Annotated[str, typer.Option(help="Stack name.")],
-    source: Annotated[str, typer.Option(help="prometheus | cloudwatch")] = "prometheus",
-    interval: Annotated[str, typer.Option(help="Evaluation interval.")] = "5s",
-    dry_run: Annotated[bool, typer.Option(help="Decide and log, never apply.")] = False,
-    prometheus_url: Annotated[
-        str | None, typer.Option(help="Overrides traffic.prometheusUrl.")
-    ] = None,
-    state: Annotated[Path | None, typer.Option(help="State file (survives restarts).")] = None,
-    max_iterations: Annotated[int | None, typer.Option(help="Stop after N (tests).")] = None,
-    accelerator_arn: Annotated[str | None, typer.Option(help="Fast-path accelerator.")] = None,
-    project_dir: ProjectDir = Path("."),
-) -> None:
-    """The control loop: a JSON-lines decision log, fail-static, clean stop on SIGTERM."""
-    from automation.traffic import sources
-    from stacks.config import load_stack
-
-    period = _seconds(interval, "--interval")
-    if period <= 0:
-        raise UserError("expected a positive interval", key="--interval")
-    cfg = load_stack(project_dir, stack)
+def _source(cfg: StackConfig, source: str, prometheus_url: str | None) -> Any:
     if source == "prometheus":
         url = prometheus_url or cfg.traffic.prometheus_url
         if not url:
@@ -324,62 +330,121 @@ def run(
                 "no Prometheus URL: set summit-platform:traffic.prometheusUrl or --prometheus-url",
                 key="--prometheus-url",
             )
-        src: Any = sources.PrometheusSource(url, cfg.traffic.queries)
-    elif source == "cloudwatch":
+        return sources.PrometheusSource(url, cfg.traffic.queries)
+    if source == "cloudwatch":
         albs: dict[str, str] = {r.name: r.endpoint_arn for r in cfg.regions if r.endpoint_arn}
-        src = sources.CloudWatchSource(albs)
-    else:
-        raise UserError(f"expected prometheus or cloudwatch, found {source!r}", key="--source")
+        return sources.CloudWatchSource(albs)
+    raise UserError(f"expected prometheus or cloudwatch, found {source!r}", key="--source")
 
+
+@contextmanager
+def _log(target: str) -> Any:
+    """The decision log: stdout for ``-``, else the file, appended line by line."""
+    if target == options.STDOUT:
+        yield sys.stdout
+        return
+    options.check_output(target, "--json")
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "a", encoding="utf-8") as fh:
+        yield fh
+
+
+def _line(out: IO[str], doc: dict[str, Any]) -> None:
+    out.write(json.dumps(doc) + "\n")
+    out.flush()
+
+
+@app.command()
+def run(
+    stack: Stack,
+    source: Annotated[str, typer.Option("--source", help="prometheus or cloudwatch.")] = (
+        "prometheus"
+    ),
+    interval: Annotated[
+        Duration, duration_option("--interval", "Evaluation interval.")
+    ] = Duration.of("5s"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide and log, never apply.")] = (
+        False
+    ),
+    prometheus_url: Annotated[
+        str | None, typer.Option("--prometheus-url", help="Overrides traffic.prometheusUrl.")
+    ] = None,
+    state: StatePath = None,
+    max_iterations: Annotated[
+        int | None, typer.Option("--max-iterations", help="Stop after N evaluations.")
+    ] = None,
+    accelerator_arn: AcceleratorArn = None,
+    cwd: Cwd = Path("."),
+    json_out: Annotated[
+        str,
+        typer.Option(
+            "--json", metavar="PATH|-", help="Decision log, JSON lines, to PATH ('-' for stdout)."
+        ),
+    ] = options.STDOUT,
+) -> None:
+    """The control loop: a JSON-lines decision log, fail-static, clean stop on SIGTERM."""
+    project_dir = options.project(cwd)
+    src = _source(load_stack(project_dir, stack), source, prometheus_url)
     stopping = {"flag": False}
 
-    def stop(signum, _frame):  # finish the current evaluation, then exit 0
+    def stop(signum: int, _frame: Any) -> None:  # finish the current evaluation, then exit 0
         stopping["flag"] = True
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     ctl_state = files.read_state(state)
     n = 0
-    while not stopping["flag"]:
-        started = time.time()
-        cfg = load_stack(project_dir, stack)  # a pin or unpin lands without a restart
-        policy = files.policy_from_config(cfg, str(project_dir / f"Pulumi.{stack}.yaml"))
-        ctl_state = ctl_state or initial_state(policy)
-        try:
-            samples = src.fetch(policy.regions, started)
-            error = None
-        except Exception as err:  # a source outage is fail-static, not a crash
-            samples, error = {}, f"{type(err).__name__}: {err}"
-        ctl_state, decision = evaluate(ctl_state, samples, policy, now=started)
-        line: dict[str, Any] = {"ts": files.iso(started), **decision.to_dict()}
-        if error:
-            line["sourceError"] = error
-        current = {r.name: r.dial for r in cfg.regions}
-        if decision.dials != current and not dry_run:
-            from automation.traffic import actuators
-
-            handle = actuators.open_stack(project_dir, stack)
-            ga, r53, groups = _fast_path_clients(cfg, accelerator_arn)
-            report = actuators.apply_decision(
-                project_dir,
-                stack,
-                decision.dials,
-                shares=decision.shares,
-                stack=handle,
-                ga=ga,
-                route53=r53,
-                endpoint_groups=groups,
+    with _log(json_out) as out:
+        while not stopping["flag"]:
+            started = time.time()
+            ctl_state, line = _evaluate_once(
+                project_dir, stack, src, ctl_state, started, dry_run, accelerator_arn
             )
-            line["apply"] = report.to_dict()
-        elif decision.dials != current:
-            line["apply"] = {"path": "dry-run", "dials": decision.dials}
-        _emit(line)
-        if state is not None:
-            files.write_json_atomic(state, ctl_state.to_dict())
-        n += 1
-        if max_iterations is not None and n >= max_iterations:
-            break
-        deadline = started + period
-        while not stopping["flag"] and time.time() < deadline:
-            time.sleep(min(0.2, max(0.0, deadline - time.time())))
-    _emit({"ts": files.iso(time.time()), "action": "stopped", "evaluations": n})
+            _line(out, line)
+            if state is not None:
+                files.write_json_atomic(state, ctl_state.to_dict())
+            n += 1
+            if max_iterations is not None and n >= max_iterations:
+                break
+            deadline = started + interval.seconds
+            while not stopping["flag"] and time.time() < deadline:
+                time.sleep(min(0.2, max(0.0, deadline - time.time())))
+        _line(out, {"ts": files.iso(time.time()), "action": "stopped", "evaluations": n})
+
+
+def _evaluate_once(
+    project_dir: Path,
+    stack: str,
+    src: Any,
+    ctl_state: Any,
+    started: float,
+    dry_run: bool,
+    accelerator_arn: str | None,
+) -> tuple[Any, dict[str, Any]]:
+    """One turn of the loop: read config and metrics, decide, apply (unless a dry run)."""
+    cfg = load_stack(project_dir, stack)  # a pin or unpin lands without a restart
+    policy = files.policy_from_config(cfg, str(project_dir / f"Pulumi.{stack}.yaml"))
+    ctl_state = ctl_state or initial_state(policy)
+    try:
+        samples = src.fetch(policy.regions, started)
+        error = None
+    except Exception as err:  # a source outage is fail-static, not a crash
+        samples, error = {}, f"{type(err).__name__}: {err}"
+    ctl_state, decision = evaluate(ctl_state, samples, policy, now=started)
+    line: dict[str, Any] = {"ts": files.iso(started), **decision.to_dict()}
+    if error:
+        line["sourceError"] = error
+    current = {r.name: r.dial for r in cfg.regions}
+    if decision.dials != current and not dry_run:
+        report = _apply_dials(
+            project_dir, stack, cfg, decision.dials, decision.shares, accelerator_arn
+        )
+        line["apply"] = report.to_dict()
+    elif decision.dials != current:
+        line["apply"] = {"path": "dry-run", "dials": decision.dials}
+    return ctl_state, line
+
+
+def register(root: typer.Typer) -> None:
+    """Attach ``summit traffic`` to the root app."""
+    root.add_typer(app, name="traffic")

@@ -5,10 +5,10 @@ randomness), so the same inputs always give the same decision; the CLI loop, the
 ``compute`` command and the simulator all call this one function.
 
 How shares are chosen
-- Every region is scored with the seed's formula (:func:`score`). A region *breaches* when its
+- Every region is scored with the health score (:func:`score`). A region *breaches* when its
   1-minute p95, error ratio or saturation is over the SLO threshold.
 - A breach must hold for ``breach_hold`` consecutive evaluations before the region is shed;
-  then the seed's proportional rule sets the shares: a shed region weighs
+  then the shares are proportional to the score: a shed region weighs
   ``natural_share * score``, a healthy region ``natural_share * 100`` (healthy regions count as
   a full score, a dead band, so noise in healthy scores never moves weight). While the breach
   lasts the shed share only goes down, never up (no oscillation inside one incident).
@@ -19,8 +19,9 @@ How shares are chosen
   region breaches at once the controller holds (it never sheds everyone).
 
 Shares are whole percents that add up to 100. Global Accelerator dials follow from the
-natural (geographic) shares: with two regions ``load_E = d_E*g_E + (1-d_W)*g_W``, so to shed a
-region we lower its dial and keep the other at 100. Route53 weights are the shares themselves.
+natural (geographic) shares through the spill-over model in :mod:`automation.traffic.spill`
+(with two regions ``load_E = d_E*g_E + (1-d_W)*g_W``), so to shed a region we lower its dial
+and keep the other at 100. Route53 weights are the shares themselves.
 """
 
 from __future__ import annotations
@@ -28,20 +29,24 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
-SEED_P95_FACTOR = 40.0
-SEED_ERR_FACTOR = 6000.0
-SEED_SAT_FACTOR = 20.0
+from automation.traffic.spill import dials_for_shares, effective_floor
+
+SCORE_P95_FACTOR = 40.0
+SCORE_ERR_FACTOR = 6000.0
+SCORE_SAT_FACTOR = 20.0
 
 
 def score(p95_seconds: float, error_ratio: float, saturation: float | None) -> float:
-    """The seed's health score: ``100 - (p95*40 + err*6000 + sat*20)`` clamped to 0..100.
+    """The health score ``100 - (40·p95_s + 6000·error_ratio + 20·saturation)``, clamped to
+    0..100 (p95 in seconds, error ratio and saturation as 0..1).
 
     A saturation that is not exported (``None``) counts as 0."""
     sat = saturation if saturation is not None else 0.0
     raw = 100.0 - (
-        p95_seconds * SEED_P95_FACTOR + error_ratio * SEED_ERR_FACTOR + sat * SEED_SAT_FACTOR
+        p95_seconds * SCORE_P95_FACTOR + error_ratio * SCORE_ERR_FACTOR + sat * SCORE_SAT_FACTOR
     )
     return min(100.0, max(0.0, raw))
 
@@ -105,16 +110,10 @@ class Policy:
 
     @property
     def floor(self) -> int:
-        """The floor as whole percent, at most one point below an equal split.
-
-        An exact equal-split floor (50% of two regions) leaves no room between the regions'
-        floors, and whole-percent dials cannot hit it exactly unless the natural shares are
-        equal (found by the property test: natural 5/95, floor 50 served 49.4%). One point
-        below leaves a band at least as wide as one dial step."""
-        n = len(self.natural)
-        if n == 1:
-            return 100
-        return min(math.ceil(self.floor_percent - 1e-9), 100 // n - 1)
+        """The floor as whole percent: ``floor_percent`` rounded up, at most one point below
+        an equal split (:func:`automation.traffic.spill.floor_cap`, shared with the
+        guardrails pack's floor check); 100 for a single region."""
+        return math.ceil(effective_floor(self.floor_percent, len(self.natural)) - 1e-9)
 
 
 @dataclass(frozen=True)
@@ -243,7 +242,7 @@ class Decision:
 
 
 # ---------------------------------------------------------------------------------------------
-# Arithmetic: integer shares, floors, dials
+# Arithmetic: integer shares and floors (dials: automation.traffic.spill)
 
 
 def _largest_remainder(weights: Mapping[str, float], total: int = 100) -> dict[str, int]:
@@ -280,44 +279,6 @@ def clamp_to_floor(shares: Mapping[str, int], floor: int) -> dict[str, int]:
 def natural_shares(policy: Policy) -> dict[str, int]:
     """The healthy target: natural shares as whole percents, raised to the floor."""
     return clamp_to_floor(_largest_remainder(policy.natural), policy.floor)
-
-
-def dials_for_shares(
-    shares: Mapping[str, int], natural: Mapping[str, float], floor: int = 0
-) -> dict[str, int]:
-    """Global Accelerator dials that give ``shares`` (percent) with ``natural`` shares.
-
-    Only the region that must lose traffic gets a dial below 100. Dials are whole numbers, so
-    one of the two regions gets a little more than its share: the dial is rounded *up* (the
-    shed region keeps at least its share: a floor of f% at natural share g needs ``f/g``),
-    unless that would leave the other region under ``floor`` - then it is rounded down."""
-    names = sorted(natural)
-    if len(names) == 1:
-        return {names[0]: 100}
-    dials = {r: 100 for r in names}
-    for r in names:
-        g = natural[r]
-        if shares[r] < g - 1e-9:
-            exact = shares[r] * 100.0 / g
-            dial = math.ceil(exact - 1e-9)
-            other = next(o for o in names if o != r)
-            if shares_for_dials({r: dial, other: 100}, natural)[other] < floor - 1e-9:
-                dial = math.floor(exact + 1e-9)
-            dials[r] = min(100, max(0, dial))
-    return dials
-
-
-def shares_for_dials(dials: Mapping[str, float], natural: Mapping[str, float]) -> dict[str, float]:
-    """The load each region serves (percent) for given dials, from the issue's spill model:
-    ``load_E = d_E*g_E + (1 - d_W)*g_W`` (what a dial turns away goes to the other region)."""
-    names = sorted(natural)
-    if len(names) == 1:
-        return {names[0]: 100.0}
-    a, b = names
-    ga, gb = natural[a] / 100.0, natural[b] / 100.0
-    da, db = dials[a] / 100.0, dials[b] / 100.0
-    load_a = da * ga + (1 - db) * gb
-    return {a: 100 * load_a, b: 100 * (1 - load_a)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -418,45 +379,42 @@ def _decisions(
     )
 
 
-def evaluate(
-    state: State, samples: Mapping[str, Sample], policy: Policy, now: float
+def _fail_static(
+    state: State,
+    policy: Policy,
+    current: dict[str, int],
+    previous: dict[str, int],
+    problems: Mapping[str, str],
+    now: float,
 ) -> tuple[State, Decision]:
-    """One controller step. Pure and deterministic: same arguments, same result."""
-    state = _sync_regions(state, policy)
-    previous = dict(state.shares)
-    floor = policy.floor
-    pin = _pin_active(policy, now)
-
-    # An expired pin may have left a region under the floor: the floor comes back at once.
-    current = dict(previous) if pin else clamp_to_floor(previous, floor)
-
-    problems = {
-        r: p
+    """Stale, missing or bad metrics: hold the current weights (floors restored) and say why."""
+    why = "; ".join(f"{r}: {p}" for r, p in sorted(problems.items()))
+    held = {
+        r: f"hold (fail-static): {problems.get(r, 'metrics ok, another region has none')}"
         for r in policy.regions
-        if (p := _sample_problem(samples.get(r), now, policy.stale_after_seconds))
     }
-    if problems and not pin:
-        why = "; ".join(f"{r}: {p}" for r, p in sorted(problems.items()))
-        held = {
-            r: f"hold (fail-static): {problems.get(r, 'metrics ok, another region has none')}"
-            for r in policy.regions
-        }
-        held_extra: dict[str, dict[str, Any]] = {
-            r: {"mode": state.regions[r].mode} for r in policy.regions
-        }
-        new_state = replace(
-            state, shares=current, pinned=False, evaluations=state.evaluations + 1, last_at=now
-        )
-        return new_state, Decision(
-            at=now,
-            action="hold",
-            regions=_decisions(current, policy, held, held_extra),
-            reason=f"fail-static, holding current weights: {why}",
-            changed=current != previous,
-            fail_static=True,
-        )
+    held_extra: dict[str, dict[str, Any]] = {
+        r: {"mode": state.regions[r].mode} for r in policy.regions
+    }
+    new_state = replace(
+        state, shares=current, pinned=False, evaluations=state.evaluations + 1, last_at=now
+    )
+    return new_state, Decision(
+        at=now,
+        action="hold",
+        regions=_decisions(current, policy, held, held_extra),
+        reason=f"fail-static, holding current weights: {why}",
+        changed=current != previous,
+        fail_static=True,
+    )
 
-    # Update streaks from valid samples (while pinned, bad samples leave streaks alone).
+
+def _update_streaks(
+    state: State, samples: Mapping[str, Sample], policy: Policy, problems: Mapping[str, str]
+) -> tuple[dict[str, RegionState], dict[str, list[str]], dict[str, float]]:
+    """Score every region with a valid sample and count its breach or healthy streak (while
+    pinned, a region with bad samples keeps its streaks). Returns (regions, breach reasons,
+    scores); regions without a valid sample have neither a score nor breach reasons."""
     regions: dict[str, RegionState] = {}
     breaching: dict[str, list[str]] = {}
     scores: dict[str, float] = {}
@@ -473,16 +431,33 @@ def evaluate(
         else:
             rs = replace(rs, breach_streak=0, healthy_streak=rs.healthy_streak + 1)
         regions[r] = rs
+    return regions, breaching, scores
 
-    reasons: dict[str, str] = {}
-    all_breaching = len(policy.regions) > 1 and all(
+
+def _every_region_breaching(
+    policy: Policy, regions: Mapping[str, RegionState], breaching: Mapping[str, list[str]]
+) -> bool:
+    """Two or more regions, each shed and still breaching or in a breach streak: shedding one
+    would only move load onto another breaching region."""
+    return len(policy.regions) > 1 and all(
         (regions[r].mode == "shed" and breaching.get(r)) or regions[r].breach_streak > 0
         for r in policy.regions
     )
 
-    # Mode transitions.
+
+def _transition_modes(
+    regions: dict[str, RegionState],
+    scores: Mapping[str, float],
+    breaching: Mapping[str, list[str]],
+    policy: Policy,
+    all_breaching: bool,
+) -> dict[str, RegionState]:
+    """ok -> shed after ``breach_hold`` breaches (never the only region, never everyone);
+    while shed the shed weight only goes down; shed -> ok after ``recovery_hold`` healthy
+    evaluations. Regions without a score this time keep their mode."""
+    out = dict(regions)
     for r in policy.regions:
-        rs = regions[r]
+        rs = out[r]
         if r not in scores:
             continue
         weight_now = policy.natural[r] * scores[r]
@@ -493,87 +468,156 @@ def evaluate(
             rs = replace(rs, shed_weight=min(rs.shed_weight or weight_now, weight_now))
         elif rs.mode == "shed" and rs.healthy_streak >= policy.recovery_hold:
             rs = replace(rs, mode="ok", shed_weight=None)
-        regions[r] = rs
+        out[r] = rs
+    return out
 
+
+def _pinned(
+    pin: Pin,
+    state: State,
+    policy: Policy,
+    regions: Mapping[str, RegionState],
+    extra: Mapping[str, Mapping[str, Any]],
+    previous: Mapping[str, int],
+    now: float,
+) -> tuple[State, Decision]:
+    """An active manual pin: its shares, no floor, streaks still tracked for afterwards."""
+    shares = {r: int(pin.shares[r]) for r in policy.regions}
+    until = _iso(pin.expires_at)
+    reasons = {
+        r: f"pinned to {shares[r]}% by {pin.by} until {until}: {pin.reason}" for r in policy.regions
+    }
+    new_state = State(
+        shares=shares,
+        regions=regions,
+        pinned=True,
+        evaluations=state.evaluations + 1,
+        last_at=now,
+    )
+    return new_state, Decision(
+        at=now,
+        action="pinned",
+        regions=_decisions(shares, policy, reasons, extra, pinned=True),
+        reason=f"manual pin until {until} by {pin.by}: {pin.reason}",
+        changed=shares != previous,
+    )
+
+
+def _desired_shares(
+    policy: Policy,
+    regions: Mapping[str, RegionState],
+    breaching: Mapping[str, list[str]],
+    current: dict[str, int],
+    all_breaching: bool,
+) -> tuple[dict[str, int], dict[str, str], str]:
+    """The shares to move towards, with the per-region reasons and the decision's reason
+    known at this point (the steering reasons come later, from the move itself)."""
+    if len(policy.regions) == 1:
+        r = policy.regions[0]
+        return {r: 100}, {r: "only region: serves everything"}, "single region"
+    if all_breaching:
+        reasons = {
+            r: "hold: every region breaching"
+            f" ({', '.join(breaching.get(r) or []) or 'shed'}); never shed everyone"
+            for r in policy.regions
+        }
+        return current, reasons, "every region breaching: holding current weights"
+    if any(regions[r].mode == "shed" for r in policy.regions):
+        # The proportional rule: a shed region weighs natural * its worst score of
+        # this breach, a healthy one natural * 100 (a dead band for healthy noise).
+        weights = {
+            r: (regions[r].shed_weight or 0.0)
+            if regions[r].mode == "shed"
+            else policy.natural[r] * 100.0
+            for r in policy.regions
+        }
+        desired = clamp_to_floor(_largest_remainder(weights), policy.floor)
+    else:
+        desired = natural_shares(policy)
+    # A region that breaches while its weight is coming back stops gaining (no flapping
+    # back and forth while the breach is being confirmed).
+    if any(breaching.get(r) and desired[r] > current[r] for r in policy.regions):
+        desired = current
+    return desired, {}, ""
+
+
+def _steer_reasons(
+    policy: Policy,
+    regions: Mapping[str, RegionState],
+    breaching: Mapping[str, list[str]],
+    scores: Mapping[str, float],
+    moves: tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]],
+) -> tuple[dict[str, str], str]:
+    """Why each region got its share this step, and the decision's reason. ``moves`` is
+    (current, desired, new) shares."""
+    current, desired, new_shares = moves
+    floor = policy.floor
+    reasons: dict[str, str] = {}
+    for r in policy.regions:
+        rs = regions[r]
+        why = ", ".join(breaching.get(r) or [])
+        sc = f"score {scores[r]:.0f}" if r in scores else "no score"
+        if rs.mode == "shed" and why:
+            reasons[r] = f"shed to {new_shares[r]}% ({sc}): {why}"
+        elif rs.mode == "shed":
+            reasons[r] = f"shed, recovering: healthy {rs.healthy_streak}/{policy.recovery_hold}"
+        elif why:
+            reasons[r] = f"breach {rs.breach_streak}/{policy.breach_hold} ({sc}): {why}"
+        elif new_shares[r] > current[r] and new_shares[r] != desired[r]:
+            reasons[r] = f"returning weight: +{new_shares[r] - current[r]}% this step ({sc})"
+        elif new_shares[r] == floor and desired[r] == floor and floor > 0:
+            reasons[r] = f"healthy ({sc}), at the {floor}% floor"
+        else:
+            reasons[r] = f"healthy ({sc})"
+    moved = [r for r in policy.regions if new_shares[r] != current[r]]
+    action_reason = (
+        "shares " + ", ".join(f"{r} {current[r]}->{new_shares[r]}" for r in moved)
+        if moved
+        else "no change"
+    )
+    return reasons, action_reason
+
+
+def evaluate(
+    state: State, samples: Mapping[str, Sample], policy: Policy, now: float
+) -> tuple[State, Decision]:
+    """One controller step. Pure and deterministic: same arguments, same result.
+
+    The steps: adopt config changes, restore the floor (unless pinned), hold on bad metrics
+    (:func:`_fail_static`), update streaks and modes, honour an active pin (:func:`_pinned`),
+    else choose the target shares (:func:`_desired_shares`) and move towards them
+    (:func:`_move`), explaining each region (:func:`_steer_reasons`)."""
+    state = _sync_regions(state, policy)
+    previous = dict(state.shares)
+    pin = _pin_active(policy, now)
+    # An expired pin may have left a region under the floor: the floor comes back at once.
+    current = dict(previous) if pin else clamp_to_floor(previous, policy.floor)
+    problems = {
+        r: p
+        for r in policy.regions
+        if (p := _sample_problem(samples.get(r), now, policy.stale_after_seconds))
+    }
+    if problems and not pin:
+        return _fail_static(state, policy, current, previous, problems, now)
+
+    regions, breaching, scores = _update_streaks(state, samples, policy, problems)
+    all_breaching = _every_region_breaching(policy, regions, breaching)
+    regions = _transition_modes(regions, scores, breaching, policy, all_breaching)
     extra: dict[str, dict[str, Any]] = {
         r: {"score": scores.get(r), "breaching": bool(breaching.get(r)), "mode": regions[r].mode}
         for r in policy.regions
     }
-
     if pin:
-        shares = {r: int(pin.shares[r]) for r in policy.regions}
-        until = _iso(pin.expires_at)
-        for r in policy.regions:
-            reasons[r] = f"pinned to {shares[r]}% by {pin.by} until {until}: {pin.reason}"
-        new_state = State(
-            shares=shares,
-            regions=regions,
-            pinned=True,
-            evaluations=state.evaluations + 1,
-            last_at=now,
-        )
-        return new_state, Decision(
-            at=now,
-            action="pinned",
-            regions=_decisions(shares, policy, reasons, extra, pinned=True),
-            reason=f"manual pin until {until} by {pin.by}: {pin.reason}",
-            changed=shares != previous,
-        )
+        return _pinned(pin, state, policy, regions, extra, previous, now)
 
-    if len(policy.regions) == 1:
-        r = policy.regions[0]
-        reasons[r] = "only region: serves everything"
-        desired = {r: 100}
-        action_reason = "single region"
-    elif all_breaching:
-        desired = current
-        for r in policy.regions:
-            why = ", ".join(breaching.get(r) or []) or "shed"
-            reasons[r] = f"hold: every region breaching ({why}); never shed everyone"
-        action_reason = "every region breaching: holding current weights"
-    else:
-        shed = [r for r in policy.regions if regions[r].mode == "shed"]
-        if shed:
-            weights = {
-                r: (regions[r].shed_weight or 0.0)
-                if regions[r].mode == "shed"
-                else policy.natural[r] * 100.0
-                for r in policy.regions
-            }
-            desired = clamp_to_floor(_largest_remainder(weights), floor)
-        else:
-            desired = natural_shares(policy)
-        # A region that breaches while its weight is coming back stops gaining (no flapping
-        # back and forth while the breach is being confirmed).
-        if any(breaching.get(r) and desired[r] > current[r] for r in policy.regions):
-            desired = current
-        action_reason = ""
+    desired, reasons, action_reason = _desired_shares(
+        policy, regions, breaching, current, all_breaching
+    )
     new_shares = _move(current, desired, regions, policy.step_percent)
-
     if len(policy.regions) > 1 and not all_breaching:
-        for r in policy.regions:
-            rs = regions[r]
-            why = ", ".join(breaching.get(r) or [])
-            sc = f"score {scores[r]:.0f}" if r in scores else "no score"
-            if rs.mode == "shed" and why:
-                reasons[r] = f"shed to {new_shares[r]}% ({sc}): {why}"
-            elif rs.mode == "shed":
-                reasons[r] = f"shed, recovering: healthy {rs.healthy_streak}/{policy.recovery_hold}"
-            elif why:
-                reasons[r] = f"breach {rs.breach_streak}/{policy.breach_hold} ({sc}): {why}"
-            elif new_shares[r] > current[r] and new_shares[r] != desired[r]:
-                reasons[r] = f"returning weight: +{new_shares[r] - current[r]}% this step ({sc})"
-            elif new_shares[r] == floor and desired[r] == floor and floor > 0:
-                reasons[r] = f"healthy ({sc}), at the {floor}% floor"
-            else:
-                reasons[r] = f"healthy ({sc})"
-        moved = [r for r in policy.regions if new_shares[r] != current[r]]
-        action_reason = (
-            "shares " + ", ".join(f"{r} {current[r]}->{new_shares[r]}" for r in moved)
-            if moved
-            else "no change"
+        reasons, action_reason = _steer_reasons(
+            policy, regions, breaching, scores, (current, desired, new_shares)
         )
-
     changed = new_shares != previous
     new_state = State(
         shares=new_shares,
@@ -595,6 +639,4 @@ def evaluate(
 
 
 def _iso(ts: float) -> str:
-    import datetime as _dt
-
-    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

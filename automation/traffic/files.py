@@ -1,10 +1,12 @@
 """Reading and writing the traffic commands' files, with errors that name the file and key.
 
-- metrics.json: the seed's shape ``{"regions":[{"name": "us-east-1", "p95": 0.42,
-  "err": 0.002, "sat": 0.55}, ...]}``; optional per region ``rps`` and ``ts`` (unix seconds or
-  ISO 8601) and a top-level ``ts``; without a timestamp a sample counts as taken now.
-- weights.json: the seed's output, a list of ``{"region": ..., "weight": <percent>}`` (extra
-  fields such as ``dial`` and ``reason`` are allowed and ignored).
+- metrics.json (documented in docs/traffic.md): ``{"regions":[{"name": "us-east-1",
+  "p95": 0.42, "err": 0.002, "sat": 0.55}, ...]}``; optional per region ``rps`` and ``ts``
+  (unix seconds or ISO 8601) and a top-level ``ts``; without a timestamp a sample counts as
+  taken now.
+- weights.json: what ``summit traffic compute --json`` writes, a list of
+  ``{"region": ..., "weight": <percent>}`` (extra fields such as ``dial`` and ``reason`` are
+  allowed and ignored).
 - the controller state file (JSON, see :meth:`State.to_dict`), written atomically.
 - the policy and the pin, built from the typed stack config.
 """
@@ -73,7 +75,7 @@ def _number(value: Any, *, source: str, key: str, optional: bool = False) -> flo
 
 
 def read_metrics(path: Path, now: float) -> dict[str, Sample]:
-    """Parse a seed-shaped metrics.json into samples keyed by region."""
+    """Parse a metrics file (``{"regions": [{name, p95, err, ...}]}``) into samples by region."""
     src = str(path)
     doc = _load_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("regions"), list):
@@ -113,7 +115,7 @@ def read_metrics(path: Path, now: float) -> dict[str, Sample]:
 
 
 def read_weights(path: Path, regions: list[str]) -> dict[str, int]:
-    """Parse a seed-shaped weights.json; shares must be whole percents adding to 100."""
+    """Parse a weights file (``[{region, weight}]``); whole percents adding to 100."""
     src = str(path)
     doc = _load_json(path)
     if not isinstance(doc, list):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +19,10 @@ from automation.errors import UserError
 from automation.traffic.files import iso
 
 MAX_TTL_SECONDS = 3600
-_TTL = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)?$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, None: 60}
 
 
-def parse_duration(text: str, *, key: str = "--ttl") -> float:
-    """``"45m"``, ``"1h"``, ``"90s"`` (a bare number means minutes) -> seconds."""
-    m = _TTL.match(text.strip())
-    if not m:
-        raise UserError(f"expected a duration like 30m, 1h or 90s, found {text!r}", key=key)
-    return float(m.group(1)) * _UNITS[m.group(2)]
-
-
-def parse_ttl(text: str) -> float:
-    """The pin's TTL in seconds: more than 0 and at most 60 minutes."""
-    seconds = parse_duration(text)
+def check_ttl(seconds: float, text: str) -> float:
+    """The pin's TTL (seconds, from the ``--ttl`` duration): more than 0 and at most 60m."""
     if not 0 < seconds <= MAX_TTL_SECONDS:
         raise UserError(
             f"expected a TTL between 1s and 60m, found {text!r} ({seconds / 60:g} minutes)",
@@ -48,7 +36,8 @@ def parse_shares(assignments: list[str], regions: list[str]) -> dict[str, int]:
     shares: dict[str, int] = {}
     for text in assignments:
         region, sep, value = text.partition("=")
-        if not sep or not value.strip().isdigit():
+        # ASCII digits only: str.isdigit() also accepts "²", which int() then rejects.
+        if not sep or not value.strip().isascii() or not value.strip().isdigit():
             raise UserError(f"expected REGION=PERCENT, found {text!r}", key="SHARES")
         if region not in regions:
             raise UserError(

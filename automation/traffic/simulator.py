@@ -10,7 +10,8 @@ Model (one step per simulated second, numpy RNG with a fixed seed, so runs are r
 - Every ``interval`` seconds the controller evaluates. A decision that changes the dials takes
   effect ``apply_latency`` seconds later (the actuator's `up` or the boto3 fast path plus GA's
   propagation); until then clients still follow the old dials. Effective shares come from the
-  dials through Global Accelerator's spill-over model (:func:`shares_for_dials`).
+  dials through Global Accelerator's spill-over model
+  (:func:`automation.traffic.spill.region_loads`).
 
 Figures reported (``--json``):
 - ``time_to_steer_s``: breach start -> the breached region's new dials in effect (null if never).
@@ -31,13 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from automation.traffic.controller import (
-    Policy,
-    Sample,
-    evaluate,
-    initial_state,
-    shares_for_dials,
-)
+from automation.traffic.controller import Policy, Sample, evaluate, initial_state
+from automation.traffic.spill import region_loads
 
 EAST, WEST = "us-east-1", "us-west-2"
 WINDOW_S = 60
@@ -109,7 +105,7 @@ class SimConfig:
         default_factory=lambda: {
             EAST: RegionProfile(p95_seconds=0.45),
             # us-west-2's baseline sits near the 1.5 s threshold: +300 ms breaches it (the
-            # seed's stage test).
+            # stage acceptance test of the sprint plan).
             WEST: RegionProfile(p95_seconds=1.40),
         }
     )
@@ -215,46 +211,29 @@ def _policy(cfg: SimConfig) -> Policy:
     return Policy(natural=dict(cfg.natural), **cfg.policy_overrides)
 
 
-def run(
-    sc: Scenario,
-    cfg: SimConfig | None = None,
-    *,
-    on_decision: Callable[[dict[str, Any]], None] | None = None,
-) -> Result:
-    """Simulate ``sc`` and compute its figures."""
-    cfg = cfg or SimConfig()
-    rng = np.random.default_rng(cfg.seed)
-    policy = _policy(cfg)
-    regions = policy.regions
-    profiles = {**cfg.profiles, **dict(sc.profiles)}
-    state = initial_state(policy)
-    dials = {r: 100 for r in regions}
-    effective = shares_for_dials(dials, policy.natural)
-    pending: deque[tuple[float, dict[str, int]]] = deque()
-    windows: dict[str, deque[tuple[np.ndarray, int, int]]] = {r: deque() for r in regions}
-    drift = dict.fromkeys(regions, 0.0)
-    trace = Trace(
-        p95={r: [] for r in regions},
-        err={r: [] for r in regions},
-        target={r: [] for r in regions},
-        effective={r: [] for r in regions},
-    )
-    decisions: list[dict[str, Any]] = []
-    per_second_share: dict[str, list[float]] = {r: [] for r in regions}
-    next_eval = cfg.interval_s
-    t = 0.0
-    while t < sc.duration_s:
-        # Dials whose apply latency has passed take effect.
-        while pending and pending[0][0] <= t:
-            _, dials = pending.popleft()
-            effective = shares_for_dials(dials, policy.natural)
-        for r in regions:
-            per_second_share[r].append(effective[r])
-            prof = profiles[r]
-            drift[r] = float(
-                np.clip(0.99 * drift[r] + rng.normal(0.0, sc.noise * 0.2), -sc.noise, sc.noise)
+@dataclass
+class _Traffic:
+    """The simulated requests of the last minute in every region, and how they are drawn."""
+
+    rng: np.random.Generator
+    profiles: dict[str, Any]
+    regions: list[str]
+    drift: dict[str, float] = field(default_factory=dict)
+    windows: dict[str, deque[tuple[np.ndarray, int, int]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.drift = dict.fromkeys(self.regions, 0.0)
+        self.windows = {r: deque() for r in self.regions}
+
+    def second(self, t: float, sc: Scenario, cfg: SimConfig, effective: dict[str, float]) -> None:
+        """One second of requests per region at its effective share, faults applied."""
+        rng = self.rng
+        for r in self.regions:
+            prof = self.profiles[r]
+            self.drift[r] = float(
+                np.clip(0.99 * self.drift[r] + rng.normal(0.0, sc.noise * 0.2), -sc.noise, sc.noise)
             )
-            median = prof.p95_seconds / math.exp(1.645 * prof.sigma) * math.exp(drift[r])
+            median = prof.p95_seconds / math.exp(1.645 * prof.sigma) * math.exp(self.drift[r])
             n = max(1, int(rng.poisson(cfg.rps * effective[r] / 100.0)))
             lat = rng.lognormal(math.log(median), prof.sigma, size=min(n, 200))
             p_err = prof.error_ratio
@@ -264,29 +243,82 @@ def run(
                     if f.error_ratio is not None:
                         p_err = f.error_ratio
             errors = int(rng.binomial(n, p_err))
-            windows[r].append((lat, errors, n))
-            if len(windows[r]) > WINDOW_S:
-                windows[r].popleft()
+            self.windows[r].append((lat, errors, n))
+            if len(self.windows[r]) > WINDOW_S:
+                self.windows[r].popleft()
+
+    def samples(
+        self, t: float, sc: Scenario, policy: Policy, effective: dict[str, float]
+    ) -> dict[str, Sample]:
+        """What the recording rules would give the controller: p95 and error ratio of the
+        last minute, saturation proportional to load; NaN during a metrics outage."""
+        out: dict[str, Sample] = {}
+        for r in self.regions:
+            window = self.windows[r]
+            lat = np.concatenate([w[0] for w in window])
+            errs = sum(w[1] for w in window)
+            reqs = sum(w[2] for w in window)
+            p95 = float(np.percentile(lat, 95))
+            err = errs / reqs if reqs else math.nan
+            if sc.spike_probability and self.rng.random() < sc.spike_probability:
+                p95 *= 1.2
+            sat = self.profiles[r].saturation * effective[r] / policy.natural[r]
+            outage = any(f.region == r and f.metrics_outage and f.active(t) for f in sc.faults)
+            if outage:
+                p95, err = math.nan, math.nan
+            out[r] = Sample(r, p95, err, sat, reqs / WINDOW_S, ts=t)
+        return out
+
+
+def _new_trace(regions: list[str]) -> Trace:
+    return Trace(
+        p95={r: [] for r in regions},
+        err={r: [] for r in regions},
+        target={r: [] for r in regions},
+        effective={r: [] for r in regions},
+    )
+
+
+def run(
+    sc: Scenario,
+    cfg: SimConfig | None = None,
+    *,
+    on_decision: Callable[[dict[str, Any]], None] | None = None,
+) -> Result:
+    """Simulate ``sc`` and compute its figures: a second of traffic at a time
+    (:meth:`_Traffic.second`), an evaluation every ``interval_s`` (:meth:`_Traffic.samples`,
+    then the controller), and new dials in effect ``apply_latency_s`` after a decision."""
+    cfg = cfg or SimConfig()
+    policy = _policy(cfg)
+    regions = policy.regions
+    traffic = _Traffic(
+        np.random.default_rng(cfg.seed), {**cfg.profiles, **dict(sc.profiles)}, regions
+    )
+    state = initial_state(policy)
+    dials = {r: 100 for r in regions}
+    effective = region_loads(dials, policy.natural)
+    pending: deque[tuple[float, dict[str, int]]] = deque()
+    trace = _new_trace(regions)
+    decisions: list[dict[str, Any]] = []
+    per_second_share: dict[str, list[float]] = {r: [] for r in regions}
+    next_eval = cfg.interval_s
+    t = 0.0
+    while t < sc.duration_s:
+        # Dials whose apply latency has passed take effect.
+        while pending and pending[0][0] <= t:
+            _, dials = pending.popleft()
+            effective = region_loads(dials, policy.natural)
+        for r in regions:
+            per_second_share[r].append(effective[r])
+        traffic.second(t, sc, cfg, effective)
         t += 1.0
         if t + 1e-9 < next_eval:
             continue
         next_eval += cfg.interval_s
-        samples: dict[str, Sample] = {}
-        for r in regions:
-            lat = np.concatenate([w[0] for w in windows[r]])
-            errs = sum(w[1] for w in windows[r])
-            reqs = sum(w[2] for w in windows[r])
-            p95 = float(np.percentile(lat, 95))
-            err = errs / reqs if reqs else math.nan
-            if sc.spike_probability and rng.random() < sc.spike_probability:
-                p95 *= 1.2
-            sat = profiles[r].saturation * effective[r] / policy.natural[r]
-            outage = any(f.region == r and f.metrics_outage and f.active(t) for f in sc.faults)
-            if outage:
-                p95, err = math.nan, math.nan
-            samples[r] = Sample(r, p95, err, sat, reqs / WINDOW_S, ts=t)
-            trace.p95[r].append(p95)
-            trace.err[r].append(err)
+        samples = traffic.samples(t, sc, policy, effective)
+        for r, sample in samples.items():
+            trace.p95[r].append(sample.p95_seconds)
+            trace.err[r].append(sample.error_ratio)
         state, decision = evaluate(state, samples, policy, now=t)
         d = decision.to_dict()
         decisions.append(d)
@@ -371,6 +403,8 @@ def _figures(
 
 def plot(result: Result, path: str) -> None:
     """SLIs and shares over time, with the fault shaded, as a PNG."""
+    # Deferred: matplotlib costs about 0.85 s to import and only a plot needs it; the
+    # backend must be chosen before pyplot is imported.
     import matplotlib
 
     matplotlib.use("Agg")

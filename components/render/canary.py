@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from components.render.durations import DurationError, go_duration
 
 ROLLOUTS_API = "argoproj.io/v1alpha1"
 HISTOGRAM = "http_server_request_duration_seconds"
@@ -29,9 +30,29 @@ POD_HASH_LABEL = "rollouts_pod_template_hash"
 FLAGS_CHECKSUM_ANNOTATION = "summit.io/flags-checksum"
 APP_LABEL = "app.kubernetes.io/name"
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# -- Canary defaults: the one source for the config model, the components and these builders --
+
+DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
+"""Seconds a rollout may go without progress before it aborts."""
+DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS = 30
+"""Seconds an aborted canary's pods stay up (to read their logs) before they scale down."""
+DEFAULT_ANALYSIS_STARTING_STEP = 1
+"""Step index from which the background analysis runs (after the first weight is set)."""
+
+
+def default_steps() -> list[dict[str, Any]]:
+    """The default canary ladder, a fresh list on every call: setWeight 10, pause 5m,
+    setWeight 50, pause 10m, setWeight 100 (15 minutes of pauses)."""
+    return [
+        {"setWeight": 10},
+        {"pause": {"duration": "5m"}},
+        {"setWeight": 50},
+        {"pause": {"duration": "10m"}},
+        {"setWeight": 100},
+    ]
+
+
 _FLAG = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
-_UNIT_SECONDS = (3600, 60, 1)
 
 
 class StepError(ValueError):
@@ -45,31 +66,14 @@ class StepError(ValueError):
         super().__init__(where + message)
 
 
-def parse_duration(value: str | int) -> int:
-    """An Argo/Go style duration (``"5m"``, ``"1h30m"``, ``"45s"``, or whole seconds as an
-    int or digit string) -> seconds. Raises ValueError naming what was found."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like '5m' or seconds, found {value!r}")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"expected a non-negative duration, found {value!r}")
-        return value
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    m = _DURATION.match(text)
-    if not text or not m or not any(m.groups()):
-        raise ValueError(f"expected a duration like '5m', '1h30m' or '45s', found {value!r}")
-    return sum(int(g) * unit for g, unit in zip(m.groups(), _UNIT_SECONDS, strict=True) if g)
-
-
 def build_steps(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Validate a canary step list and return it in Argo's shape.
 
-    Each step is exactly one of ``{"setWeight": int}`` or ``{"pause": {"duration": d}}``
-    (``{"pause": {}}`` pauses until promoted by hand). Weights are whole percents in 0..100
-    and strictly rising (a canary never steps back; an abort is how weight goes down); at least
-    one ``setWeight`` is required. Durations must parse (:func:`parse_duration`)."""
+        Each step is exactly one of ``{"setWeight": int}`` or ``{"pause": {"duration": d}}``
+        (``{"pause": {}}`` pauses until promoted by hand). Weights are whole percents in 0..100
+        and strictly rising (a canary never steps back; an abort is how weight goes down); at least
+        one ``setWeight`` is required. Durations are Go durations with a unit
+    (:func:`~components.render.durations.go_duration`), never a bare number."""
     if not steps:
         raise StepError("expected at least one step, found none")
     out: list[dict[str, Any]] = []
@@ -97,12 +101,10 @@ def build_steps(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 raise StepError(f"pause: expected {{duration: '5m'}}, found {_short(value)}", i)
             duration = value["duration"]
             try:
-                parse_duration(duration)
-            except ValueError as err:
+                go_duration(duration)
+            except DurationError as err:
                 raise StepError(f"pause.duration: {err}", i) from None
-            if not isinstance(duration, int):
-                duration = str(duration).strip()
-            out.append({"pause": {"duration": duration}})
+            out.append({"pause": {"duration": duration.strip()}})
         else:
             raise StepError(f"unknown step kind {kind!r} (expected setWeight or pause)", i)
     if not weights:
@@ -179,6 +181,10 @@ class AnalysisSettings:
     """Series label that holds the pod-template hash."""
 
 
+DEFAULT_ANALYSIS = AnalysisSettings()
+"""The default gates and cadence of the canary analysis (the config model's defaults)."""
+
+
 def _conditions(threshold: float) -> tuple[str, str]:
     # Both conditions demand a real number, so an empty vector or NaN (no traffic) matches
     # neither and the measurement is Inconclusive - never a silent pass.
@@ -192,8 +198,8 @@ def _conditions(threshold: float) -> tuple[str, str]:
 def analysis_template_spec(settings: AnalysisSettings) -> dict[str, Any]:
     """The ``spec`` of an AnalysisTemplate gating p95 latency and error ratio of the canary's
     pods (its pod-template hash), for the service and region passed as args."""
-    parse_duration(settings.interval)
-    parse_duration(settings.window)
+    go_duration(settings.interval)
+    go_duration(settings.window)
     scope = {
         "service": "{{args.service}}",
         "region": "{{args.region}}",
@@ -310,11 +316,11 @@ class RolloutSpecArgs:
     """Checksum of the flags data; a change restarts the pods."""
     resources: dict[str, dict[str, str]] = field(default_factory=dict)
     """Container ``resources`` (requests/limits)."""
-    progress_deadline_seconds: int = 600
+    progress_deadline_seconds: int = DEFAULT_PROGRESS_DEADLINE_SECONDS
     """Seconds without progress before the rollout is aborted."""
-    abort_scale_down_delay_seconds: int = 30
+    abort_scale_down_delay_seconds: int = DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS
     """Seconds the aborted canary's pods stay up (to read their logs), then scale down."""
-    analysis_starting_step: int = 1
+    analysis_starting_step: int = DEFAULT_ANALYSIS_STARTING_STEP
     """Step index from which background analysis runs (after the first weight is set)."""
     traffic_routing: str = "none"
     """``none`` (replica ratio), ``alb`` or ``nginx``."""
@@ -332,14 +338,9 @@ class RolloutSpecArgs:
     """Pod ``runtimeClassName`` (e.g. ``gvisor``), if any."""
 
 
-def rollout_spec(a: RolloutSpecArgs) -> dict[str, Any]:
-    """The ``spec`` of an Argo Rollout with a canary strategy, background analysis scoped to
-    the new pods, canary/stable anti-affinity, abort scale-down and a progress deadline."""
-    if not 0 <= a.analysis_starting_step < len(a.steps):
-        raise StepError(
-            f"analysis starting step {a.analysis_starting_step} is outside 0..{len(a.steps) - 1}"
-        )
-    selector_labels = {APP_LABEL: a.service}
+def canary_strategy(a: RolloutSpecArgs) -> dict[str, Any]:
+    """``strategy.canary``: steps, the background analysis scoped to the new pods, abort
+    scale-down, canary/stable anti-affinity and the traffic routing, if any."""
     canary: dict[str, Any] = {
         "stableService": a.stable_service,
         "canaryService": a.canary_service,
@@ -369,6 +370,12 @@ def rollout_spec(a: RolloutSpecArgs) -> dict[str, Any]:
         raise ValueError(
             f"traffic routing: expected none, alb or nginx, found {a.traffic_routing!r}"
         )
+    return canary
+
+
+def rollout_container(a: RolloutSpecArgs) -> dict[str, Any]:
+    """The service's container: image, ``http`` port, region and extra environment, readiness
+    probe, the flags volume and resources."""
     container: dict[str, Any] = {
         "name": a.service,
         "image": f"{a.image}:{a.version}",
@@ -385,11 +392,46 @@ def rollout_spec(a: RolloutSpecArgs) -> dict[str, Any]:
     }
     if a.resources:
         container["resources"] = a.resources
+    return container
+
+
+def rollout_pod_spec(a: RolloutSpecArgs) -> dict[str, Any]:
+    """The pod template's ``spec``: identity, the container, the flags volume and a preference
+    to spread the service's pods over nodes."""
     pod: dict[str, Any] = {}
     if a.service_account:
         pod["serviceAccountName"] = a.service_account
     if a.runtime_class:
         pod["runtimeClassName"] = a.runtime_class
+    return {
+        **pod,
+        "containers": [rollout_container(a)],
+        "volumes": [{"name": "flags", "configMap": {"name": a.flags_configmap}}],
+        "affinity": {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 50,
+                        "podAffinityTerm": {
+                            "topologyKey": "kubernetes.io/hostname",
+                            "labelSelector": {"matchLabels": {APP_LABEL: a.service}},
+                        },
+                    }
+                ]
+            }
+        },
+    }
+
+
+def rollout_spec(a: RolloutSpecArgs) -> dict[str, Any]:
+    """The ``spec`` of an Argo Rollout with a canary strategy, background analysis scoped to
+    the new pods, canary/stable anti-affinity, abort scale-down and a progress deadline."""
+    if not 0 <= a.analysis_starting_step < len(a.steps):
+        raise StepError(
+            f"analysis starting step {a.analysis_starting_step} is outside 0..{len(a.steps) - 1}"
+        )
+    selector_labels = {APP_LABEL: a.service}
+    canary = canary_strategy(a)
     return {
         "replicas": a.replicas,
         "revisionHistoryLimit": 3,
@@ -401,39 +443,17 @@ def rollout_spec(a: RolloutSpecArgs) -> dict[str, Any]:
                 "labels": {**a.labels, **selector_labels},
                 "annotations": {**a.pod_annotations, FLAGS_CHECKSUM_ANNOTATION: a.flags_checksum},
             },
-            "spec": {
-                **pod,
-                "containers": [container],
-                "volumes": [{"name": "flags", "configMap": {"name": a.flags_configmap}}],
-                "affinity": {
-                    "podAntiAffinity": {
-                        "preferredDuringSchedulingIgnoredDuringExecution": [
-                            {
-                                "weight": 50,
-                                "podAffinityTerm": {
-                                    "topologyKey": "kubernetes.io/hostname",
-                                    "labelSelector": {"matchLabels": selector_labels},
-                                },
-                            }
-                        ]
-                    }
-                },
-            },
+            "spec": rollout_pod_spec(a),
         },
         "strategy": {"canary": canary},
     }
 
 
-def total_pause_seconds(steps: Sequence[Mapping[str, Any]]) -> int:
+def total_pause_seconds(steps: Sequence[Mapping[str, Any]]) -> float:
     """Sum of the timed pauses: the least time a rollout through these steps takes."""
-    total = 0
+    total = 0.0
     for s in steps:
         pause = s.get("pause")
         if isinstance(pause, Mapping) and "duration" in pause:
-            total += parse_duration(pause["duration"])
+            total += go_duration(pause["duration"])
     return total
-
-
-def is_finite(value: float | None) -> bool:
-    """A usable measurement: a number that is neither NaN nor infinite."""
-    return value is not None and not math.isnan(value) and not math.isinf(value)

@@ -20,6 +20,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
+from components.render.durations import parse_duration
+
 # --- the contract: recorded series and alert names -------------------------------------------
 
 STEERING_P95 = "summit:steering_p95_seconds:1m"
@@ -144,9 +148,7 @@ class ServiceRules:
 
 
 def _hours(window: str) -> float:
-    unit = window[-1]
-    value = float(window[:-1])
-    return value * {"m": 1 / 60, "h": 1, "d": 24, "w": 168}[unit]
+    return parse_duration(window) / 3600
 
 
 def fmt(value: float) -> str:
@@ -496,16 +498,18 @@ def recorded_names(groups: list[dict[str, Any]]) -> set[str]:
     return {r["record"] for g in groups for r in g["rules"] if "record" in r}
 
 
+class _LiteralDumper(yaml.SafeDumper):
+    """SafeDumper that writes multi-line strings (PromQL) as literal blocks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_LiteralDumper.add_representer(str, _represent_str)
+
+
 def to_yaml(doc: Any) -> str:
     """YAML text with multi-line PromQL as literal blocks (readable in a PR diff)."""
-    import yaml
-
-    class _Dumper(yaml.SafeDumper):
-        pass
-
-    def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-        style = "|" if "\n" in value else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-    _Dumper.add_representer(str, _str)
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
+    return yaml.dump(doc, Dumper=_LiteralDumper, sort_keys=False, width=10_000, allow_unicode=True)

@@ -47,25 +47,31 @@ INSTANCE_TYPES = {
 """Types that choose a machine class, and the property that names it."""
 
 TAGGABLE_TYPES = [
-    "aws:globalaccelerator/accelerator:Accelerator",
-    "aws:route53/healthCheck:HealthCheck",
-    "aws:s3/bucket:Bucket",
-    "aws:s3/bucketV2:BucketV2",
+    "aws:alb/loadBalancer:LoadBalancer",
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:ebs/volume:Volume",
     "aws:ec2/instance:Instance",
     "aws:ec2/launchTemplate:LaunchTemplate",
     "aws:ec2/natGateway:NatGateway",
-    "aws:ebs/volume:Volume",
     "aws:eks/cluster:Cluster",
     "aws:eks/nodeGroup:NodeGroup",
+    "aws:globalaccelerator/accelerator:Accelerator",
     "aws:lb/loadBalancer:LoadBalancer",
-    "aws:alb/loadBalancer:LoadBalancer",
     "aws:rds/instance:Instance",
+    "aws:route53/healthCheck:HealthCheck",
+    "aws:route53/zone:Zone",
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketV2:BucketV2",
 ]
-"""AWS types our stacks create that take tags; any other aws: type whose inputs carry a
-``tags`` map is checked too."""
+"""AWS types our stacks create or may create that take tags (each a real pulumi-aws token
+with a ``tags`` input: tests/test_finops_policies.py checks them against the installed
+provider); any other aws: type whose inputs carry a ``tags`` map is checked too."""
+
+COST_ALLOCATION_KEYS = ["team", "service", "env", "cost-center"]
+"""The one required set: AWS tags and Kubernetes labels alike, as the stack's ``tags``
+(team, service, env, costCenter) puts them on every taggable resource and object."""
 
 DEFAULT_DENY = ["p4d.*", "p5.*", "x2*", "u-*"]
-DEFAULT_TAGS = ["team", "service", "env"]
 
 
 def _stack_name() -> str:
@@ -365,20 +371,28 @@ def _check_tags(args: ResourceValidationArgs, report_violation: ReportViolation)
 
 cost_allocation_tags = ResourceValidationPolicy(
     name="cost-allocation-tags",
-    description="AWS resources carry team/service/env tags; Kubernetes objects as labels.",
+    description=(
+        "AWS resources carry the team/service/env/cost-center tags; Kubernetes objects and pod"
+        " templates the same labels."
+    ),
     validate=_check_tags,
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
-        "Pass the stack's `tags` to AWS resources (or the provider's defaultTags) and the"
-        " region context's labels to Kubernetes metadata and pod templates."
+        "Pass the stack's `tags` (team, service, env, costCenter) to AWS resources (or the"
+        " provider's defaultTags) and the region context's labels to Kubernetes metadata and"
+        " pod templates."
     ),
     config_schema=PolicyConfigSchema(
         properties={
-            "requiredTags": {"type": "array", "items": {"type": "string"}, "default": DEFAULT_TAGS},
+            "requiredTags": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": COST_ALLOCATION_KEYS,
+            },
             "requiredLabels": {
                 "type": "array",
                 "items": {"type": "string"},
-                "default": DEFAULT_TAGS,
+                "default": COST_ALLOCATION_KEYS,
             },
             "taggableTypes": {
                 "type": "array",

@@ -1,8 +1,13 @@
 """Summit guardrail policies: what every stack of the platform must satisfy.
 
 Limits live in each policy's config (``--policy-pack-config``), never in branches on the stack
-name. Each policy reads the camelCase properties the engine sends for the concrete resource
-types our components register, and says ``not_applicable`` where it does not apply.
+name; the one exception is the traffic floor, whose single source is the stack's own
+``traffic.floorPercent`` (the controller steers by the same value). Each policy reads the
+camelCase properties the engine sends for the concrete resource types our components
+register, and says ``not_applicable`` where it does not apply.
+
+Cost-allocation tags are not checked here: the FinOps pack owns them (``cost-allocation-tags``),
+so a missing tag is reported once.
 """
 
 from __future__ import annotations
@@ -23,30 +28,13 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from summit_guardrails._project import spill
+
 ENDPOINT_GROUP = "aws:globalaccelerator/endpointGroup:EndpointGroup"
 LISTENER = "aws:globalaccelerator/listener:Listener"
 PROJECT_NAMESPACE = "summit-platform"
-
-# AWS resource types our components register that take tags. A type outside this list is
-# still checked when its inputs carry a `tags` map.
-TAGGABLE_TYPES = [
-    "aws:globalaccelerator/accelerator:Accelerator",
-    "aws:route53/healthCheck:HealthCheck",
-    "aws:route53/zone:Zone",
-    "aws:s3/bucket:Bucket",
-    "aws:s3/bucketV2:BucketV2",
-    "aws:ec2/instance:Instance",
-    "aws:ec2/launchTemplate:LaunchTemplate",
-    "aws:ec2/natGateway:NatGateway",
-    "aws:ec2/volume:Volume",
-    "aws:eks/nodeGroup:NodeGroup",
-    "aws:eks/cluster:Cluster",
-    "aws:lb/loadBalancer:LoadBalancer",
-    "aws:alb/loadBalancer:LoadBalancer",
-    "aws:rds/instance:Instance",
-    "aws:cloudwatch/metricAlarm:MetricAlarm",
-]
-REQUIRED_TAGS = ["team", "service", "env", "cost-center"]
+DEFAULT_FLOOR_PERCENT = 20
+"""The floor when the stack config has none (a project without ``traffic.floorPercent``)."""
 
 
 def _stack_config(key: str) -> Any:
@@ -58,49 +46,6 @@ def _stack_config(key: str) -> Any:
         except json.JSONDecodeError:
             return raw
     return raw
-
-
-# --- required-cost-tags --------------------------------------------------------------------
-
-
-def _check_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    taggable = args.get_config().get("taggableTypes", TAGGABLE_TYPES)
-    required = args.get_config().get("requiredTags", REQUIRED_TAGS)
-    has_tags_prop = "tags" in args.props
-    if not args.resource_type.startswith("aws:") or not (
-        args.resource_type in taggable or has_tags_prop
-    ):
-        args.not_applicable("not a taggable AWS resource")
-    tags = args.props.get("tags") or {}
-    missing = [t for t in required if not str(tags.get(t) or "").strip()]
-    if missing:
-        report_violation(
-            f"{args.resource_type} '{args.name}' is missing cost tags: {', '.join(missing)}"
-            f" (required: {', '.join(required)})."
-        )
-
-
-required_cost_tags = ResourceValidationPolicy(
-    name="required-cost-tags",
-    description="Every taggable AWS resource carries the cost-allocation tags.",
-    validate=_check_tags,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    remediation_steps="Pass the stack's `tags` (team, service, env, cost-center) to the resource.",
-    config_schema=PolicyConfigSchema(
-        properties={
-            "requiredTags": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": REQUIRED_TAGS,
-            },
-            "taggableTypes": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": TAGGABLE_TYPES,
-            },
-        }
-    ),
-)
 
 
 # --- endpoint-group-health-check -----------------------------------------------------------
@@ -148,25 +93,6 @@ endpoint_group_health_check = ResourceValidationPolicy(
 # --- traffic-dial-floor --------------------------------------------------------------------
 
 
-def region_loads(dials: dict[str, float], shares: dict[str, float]) -> dict[str, float]:
-    """Share of total load (percent) each region serves given GA dials (0-100) and natural
-    shares (percent, adding to 100). A dial admits that percentage of the region's natural
-    traffic; the rest spills to the other regions in proportion to their natural shares."""
-    total_share = sum(shares.values()) or 1.0
-    g = {r: shares.get(r, 0.0) / total_share for r in dials}
-    load = {r: dials[r] / 100.0 * g[r] for r in dials}
-    for r in dials:
-        spill = (1 - dials[r] / 100.0) * g[r]
-        others = {o: g[o] for o in dials if o != r}
-        weight = sum(others.values())
-        if weight <= 0:
-            load[r] += spill  # nowhere to spill: the only region keeps its traffic
-            continue
-        for o, go in others.items():
-            load[o] += spill * go / weight
-    return {r: 100.0 * v for r, v in load.items()}
-
-
 def _active_pin() -> bool:
     pin = (_stack_config("traffic") or {}).get("pin")
     if not isinstance(pin, dict) or not pin.get("expiresAt"):
@@ -178,13 +104,41 @@ def _active_pin() -> bool:
     return expires > datetime.now(UTC)
 
 
+def _number(raw: Any) -> float | None:
+    """A finite number from a config value (a YAML string like "20" counts), else None."""
+    if isinstance(raw, bool):
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def floor_percent(policy_config: dict[str, Any]) -> tuple[float | None, str]:
+    """The floor and where it came from: the stack config's ``traffic.floorPercent`` (the one
+    the controller steers by), else -- for a project without it -- this policy's own
+    ``floorPercent``. The floor is None when the stack's value is not a number."""
+    traffic = _stack_config("traffic")
+    if isinstance(traffic, dict) and traffic.get("floorPercent") is not None:
+        return _number(traffic["floorPercent"]), "the stack's traffic.floorPercent"
+    return float(policy_config["floorPercent"]), "the policy's floorPercent"
+
+
 def _check_floor(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     groups = [r for r in args.resources if r.resource_type == ENDPOINT_GROUP]
     if len(groups) < 2:
         return  # one region serves everything: the floor cannot be broken
     if _active_pin():
         return  # a logged, expiring manual pin overrides the floor until it expires
-    floor = float(args.get_config()["floorPercent"])
+    floor, source = floor_percent(args.get_config())
+    if floor is None:
+        found = (_stack_config("traffic") or {}).get("floorPercent")
+        report_violation(
+            f"traffic.floorPercent in the stack config is {found!r}; expected a number"
+            " from 0 to 50."
+        )
+        return
     regions = _stack_config("regions") or []
     shares = {
         r.get("name"): float(r.get("naturalShare", 0)) for r in regions if isinstance(r, dict)
@@ -198,15 +152,15 @@ def _check_floor(args: StackValidationArgs, report_violation: ReportViolation) -
         urns[region] = g.urn
     if not all(shares.get(r) for r in dials):
         shares = {r: 100.0 / len(dials) for r in dials}  # no natural shares known: even split
-    for region, load in sorted(region_loads(dials, shares).items()):
-        if load + 1e-9 < floor:
-            needed = math.ceil(floor * 100.0 / shares[region])
-            report_violation(
-                f"Region {region} would serve {load:.1f}% of traffic (floor {floor:g}%):"
-                f" its dial is {dials[region]:g}; it needs at least {min(needed, 100)}"
-                f" with a natural share of {shares[region]:g}%.",
-                urns[region],
-            )
+    effective = spill.effective_floor(floor, len(dials))
+    for region, load in spill.below_floor(dials, shares, floor).items():
+        report_violation(
+            f"Region {region} would serve {load:.1f}% of traffic (floor {effective:g}%, from"
+            f" {source}): its dial is {dials[region]:g}; it needs at least"
+            f" {spill.dial_for_floor(effective, shares[region])} with a natural share of"
+            f" {shares[region]:g}%.",
+            urns[region],
+        )
 
 
 traffic_dial_floor = StackValidationPolicy(
@@ -214,9 +168,21 @@ traffic_dial_floor = StackValidationPolicy(
     description="Every region keeps at least the floor share of traffic unless a manual pin is active.",
     validate=_check_floor,
     enforcement_level=EnforcementLevel.MANDATORY,
-    remediation_steps="Raise the region's dial (regions[].dial) or pin with `summit traffic pin`.",
+    remediation_steps=(
+        "Raise the region's dial (regions[].dial) or pin with `summit traffic pin`. The floor"
+        " is the stack's traffic.floorPercent; this policy's floorPercent applies only to a"
+        " project without one."
+    ),
     config_schema=PolicyConfigSchema(
-        properties={"floorPercent": {"type": "number", "minimum": 0, "maximum": 50, "default": 20}}
+        properties={
+            "floorPercent": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 50,
+                "default": DEFAULT_FLOOR_PERCENT,
+                "description": "Used only when the stack config has no traffic.floorPercent.",
+            }
+        }
     ),
 )
 
@@ -254,4 +220,4 @@ listener_443_only = ResourceValidationPolicy(
     ),
 )
 
-POLICIES = [required_cost_tags, endpoint_group_health_check, traffic_dial_floor, listener_443_only]
+POLICIES = [endpoint_group_health_check, traffic_dial_floor, listener_443_only]

@@ -1,0 +1,37 @@
+"""The typed stack config inside a running Pulumi program (``pulumi up`` or the embedded
+lane). Kept apart from :mod:`stacks.config` so the ``summit`` CLI, which reads stack files
+directly, loads the config model without importing the Pulumi SDK."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+
+from stacks.config import TOP_LEVEL_KEYS, StackConfig, from_values
+
+
+def from_pulumi_config() -> StackConfig:
+    """Load the model inside a running Pulumi program.
+
+    ``pulumi.Config`` already holds Pulumi.yaml defaults merged with the stack file; secrets
+    are decrypted by the engine (cloud lane) and arrive as plaintext here, so the secret
+    sections are re-wrapped as :class:`~stacks.config.Secret`."""
+    cfg = pulumi.Config()
+    values: dict[str, Any] = {}
+    for camel in TOP_LEVEL_KEYS:
+        raw = cfg.get(camel)
+        if raw is None:
+            continue
+        try:
+            values[camel] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[camel] = raw
+    kc = values.get("kubeconfigs")
+    if isinstance(kc, dict):
+        values["kubeconfigs"] = {
+            r: (v if isinstance(v, dict) else {"plaintext": v}) for r, v in kc.items()
+        }
+    source = f"Pulumi.{pulumi.get_stack()}.yaml"
+    return from_values(values, source)

@@ -1,0 +1,45 @@
+"""RegionContext: what the composition hands each per-region builder (its region's config,
+providers and cost labels). Components never see it; the builders in stacks/ turn it into
+component args and ``ResourceOptions``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from stacks.config import RegionConfig, StackConfig
+from stacks.providers import Providers
+
+
+@dataclass(frozen=True)
+class RegionContext:
+    """What a per-region builder needs: its config, providers and labels."""
+
+    region: RegionConfig
+    """The region's entry of ``summit-platform:regions``."""
+    aws: pulumi.ProviderResource
+    """AWS provider of the region."""
+    kubernetes: pulumi.ProviderResource
+    """Kubernetes provider of the region's cluster."""
+    labels: dict[str, str]
+    """Cost-allocation labels for Kubernetes objects (team, service, env, cost-center)."""
+
+
+def cost_labels(cfg: StackConfig) -> dict[str, str]:
+    """The stack's cost tags, the same keys as on AWS resources, as Kubernetes labels."""
+    return cfg.tags.as_aws_tags()
+
+
+def region_contexts(cfg: StackConfig, providers: Providers) -> list[RegionContext]:
+    """One context per serving region, in the order of ``regions``."""
+    labels = cost_labels(cfg)
+    return [
+        RegionContext(
+            region=r,
+            aws=providers.aws_regional[r.name],
+            kubernetes=providers.kubernetes[r.name],
+            labels=labels,
+        )
+        for r in cfg.regions
+    ]
