@@ -7,7 +7,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
-APT_TOOLS := prometheus jq chromium
+APT_TOOLS := prometheus jq haproxy prometheus-alertmanager chromium
 PYTEST_ARGS ?=
 
 .PHONY: setup tools plan test lint bench fuzz clean
@@ -21,9 +21,10 @@ $(BIN)/summit: pyproject.toml
 setup: $(BIN)/summit
 
 # Debian tools the tests use for real: promtool and the Prometheus server; jq for a benchmark;
-# Chromium for Lighthouse. Then the Node tools package-lock.json pins (Lighthouse), by npm ci.
+# HAProxy and Alertmanager for the traffic drill's lab (haproxy lives in /usr/sbin); Chromium
+# for Lighthouse. Then the Node tools package-lock.json pins (Lighthouse), by npm ci.
 tools: node_modules/.package-lock.json
-	@missing=""; for t in promtool prometheus jq chromium; do command -v $$t >/dev/null || missing=1; done; \
+	@missing=""; for t in promtool prometheus jq /usr/sbin/haproxy prometheus-alertmanager chromium; do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_TOOLS) >/dev/null; \

@@ -25,6 +25,8 @@ class UserError(Exception):
     def __init__(self, message: str, *, source: str | None = None, key: str | None = None):
         self.source = source
         self.key = key
+        self.detail = message
+        """The message alone, without the file and key."""
         parts = [p for p in (source, key) if p]
         super().__init__(": ".join([*parts, message]))
 

@@ -25,9 +25,9 @@ from rich.table import Table
 from automation import options
 from automation.errors import CheckFailed, UserError
 from automation.options import Cwd, JsonOut, OutDir, Stack
+from automation.stack_files import load_stack
 from components.render import dashboards as dash
 from components.render import prometheus_rules as pr
-from stacks.config import load_stack
 
 app = options.new_app("rules", "Prometheus rules and Grafana dashboards of a stack.")
 

@@ -13,10 +13,8 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -34,6 +32,10 @@ from components.render.quantities import parse_cpu_millis, parse_memory_bytes
 PROJECT = "summit-platform"
 """The Pulumi project name, which is also the config namespace (``summit-platform:<key>``)."""
 
+DEFAULT_KUBERNETES_VERSION = "1.35"
+"""The cluster version `summit plan` checks Kubernetes objects against when a stack names none:
+a minor version inside both upstream's and EKS's standard support at the time of writing."""
+
 SUPPORTED_REGIONS = ("us-east-1", "us-west-2")
 GA_CONTROL_REGION = "us-west-2"
 """The Global Accelerator API is served only from us-west-2."""
@@ -42,6 +44,7 @@ _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_K8S_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 
 
 class ConfigError(Exception):
@@ -425,6 +428,22 @@ class StackConfig(_Model):
     rollout: RolloutConfig = RolloutConfig()
     flags: FlagsConfig = FlagsConfig()
     finops: FinopsConfig = FinopsConfig()
+    kubernetes_version: str = Field(
+        default=DEFAULT_KUBERNETES_VERSION,
+        description="Kubernetes version of the clusters (MAJOR.MINOR), for the plan's schema checks.",
+    )
+
+    @field_validator("kubernetes_version", mode="before")
+    @classmethod
+    def _k8s_version(cls, v: Any) -> Any:
+        # pulumi.Config hands every value over as a string that stacks.pulumi_config decodes,
+        # so "1.35" arrives as a number; `summit plan` reads the stack file itself and asks for
+        # a quoted version there (an unquoted 1.30 is the number 1.3).
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            v = str(v)
+        if isinstance(v, str) and not _K8S_VERSION.match(v.strip()):
+            raise ValueError(f"expected a Kubernetes version like '1.35', found {v!r}")
+        return v
 
     @model_validator(mode="after")
     def _cross_checks(self) -> StackConfig:
@@ -502,49 +521,6 @@ def from_values(values: Mapping[str, Any], source: str) -> StackConfig:
         raise ConfigError(source, _problems(err)) from None
 
 
-def _load_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(str(path), [("(file)", "file not found")]) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(str(path), [(where, f"not valid YAML: {err}")]) from None
-
-
-def project_defaults(project_dir: Path) -> tuple[str, dict[str, Any]]:
-    """Read Pulumi.yaml: the project name and the ``default`` of each declared config key."""
-    path = project_dir / "Pulumi.yaml"
-    doc = _load_yaml(path)
-    if not isinstance(doc, dict) or "name" not in doc:
-        raise ConfigError(str(path), [("name", "expected a Pulumi project file with a name")])
-    defaults: dict[str, Any] = {}
-    for key, spec in (doc.get("config") or {}).items():
-        bare = key.split(":", 1)[1] if ":" in key else key
-        if isinstance(spec, dict) and ("default" in spec or "value" in spec):
-            defaults[bare] = spec.get("value", spec.get("default"))
-        elif not isinstance(spec, dict):
-            defaults[bare] = spec
-    return str(doc["name"]), defaults
-
-
-def read_stack_file(project_dir: Path, stack: str) -> dict[str, Any]:
-    """The raw ``config:`` map of ``Pulumi.<stack>.yaml`` (all namespaces)."""
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    doc = _load_yaml(path)
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise ConfigError(str(path), [("(file)", "expected a mapping with a `config:` key")])
-    config = doc.get("config") or {}
-    if not isinstance(config, dict):
-        raise ConfigError(str(path), [("config", "expected a mapping of config keys")])
-    return config
-
-
 def namespace_values(
     project: str, defaults: Mapping[str, Any], raw: Mapping[str, Any], source: str
 ) -> dict[str, Any]:
@@ -564,22 +540,3 @@ def namespace_values(
     if problems:
         raise ConfigError(source, problems)
     return values
-
-
-def load_stack(project_dir: Path | str, stack: str) -> StackConfig:
-    """Load and validate ``Pulumi.<stack>.yaml`` of the project at ``project_dir``."""
-    project_dir = Path(project_dir)
-    project, defaults = project_defaults(project_dir)
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    raw = read_stack_file(project_dir, stack)
-    return from_values(namespace_values(project, defaults, raw, str(path)), str(path))
-
-
-def stack_names(project_dir: Path | str) -> list[str]:
-    """Every stack with a committed ``Pulumi.<name>.yaml`` in the project, sorted."""
-    out = []
-    for p in sorted(Path(project_dir).glob("Pulumi.*.yaml")):
-        name = p.name[len("Pulumi.") : -len(".yaml")]
-        if name:
-            out.append(name)
-    return out

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.config import ConfigError, load_stack, parse_cpu_millis, parse_memory_bytes
+from automation.stack_files import load_stack
+from stacks.config import ConfigError, parse_cpu_millis, parse_memory_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,7 +93,7 @@ def test_shares_must_add_up(tmp_path):
 def test_yaml_syntax_error_names_line(tmp_path):
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / "Pulumi.bad.yaml").write_text("config:\n  summit-platform:environment: [prod\n")
-    with pytest.raises(ConfigError, match=r"Pulumi.bad.yaml: line \d+: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"Pulumi.bad.yaml: line \d+ column \d+: not valid YAML"):
         load_stack(tmp_path, "bad")
 
 

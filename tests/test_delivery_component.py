@@ -1,6 +1,6 @@
 """CanaryRollout structure under the recording mock, the prod plan's delivery resources, and
 every Rollout/AnalysisTemplate the prod plan renders validated against the real Argo Rollouts
-CRD schemas (v1.9.1, tests/fixtures/crds/argo-rollouts)."""
+CRD schemas (v1.9.1, automation/plan/provider_check/crds/argo-rollouts)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from conftest import plan_values, run_component
 from crds import manifest
 
+from automation.stack_files import load_stack
 from components.canary_rollout import (
     ANALYSIS_TEMPLATE_TYPE,
     CONFIGMAP_TYPE,
@@ -23,7 +24,6 @@ from components.canary_rollout import (
     CanaryRolloutArgs,
 )
 from components.render import canary as render
-from stacks.config import load_stack
 from stacks.delivery import region_target_urns
 
 ROOT = Path(__file__).resolve().parents[1]

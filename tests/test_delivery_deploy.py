@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from automation.cli import main
 from automation.delivery import deploy as d
 from automation.errors import UserError
-from stacks.config import load_stack
+from automation.stack_files import load_stack
 from stacks.delivery import region_target_urns
 from tests.support.pulumi_standin import PulumiStandin
 

@@ -17,7 +17,8 @@ from pulumi.automation import StackSummary
 from automation.cli import main
 from automation.errors import UserError
 from automation.finops import previews
-from stacks.config import from_values, namespace_values, project_defaults, read_stack_file
+from automation.stack_files import project_defaults, read_stack_file
+from stacks.config import from_values, namespace_values
 from tests.support.pulumi_standin import PulumiStandin
 
 ROOT = Path(__file__).resolve().parents[1]

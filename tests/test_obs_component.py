@@ -15,15 +15,10 @@ import yaml
 from obs_helpers import ROOT
 
 from automation.plan.engine import Plan, config_map, run_program
+from automation.stack_files import load_stack, project_defaults, read_stack_file
 from components.monitoring_rules import MonitoringRules, MonitoringRulesArgs
 from components.render import prometheus_rules as pr
-from stacks.config import (
-    ConfigError,
-    load_stack,
-    namespace_values,
-    project_defaults,
-    read_stack_file,
-)
+from stacks.config import ConfigError, namespace_values
 
 RULE_TYPE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 CM_TYPE = "kubernetes:core/v1:ConfigMap"

@@ -12,6 +12,7 @@ import pytest
 from conftest import plan_values, run_component
 from crds import manifest
 
+from automation.stack_files import load_stack
 from components.service import (
     TOKEN,
     ServiceComponent,
@@ -19,7 +20,6 @@ from components.service import (
     ServiceComponentError,
     manifests,
 )
-from stacks.config import load_stack
 from stacks.delivery import region_target_urns
 
 ROOT = Path(__file__).resolve().parents[1]

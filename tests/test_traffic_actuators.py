@@ -15,8 +15,8 @@ import yaml
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from automation.stack_files import load_stack
 from automation.traffic import actuators
-from stacks.config import load_stack
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "aws"

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from automation.cli import main
+from automation.stack_files import load_stack
 from automation.traffic import simulator as sim
 from automation.traffic.files import parse_time
-from stacks.config import load_stack
 
 REPO = Path(__file__).resolve().parents[1]
 E, W = "us-east-1", "us-west-2"

@@ -8,9 +8,9 @@ import pulumi_aws as aws
 import yaml
 from conftest import ROOT, plan_values, run_component
 
+from automation.stack_files import load_stack
 from components.dns_failover import DnsFailover, DnsFailoverArgs, DnsRegion
 from components.global_traffic import GlobalTraffic, GlobalTrafficArgs, RegionEndpoint
-from stacks.config import load_stack
 
 GA = "summit:traffic:GlobalTraffic"
 EG = "aws:globalaccelerator/endpointGroup:EndpointGroup"

@@ -12,14 +12,27 @@ Faults, for tests that must see a regression or an error burst:
 - ``SUMMIT_INJECT_ERROR_PCT="/checkout=20"`` answers 500 to that share of requests
   (deterministically: every 5th request at 20 %).
 
-Keys are route templates (``/users/{id}``) or literal paths. Use it in-process::
+Keys are route templates (``/users/{id}``), literal paths, or ``*`` for every route.
+
+Faults can also change while the server runs (the traffic drill's knob):
+``GatewayApp.set_faults(...)`` in-process, or ``--admin-port N``, which serves ``GET /faults``
+and ``PUT /faults`` with ``{"latencyMs": {"*": 300}, "errorPct": {"/checkout": 20}}`` on a
+second socket (127.0.0.1 only, never the serving port: whoever can reach it can slow the
+service down). A PUT replaces both tables; a missing key clears that table.
+
+Use it in-process::
 
     from apps.gateway.app import start
     with start(port=0) as gw:          # 0 = a free port on 127.0.0.1
         urllib.request.urlopen(gw.url + "/search?q=x")
 
-or as a process: ``python -m apps.gateway.app --port 8080`` (prints ``listening on URL``).
-Each server has its own metrics registry, so several can run in one process.
+or as a process: ``python -m apps.gateway.app --port 8080 --region us-west-2`` (prints
+``listening on URL`` and, with ``--admin-port``, ``admin on URL``). Each server has its own
+metrics registry, so several can run in one process.
+
+The histogram's buckets include the project's latency thresholds (0.25 s, 1 s, 1.5 s, 2 s):
+the latency SLI reads the bucket whose bound equals ``slo.latencyThresholdMs``, and
+prometheus_client's default buckets have no 1.5 s bound (the production threshold).
 """
 
 from __future__ import annotations
@@ -53,6 +66,10 @@ REGION_ENV = "SUMMIT_REGION"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_SERVICE = "gateway"
 METRIC = "http_server_request_duration_seconds"
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0)
+"""Histogram bounds (seconds); ``+Inf`` is added by the client."""
+ANY_ROUTE = "*"
+ADMIN_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 _CATALOG: list[dict[str, Any]] = [
     {"sku": f"SKU-{i:04d}", "title": f"Item {i}", "price_cents": 100 + (i * 37) % 9000}
@@ -75,9 +92,32 @@ def parse_fault_spec(spec: str | None, env: str = LATENCY_ENV) -> dict[str, floa
             number = float(value)
         except ValueError:
             number = -1.0
-        if not sep or not route.startswith("/") or number < 0:
+        if not sep or not (route.startswith("/") or route == ANY_ROUTE) or not number >= 0:
             raise ValueError(f"{env}: expected '/route=NUMBER[,/route=NUMBER...]', found {part!r}")
         out[route] = number
+    return out
+
+
+def fault_table(value: Any, key: str) -> dict[str, float]:
+    """A fault table from JSON (``{"*": 300}``): routes or ``*`` to finite numbers >= 0.
+
+    Raises ValueError naming ``key`` and the entry that does not fit."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{key}: expected an object of route -> number, found {value!r:.60}")
+    out: dict[str, float] = {}
+    for route, number in value.items():
+        ok_route = isinstance(route, str) and (route.startswith("/") or route == ANY_ROUTE)
+        ok_number = isinstance(number, int | float) and not isinstance(number, bool)
+        if not ok_route or not ok_number or not 0 <= float(number) < 1e9:
+            raise ValueError(
+                f"{key}: expected '/route' or '*' mapped to a finite number >= 0, "
+                f"found {route!r}: {number!r:.40}"
+            )
+        out[route] = float(number)
+    if key.endswith("errorPct") and any(v > 100 for v in out.values()):
+        raise ValueError(f"{key}: expected percentages 0..100, found {out}")
     return out
 
 
@@ -208,6 +248,7 @@ class GatewayApp:
             "Duration of HTTP requests served, in seconds.",
             ["service", "region", "code"],
             registry=self.registry,
+            buckets=BUCKETS,
         )
         self.requests = Counter(
             "gateway_requests",
@@ -217,7 +258,27 @@ class GatewayApp:
         )
 
     def _fault(self, table: Mapping[str, float], route: str, path: str) -> float:
-        return table.get(route, table.get(path, 0.0))
+        return table.get(route, table.get(path, table.get(ANY_ROUTE, 0.0)))
+
+    def set_faults(
+        self,
+        latency_ms: Mapping[str, float] | None = None,
+        error_pct: Mapping[str, float] | None = None,
+    ) -> None:
+        """Replace both fault tables while serving (``None`` clears a table).
+
+        Requests already sleeping keep their delay; the next request sees the new tables."""
+        latency = dict(latency_ms or {})
+        errors = dict(error_pct or {})
+        with self._lock:
+            # Swap whole dicts: request threads read them without the lock.
+            self.latency_ms = latency
+            self.error_pct = errors
+            self._error_counts = {}
+
+    def faults(self) -> dict[str, dict[str, float]]:
+        """The current fault tables, as ``PUT /faults`` takes them."""
+        return {"latencyMs": dict(self.latency_ms), "errorPct": dict(self.error_pct)}
 
     def _inject_error(self, route: str, path: str) -> bool:
         pct = self._fault(self.error_pct, route, path)
@@ -291,9 +352,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 @dataclass
 class GatewayHandle:
-    """A running gateway: its address, its app (metrics registry, faults) and ``stop()``."""
+    """A running gateway (or its admin socket): address, app (registry, faults), ``stop()``."""
 
-    server: _Server
+    server: ThreadingHTTPServer
     thread: threading.Thread
     app: GatewayApp
 
@@ -349,6 +410,70 @@ def start(
     return GatewayHandle(server=server, thread=thread, app=app)
 
 
+class _AdminHandler(BaseHTTPRequestHandler):
+    """``GET /faults`` and ``PUT /faults`` on the admin socket."""
+
+    protocol_version = "HTTP/1.1"
+    server: _AdminServer
+
+    def _reply(self, status: int, doc: Any) -> None:
+        data = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path != "/faults":
+            self._reply(404, {"error": "not found (GET or PUT /faults)"})
+            return
+        self._reply(200, self.server.app.faults())
+
+    def do_PUT(self) -> None:
+        if urlsplit(self.path).path != "/faults":
+            self._reply(404, {"error": "not found (GET or PUT /faults)"})
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            doc = json.loads(self.rfile.read(length) or b"{}")
+            if not isinstance(doc, dict) or set(doc) - {"latencyMs", "errorPct"}:
+                raise ValueError('expected {"latencyMs": {...}, "errorPct": {...}}')
+            latency = fault_table(doc.get("latencyMs"), "latencyMs")
+            errors = fault_table(doc.get("errorPct"), "errorPct")
+        except ValueError as err:  # JSONDecodeError is a ValueError
+            self._reply(400, {"error": str(err)})
+            return
+        self.server.app.set_faults(latency, errors)
+        self._reply(200, self.server.app.faults())
+
+    do_POST = do_PUT
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the drill logs its own fault changes."""
+
+
+class _AdminServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr: tuple[str, int], app: GatewayApp) -> None:
+        self.app = app
+        super().__init__(addr, _AdminHandler)
+
+
+def start_admin(app: GatewayApp, port: int = 0, *, host: str = "127.0.0.1") -> GatewayHandle:
+    """Serve the fault knob of ``app`` on ``host:port`` (loopback only) in a daemon thread."""
+    if host not in ADMIN_HOSTS:
+        raise ValueError(f"the admin socket binds to loopback only, found host {host!r}")
+    server = _AdminServer((host, port), app)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    )
+    thread.start()
+    return GatewayHandle(server=server, thread=thread, app=app)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m apps.gateway.app --port N``: serve until SIGINT/SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m apps.gateway.app", description=__doc__)
@@ -356,17 +481,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--service", default=DEFAULT_SERVICE)
     parser.add_argument("--region", default=None, help=f"default ${REGION_ENV} or us-east-1")
+    parser.add_argument(
+        "--admin-port",
+        type=int,
+        default=None,
+        help="serve GET/PUT /faults on 127.0.0.1:PORT (0 = any free port); off by default",
+    )
     args = parser.parse_args(argv)
+    admin = None
     try:
         handle = start(args.port, host=args.host, service=args.service, region=args.region)
+        if args.admin_port is not None:
+            admin = start_admin(handle.app, args.admin_port)
     except (ValueError, OSError) as err:
         print(f"gateway: error: {err}", file=sys.stderr)
         return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"listening on {handle.url}", flush=True)
+    if admin is not None:
+        print(f"admin on {admin.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
+    if admin is not None:
+        admin.stop()
     handle.stop()
     return 0
 

@@ -12,7 +12,8 @@ from automation import options
 from automation.delivery import gate as g
 from automation.errors import CheckFailed, UserError
 from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, duration_option
-from stacks.config import StackConfig, load_stack, project_defaults
+from automation.stack_files import load_stack, project_defaults
+from stacks.config import StackConfig
 
 Slos = Annotated[
     list[str] | None,

@@ -30,7 +30,8 @@ from typing import Any, Literal, Protocol
 
 from automation import pulumi_ops
 from automation.errors import UserError
-from stacks.config import StackConfig, read_stack_file
+from automation.stack_files import read_stack_file
+from stacks.config import StackConfig
 from stacks.delivery import region_target_urns
 
 StepKind = Literal["set-version", "up", "wait-healthy", "gate", "restore-config", "rollback-up"]

@@ -27,7 +27,7 @@ from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, durat
 from automation.plan.analyzer import discover_packs
 from automation.plan.engine import PlanError
 from automation.plan.runner import plan_stack
-from stacks.config import load_stack
+from automation.stack_files import load_stack
 
 app = options.new_app("finops", "Cost estimates, price refresh and OpenCost reconciliation.")
 previews_app = options.new_app("previews", "Per-PR preview stacks and idle teardown.")

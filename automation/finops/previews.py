@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from automation.errors import UserError
-from stacks.config import from_values, namespace_values, project_defaults, read_stack_file
+from automation.stack_files import project_defaults, read_stack_file
+from stacks.config import from_values, namespace_values
 
 PATTERN = r"pr-[0-9]+"
 """Preview stack names; GC refuses anything else, whatever its tags say."""

@@ -31,14 +31,8 @@ from ruamel.yaml import YAML
 
 from automation import pulumi_ops
 from automation.errors import UserError
-from stacks.config import (
-    GA_CONTROL_REGION,
-    PROJECT,
-    StackConfig,
-    load_stack,
-    project_defaults,
-    read_stack_file,
-)
+from automation.stack_files import load_stack, project_defaults, read_stack_file
+from stacks.config import GA_CONTROL_REGION, PROJECT, StackConfig
 from stacks.outputs import ENDPOINT_GROUP_ARNS
 
 # --------------------------------------------------------------------------- stack config writes

@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -28,10 +29,12 @@ from automation.options import (
     Stack,
     duration_option,
 )
-from automation.traffic import actuators, files, sources
+from automation.stack_files import load_stack
+from automation.traffic import actuators, files, haproxy, sources
 from automation.traffic import pin as pinmod
 from automation.traffic.controller import Policy, dials_for_shares, evaluate, initial_state
-from stacks.config import StackConfig, load_stack
+from automation.traffic.drill import command as drill_command
+from stacks.config import StackConfig
 
 app = options.new_app(
     "traffic", "Adaptive regional traffic: SLO-aware weights, manual pin, simulator."
@@ -322,6 +325,22 @@ def apply(
         raise CheckFailed("; ".join(report.messages))
 
 
+def _apply_haproxy(project_dir: Path, stack: str, dials: dict[str, int], sock: Path) -> dict:
+    """The HAProxy actuator (``--haproxy-socket``): config first, then server weights."""
+    admin = haproxy.HAProxyAdmin(sock)
+    return haproxy.apply_decision(project_dir, stack, dials, admin=admin).to_dict()
+
+
+@dataclass(frozen=True)
+class _Actuation:
+    """How the loop makes a decision real: not at all (a dry run), HAProxy weights (the
+    drill lab), or the stack's traffic path (targeted up, else the fast path)."""
+
+    dry_run: bool
+    accelerator_arn: str | None
+    haproxy_socket: Path | None
+
+
 def _source(cfg: StackConfig, source: str, prometheus_url: str | None) -> Any:
     if source == "prometheus":
         url = prometheus_url or cfg.traffic.prometheus_url
@@ -374,6 +393,15 @@ def run(
         int | None, typer.Option("--max-iterations", help="Stop after N evaluations.")
     ] = None,
     accelerator_arn: AcceleratorArn = None,
+    haproxy_socket: Annotated[
+        Path | None,
+        typer.Option(
+            "--haproxy-socket",
+            metavar="PATH",
+            help="Apply as HAProxy server weights through this admin socket (one server per "
+            "region in backend `regions`) instead of Global Accelerator; the drill lab uses it.",
+        ),
+    ] = None,
     cwd: Cwd = Path("."),
     json_out: Annotated[
         str,
@@ -393,13 +421,12 @@ def run(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     ctl_state = files.read_state(state)
+    act = _Actuation(dry_run, accelerator_arn, haproxy_socket)
     n = 0
     with _log(json_out) as out:
         while not stopping["flag"]:
             started = time.time()
-            ctl_state, line = _evaluate_once(
-                project_dir, stack, src, ctl_state, started, dry_run, accelerator_arn
-            )
+            ctl_state, line = _evaluate_once(project_dir, stack, src, ctl_state, started, act)
             _line(out, line)
             if state is not None:
                 files.write_json_atomic(state, ctl_state.to_dict())
@@ -418,8 +445,7 @@ def _evaluate_once(
     src: Any,
     ctl_state: Any,
     started: float,
-    dry_run: bool,
-    accelerator_arn: str | None,
+    act: _Actuation,
 ) -> tuple[Any, dict[str, Any]]:
     """One turn of the loop: read config and metrics, decide, apply (unless a dry run)."""
     cfg = load_stack(project_dir, stack)  # a pin or unpin lands without a restart
@@ -435,14 +461,75 @@ def _evaluate_once(
     if error:
         line["sourceError"] = error
     current = {r.name: r.dial for r in cfg.regions}
-    if decision.dials != current and not dry_run:
+    if decision.dials == current:
+        return ctl_state, line
+    if act.dry_run:
+        line["apply"] = {"path": "dry-run", "dials": decision.dials}
+    elif act.haproxy_socket is not None:
+        line["apply"] = _apply_haproxy(project_dir, stack, decision.dials, act.haproxy_socket)
+    else:
         report = _apply_dials(
-            project_dir, stack, cfg, decision.dials, decision.shares, accelerator_arn
+            project_dir, stack, cfg, decision.dials, decision.shares, act.accelerator_arn
         )
         line["apply"] = report.to_dict()
-    elif decision.dials != current:
-        line["apply"] = {"path": "dry-run", "dials": decision.dials}
     return ctl_state, line
+
+
+@app.command()
+def drill(
+    scenario: Annotated[
+        str,
+        typer.Option(
+            "--scenario",
+            help="induced-latency, error-burst, recovery, metrics-outage or pin "
+            "(docs/traffic.md, Game day).",
+        ),
+    ] = "induced-latency",
+    induce: Annotated[
+        str | None,
+        typer.Option(
+            "--induce",
+            help="The fault instead of the scenario's: REGION:latency=300ms, REGION:errors=5% "
+            "or both (latency=300ms,errors=2%).",
+        ),
+    ] = None,
+    json_out: JsonOut = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Folder for the PNG timeline, the evidence and the lab's logs.",
+        ),
+    ] = None,
+    stack: Annotated[
+        str,
+        typer.Option(
+            "-s", "--stack", metavar="NAME", help="Stack whose rules and thresholds the lab uses."
+        ),
+    ] = "drill",
+    cwd: Cwd = Path("."),
+    timeout: Annotated[
+        Duration, duration_option("--timeout", "Hard limit for the whole run.")
+    ] = Duration.of("15m"),
+) -> None:
+    """Game day on loopback: two regions behind HAProxy, Prometheus, Alertmanager, Locust and
+    the controller, all real processes; induce a fault and measure the steer end to end.
+
+    Every process is stopped when the command ends, however it ends. Exit 1 when a check fails.
+    """
+    options.check_output(json_out, "--json")
+    report = drill_command.drill(
+        project_dir=cwd,
+        stack=stack,
+        scenario=scenario,
+        induce=induce,
+        json_out=json_out,
+        out=out,
+        timeout=timeout.text,
+    )
+    if json_out != options.STDOUT:
+        drill_command.summary_table(report)
 
 
 def register(root: typer.Typer) -> None:
