@@ -219,13 +219,16 @@ def parse_budgets(doc: Any, source: str) -> Budgets:
     return Budgets(source=source, service=model.service, budgets=tuple(out))
 
 
-def load_budgets(path: str | Path) -> Budgets:
-    """Read and validate a budgets YAML file."""
+def read_budgets_document(path: str | Path, expected: str) -> dict[str, Any]:
+    """Read a budgets YAML file into a mapping; an unreadable file, bytes that are not UTF-8,
+    broken YAML or something other than a mapping exit 2 naming the file."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as err:
         raise UserError(f"cannot read budgets file ({err.strerror})", source=str(p)) from None
+    except UnicodeDecodeError as err:
+        raise UserError(f"not UTF-8 text (byte {err.start})", source=str(p)) from None
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -233,8 +236,11 @@ def load_budgets(path: str | Path) -> Budgets:
         where = f" at line {mark.line + 1}" if mark else ""
         raise UserError(f"not valid YAML{where}", source=str(p)) from None
     if not isinstance(doc, dict):
-        raise UserError(
-            f"expected a mapping with an 'endpoints' list, found {type(doc).__name__}",
-            source=str(p),
-        )
-    return parse_budgets(doc, str(p))
+        raise UserError(f"expected {expected}, found {type(doc).__name__}", source=str(p))
+    return doc
+
+
+def load_budgets(path: str | Path) -> Budgets:
+    """Read and validate a budgets YAML file."""
+    doc = read_budgets_document(path, "a mapping with an 'endpoints' list")
+    return parse_budgets(doc, str(Path(path)))
