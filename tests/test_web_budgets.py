@@ -95,8 +95,8 @@ def test_bad_web_budgets_exit_2_naming_file_and_key(
 @pytest.mark.parametrize(
     ("content", "text"),
     [
-        (b"pages: [", "not valid YAML at line"),
-        (b"\xff\xfe\x00garbage", "not UTF-8 text"),
+        (b"pages: [", "line 1 column 9: not valid YAML"),
+        (b"\xff\xfe\x00garbage", "not valid UTF-8 at byte 0"),
         (b"- just\n- a list\n", "expected a mapping with a 'pages' list, found list"),
     ],
 )
