@@ -624,7 +624,7 @@ def test_cli_refuses_without_a_prometheus_before_touching_anything(
 
 
 def _cli_seams(monkeypatch, standin, gate_ok):
-    from automation.delivery import cli as dcli
+    from automation.delivery import deploy_run as dcli
 
     rec = Recorder(standin, gate_ok)
     monkeypatch.setattr(dcli, "gate_function", lambda *a: rec.gate)
@@ -711,7 +711,7 @@ def test_cli_waits_for_another_deploy_of_the_stack_then_refuses(
     project, standin, capsys, monkeypatch
 ):
     from automation import safe_io
-    from automation.delivery import cli as dcli
+    from automation.delivery import deploy_run as dcli
 
     _cli_seams(monkeypatch, standin, {})
     monkeypatch.setattr(dcli, "DEPLOY_LOCK_TIMEOUT_S", 0.2)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from automation import options, safe_io
+from automation import options
 from automation.delivery import gate as g
 from automation.errors import CheckFailed, UserError
 from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, duration_option
-from automation.stack_files import load_stack, project_defaults
+from automation.stack_files import load_stack
 from stacks.config import StackConfig
 
 Slos = Annotated[
@@ -68,8 +65,6 @@ ServiceSpecs = Annotated[
         help="Service to deploy, repeatable: NAME (takes --version) or NAME=VERSION.",
     ),
 ]
-DEPLOY_LOCK_TIMEOUT_S = 30.0
-"""How long a deploy waits for another deploy of the same stack in this folder."""
 
 
 def deploy(
@@ -114,77 +109,34 @@ def deploy(
     the health gate, and only then move on. A failed step sets back every key it changed in
     that region (and, with --rollback-all, in the regions already done), `up`s them, and
     stops (exit 1). Nothing is deployed unless named: --service or --all-services."""
-    # The deploy layer drives the Pulumi Automation API (~1.5 s to import); only deploy uses it.
-    from automation.delivery import deploy as d
+    # The deploy layers import the program's components and drive the Pulumi Automation API
+    # (~1.5 s to import); only deploy uses them.
+    from automation.delivery import deploy_run as run
 
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
     project_dir = options.project(cwd)
     cfg = load_stack(project_dir, stack)
     delivered = [s.name for s in cfg.services if s.deliver]
-    releases = d.parse_releases(service, version, all_services, delivered)
-    order = d.parse_regions(regions, cfg.region_names)
+    releases = run.d.parse_releases(service, version, all_services, delivered)
+    order = run.d.parse_regions(regions, cfg.region_names)
     window = g.window_range(gate_window.seconds, "--gate-window")
-    plan = _plan(d, cfg, project_dir, stack, releases, order, gate_window.text, rollback_all)
+    plan = run.plan(cfg, project_dir, stack, releases, order, gate_window.text, rollback_all)
     slos = g.slos_from(slo, {"p95_ms": cfg.rollout.p95_ms, "error_ratio": cfg.rollout.error_ratio})
     console = Console(stderr=options.to_stdout(json_out, markdown_out))
     if dry_run or not plan.regions:
-        _print_plan(plan, slos, console)
-        report = d.DeployReport(plan=plan, results=[], dry_run=True)
+        run.print_plan(plan, slos, console)
+        report = run.d.DeployReport(plan=plan, results=[], dry_run=True)
     else:
-        url = _gate_url(prometheus, cfg, project_dir, stack)
-        report = _execute(d, plan, cfg, project_dir, url, window, slos, console)
-    _finish(report, json_out, markdown_out)
+        url = gate_url(prometheus, cfg, project_dir, stack)
+        report = run.execute(plan, cfg, project_dir, run.Gate(url, window, slos), console)
+    run.finish(report, json_out, markdown_out)
     if not report.ok:
         raise CheckFailed(report.summary)
 
 
-def _plan(
-    d: Any,
-    cfg: StackConfig,
-    project_dir: Path,
-    stack: str,
-    releases: dict[str, str],
-    regions: list[str] | None,
-    gate_window: str,
-    rollback_all: bool,
-) -> Any:
-    """Step 1: the ordered, validated plan (nothing changed yet)."""
-    from automation.delivery.deploy_ops import read_raw_services
-
-    project, _ = project_defaults(project_dir)
-    key, raw = read_raw_services(project_dir, stack, project)
-    return d.plan_deploy(
-        cfg,
-        stack=stack,
-        project=project,
-        releases=releases,
-        raw_services=raw,
-        regions=regions,
-        gate_window=gate_window,
-        source=str(project_dir / f"Pulumi.{stack}.yaml"),
-        services_key=key,
-        rollback_all=rollback_all,
-    )
-
-
-def _print_plan(plan: Any, slos: list[g.Slo], console: Console) -> None:
-    """The dry run: what changes (service, region, from -> to), then every forward step."""
-    from automation.delivery.report import plan_lines
-
-    console.print(
-        f"[bold]deploy plan[/] {plan.what} -> {plan.stack} (gate: "
-        f"{', '.join(s.text for s in slos)} over {plan.gate_window})",
-        soft_wrap=True,
-    )
-    from automation.delivery.deploy import DeployReport
-
-    for line in plan_lines(DeployReport(plan=plan, results=[], dry_run=True)):
-        console.print(line, soft_wrap=True, markup=False, highlight=False)
-
-
-def _gate_url(prometheus: str | None, cfg: StackConfig, project_dir: Path, stack: str) -> str:
-    """Step 2: the Prometheus to gate on, refused before anything changes when there is none."""
+def gate_url(prometheus: str | None, cfg: StackConfig, project_dir: Path, stack: str) -> str:
+    """The Prometheus to gate on, refused before anything changes when there is none."""
     url = prometheus or cfg.rollout.gate_prometheus_url
     if not url:
         raise UserError(
@@ -193,102 +145,6 @@ def _gate_url(prometheus: str | None, cfg: StackConfig, project_dir: Path, stack
             key="summit-platform:rollout.gatePrometheusUrl",
         )
     return url
-
-
-def gate_function(url: str, window: str, slos: list[g.Slo], console: Console) -> Any:
-    """The regional gate ``summit deploy`` runs after each region's Rollouts are healthy."""
-    client = g.PrometheusClient(url)
-
-    def gate_fn(region: Any) -> tuple[bool, str, dict[str, Any]]:
-        result = g.run_gate(client.query, region.region, window, slos)
-        console.print(g.table(result))
-        return result.passed, result.summary, result.to_json()
-
-    return gate_fn
-
-
-def rollout_phase() -> Any:
-    """How ``summit deploy`` reads a Rollout's phase (kubectl through the region's context)."""
-    from automation.delivery.deploy_ops import kubectl_phase
-
-    return kubectl_phase()
-
-
-def _execute(
-    d: Any,
-    plan: Any,
-    cfg: StackConfig,
-    project_dir: Path,
-    url: str,
-    window: str,
-    slos: list[g.Slo],
-    console: Console,
-) -> Any:
-    """Step 3: run the plan region by region against the engine, the cluster and the gate,
-    one deploy of the stack at a time in this folder, each step in the audit log."""
-    from automation.delivery.deploy_ops import PulumiDeployOps
-
-    audit = project_dir / ".summit" / f"deploy-{plan.stack}.jsonl"
-    run = {"run": f"{time.time():.6f}", "stack": plan.stack}
-
-    def on_step(res: Any) -> None:
-        mark = "[green]ok[/]" if res.ok else "[bold red]FAILED[/]"
-        console.print(f"{res.step.kind:<14} {res.step.region}  {mark}  {res.message}")
-        safe_io.append_jsonl(
-            audit,
-            {
-                **run,
-                "event": "step",
-                "step": res.step.kind,
-                "region": res.step.region,
-                "ok": res.ok,
-                "message": res.message,
-                "at": _now(),
-            },
-        )
-
-    ops = PulumiDeployOps(
-        project_dir=project_dir,
-        stack_name=plan.stack,
-        services_key=plan.services_key,
-        gate_fn=gate_function(url, window, slos, console),
-        phase=rollout_phase(),
-        healthy_timeout_seconds=cfg.rollout.healthy_timeout_seconds,
-        log=lambda m: console.print(f"[dim]{m}[/]"),
-    )
-    with safe_io.locked(
-        project_dir / ".summit" / f"deploy-{plan.stack}", timeout=DEPLOY_LOCK_TIMEOUT_S
-    ):
-        edits = [asdict(e) for r in plan.regions for e in r.edits]
-        safe_io.append_jsonl(
-            audit,
-            {**run, "event": "start", "releases": plan.releases, "edits": edits, "at": _now()},
-        )
-        report = d.execute(plan, ops, on_step=on_step)
-        safe_io.append_jsonl(
-            audit,
-            {
-                **run,
-                "event": "end",
-                "ok": report.ok,
-                "final": report.final_versions(),
-                "at": _now(),
-            },
-        )
-    return report
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _finish(report: Any, json_out: str | None, markdown_out: str | None) -> None:
-    """Step 4: the summary line for people, then the reports."""
-    from automation.delivery.report import to_json, to_markdown
-
-    Console(stderr=True).print(report.summary, soft_wrap=True, markup=False, highlight=False)
-    options.write_json(json_out, to_json(report))
-    options.write_markdown(markdown_out, to_markdown(report))
 
 
 def register(app: typer.Typer) -> None:
