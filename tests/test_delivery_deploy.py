@@ -759,3 +759,48 @@ def test_the_workflow_inputs_become_these_flags():
     inputs = workflow[True]["workflow_dispatch"]["inputs"]
     assert set(inputs) == {"services", "version", "stack", "gate_window"}
     assert inputs["services"]["required"] is True
+
+
+class Crash(BaseException):
+    """The process dying mid-run (nothing catches it, as nothing catches a SIGKILL)."""
+
+
+def test_a_run_cut_short_is_continued_on_the_next_run_not_skipped(
+    project, standin, tmp_path, capsys, monkeypatch
+):
+    rec = _cli_seams(monkeypatch, standin, {})
+
+    def crash(region):
+        raise Crash()
+
+    monkeypatch.setattr(rec, "gate", crash)
+    before = (project / "Pulumi.prod.yaml").read_text()
+    args = ["--stack", "prod", "--service", "web=v2.5.0", "-C", str(project)]
+    with pytest.raises(Crash):
+        _run([*args, "--prometheus", "http://127.0.0.1:9"])
+    capsys.readouterr()
+    # east's config says v2.5.0, but its gate never passed: the next run must not skip it
+    assert load_stack(project, "prod").services[1].region_versions == {EAST: "v2.5.0"}
+    out = tmp_path / "plan.json"
+    assert _run([*args, "--dry-run", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert [r["region"] for r in doc["regions"]] == [EAST, WEST]
+    east = doc["regions"][0]["edits"][0]
+    assert (east["previous"], east["effective_previous"], east["map_existed"]) == (
+        None,
+        "v2.4.1",
+        False,
+    )
+    assert any("interrupted deploy set v2.5.0 and never gated it" in n for n in doc["notes"])
+    # and a failing gate in east now puts the file back to what it was before the crash
+    monkeypatch.setattr(rec, "gate", lambda region: (False, "gate failed", {}))
+    assert _run([*args, "--prometheus", "http://127.0.0.1:9"]) == 1
+    assert (project / "Pulumi.prod.yaml").read_text() == before
+    capsys.readouterr()
+    # that run ended (restored): nothing is left unsettled, and a clean run gates both regions
+    monkeypatch.setattr(rec, "gate", lambda region: (True, "gate passed", {}))
+    assert _run([*args, "--prometheus", "http://127.0.0.1:9", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["final"] == {
+        EAST: {"web": "v2.5.0"},
+        WEST: {"web": "v2.5.0"},
+    }

@@ -259,6 +259,11 @@ def check_replica_split(cfg: StackConfig, name: str, source: str, key: str) -> l
     return notes
 
 
+Unsettled = Mapping[tuple[str, str], Mapping[str, Any]]
+"""(service, region) -> the edit an interrupted run made (``new``, ``previous``,
+``effective_previous``, ``map_existed``), from the audit log: set, but never gated."""
+
+
 def plan_deploy(
     cfg: StackConfig,
     *,
@@ -271,12 +276,15 @@ def plan_deploy(
     source: str = "",
     services_key: str | None = None,
     rollback_all: bool = False,
+    unsettled: Unsettled | None = None,
 ) -> DeployPlan:
     """The ordered plan. Pure: validates everything before anything is changed.
 
     ``raw_services`` is the services list as written in the stack file (its indexes are the
     config paths); ``services_key`` its key there. ``regions`` default: the stack's regions,
-    east first. Only (service, region) pairs whose version changes are in the plan."""
+    east first. Only (service, region) pairs whose version changes are in the plan, and those
+    an interrupted run set but never gated (``unsettled``): their previous value is the one
+    from before that run."""
     if not releases:
         raise UserError(SERVICE_HELP, key="--service")
     delivered = {s.name: s for s in cfg.services if s.deliver}
@@ -293,39 +301,33 @@ def plan_deploy(
     for name in releases:
         notes += check_replica_split(cfg, name, source, f"{key}[{indexes[name]}]")
     out, unchanged = [], []
-    for region in _region_order(cfg, regions):
+    order = _region_order(cfg, regions)
+    interrupted_runs = dict(unsettled or {})
+    for region in order:
         edits = []
         for name, version in releases.items():
             svc = delivered[name]
-            before = service_version(svc, region)
-            if before == version:
+            where = (indexes[name], _has_map(raw_services[indexes[name]]))
+            interrupted = interrupted_runs.get((name, region))
+            edit = _edit(project, svc, region, version, where, interrupted)
+            if edit is None:
                 unchanged.append(Unchanged(name, region, version))
                 continue
-            edits.append(
-                ConfigEdit(
-                    service=name,
-                    index=indexes[name],
-                    region=region,
-                    path=f'{project}:services[{indexes[name]}].regionVersions["{region}"]',
-                    new=version,
-                    previous=svc.region_versions.get(region),
-                    effective_previous=before,
-                    map_existed=_has_map(raw_services[indexes[name]]),
+            edits.append(edit)
+            if interrupted is not None and interrupted.get("new") == service_version(svc, region):
+                notes.append(
+                    f"{name} {region}: an interrupted deploy set {interrupted.get('new')} and"
+                    f" never gated it; deploying {version} (a restore goes back to"
+                    f" {edit.effective_previous})"
                 )
-            )
         if edits:
-            changed = [e.service for e in edits]
-            k8s = cfg.region(region).kubernetes
-            out.append(
-                RegionPlan(
-                    region=region,
-                    edits=edits,
-                    targets=region_target_urns(cfg, stack, project, region, changed),
-                    rollouts=changed,
-                    namespace=k8s.namespace,
-                    context=k8s.context,
-                )
-            )
+            out.append(_region_plan(cfg, stack, project, region, edits))
+    for name, region in sorted(set(interrupted_runs) - {(n, r) for n in releases for r in order}):
+        left = interrupted_runs[(name, region)].get("new")
+        notes.append(
+            f"{name} {region}: an interrupted deploy set {left} and never gated it;"
+            " this run does not touch it"
+        )
     return DeployPlan(
         stack=stack,
         project=project,
@@ -336,6 +338,54 @@ def plan_deploy(
         services_key=key,
         rollback_all=rollback_all,
         notes=notes,
+    )
+
+
+def _edit(
+    project: str,
+    svc: Any,
+    region: str,
+    version: str,
+    where: tuple[int, bool],
+    interrupted: Mapping[str, Any] | None,
+) -> ConfigEdit | None:
+    """The edit for one service in one region, or None when it already runs ``version`` (and
+    no interrupted run left that unproven). ``where``: (index in the stack file, whether the
+    service has a ``regionVersions`` map there)."""
+    index, map_existed = where
+    before = service_version(svc, region)
+    previous = svc.region_versions.get(region)
+    if interrupted is not None and interrupted.get("new") == before:
+        # The config holds what the interrupted run set: what ran before it is the previous.
+        previous = interrupted.get("previous")
+        before = str(interrupted.get("effective_previous") or svc.version)
+        map_existed = bool(interrupted.get("map_existed", map_existed))
+    elif before == version:
+        return None
+    return ConfigEdit(
+        service=svc.name,
+        index=index,
+        region=region,
+        path=f'{project}:services[{index}].regionVersions["{region}"]',
+        new=version,
+        previous=previous,
+        effective_previous=before,
+        map_existed=map_existed,
+    )
+
+
+def _region_plan(
+    cfg: StackConfig, stack: str, project: str, region: str, edits: list[ConfigEdit]
+) -> RegionPlan:
+    changed = [e.service for e in edits]
+    k8s = cfg.region(region).kubernetes
+    return RegionPlan(
+        region=region,
+        edits=edits,
+        targets=region_target_urns(cfg, stack, project, region, changed),
+        rollouts=changed,
+        namespace=k8s.namespace,
+        context=k8s.context,
     )
 
 

@@ -5,6 +5,7 @@ only when it runs, because it pulls in the program's components and the Automati
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -48,7 +49,44 @@ def plan(
         source=str(project_dir / f"Pulumi.{stack}.yaml"),
         services_key=key,
         rollback_all=rollback_all,
+        unsettled=unsettled(audit_log(project_dir, stack)),
     )
+
+
+def audit_log(project_dir: Path, stack: str) -> Path:
+    """Where a stack's deploys are recorded (git-ignored, with the lock beside it)."""
+    return project_dir / ".summit" / f"deploy-{stack}.jsonl"
+
+
+def unsettled(audit: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """The edits of the last run in ``audit`` when it never ended (a crash): each (service,
+    region) it planned whose region neither passed its gate nor had its config restored. A
+    torn last line (the crash hit the write) is skipped."""
+    if not audit.is_file():
+        return {}
+    records = []
+    for line in safe_io.read_text(audit).splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    starts = [r for r in records if isinstance(r, dict) and r.get("event") == "start"]
+    if not starts:
+        return {}
+    run = starts[-1].get("run")
+    mine = [r for r in records if isinstance(r, dict) and r.get("run") == run]
+    if any(r.get("event") == "end" for r in mine):
+        return {}
+    settled = {
+        r.get("region")
+        for r in mine
+        if r.get("event") == "step" and r.get("ok") and r.get("step") in ("gate", "restore-config")
+    }
+    return {
+        (e["service"], e["region"]): e
+        for e in starts[-1].get("edits") or []
+        if isinstance(e, dict) and e.get("region") not in settled
+    }
 
 
 def print_plan(plan: d.DeployPlan, slos: list[g.Slo], console: Console) -> None:
@@ -98,7 +136,7 @@ def execute(
     """Run the plan region by region, one deploy of the stack at a time in this folder
     (a lock under ``.summit/``), every step in the audit log ``.summit/deploy-<stack>.jsonl``
     (the start holds each key's previous value, so a crash leaves a record of what to undo)."""
-    audit = project_dir / ".summit" / f"deploy-{plan.stack}.jsonl"
+    audit = audit_log(project_dir, plan.stack)
     run = {"run": f"{time.time():.6f}", "stack": plan.stack}
 
     def log(event: str, **fields: Any) -> None:
