@@ -336,6 +336,9 @@ class RolloutSpecArgs:
     """Pod service account (default: the namespace's ``default``)."""
     runtime_class: str | None = None
     """Pod ``runtimeClassName`` (e.g. ``gvisor``), if any."""
+    metric_service: str | None = None
+    """The ``service`` label value of the pods' series when the scrape rewrites it (None:
+    ``service``); the analysis queries by it."""
 
 
 def canary_strategy(a: RolloutSpecArgs) -> dict[str, Any]:
@@ -353,7 +356,7 @@ def canary_strategy(a: RolloutSpecArgs) -> dict[str, Any]:
             "templates": [{"templateName": a.analysis_template}],
             "startingStep": a.analysis_starting_step,
             "args": [
-                {"name": "service", "value": a.service},
+                {"name": "service", "value": a.metric_service or a.service},
                 {"name": "region", "value": a.region},
                 {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
             ],
