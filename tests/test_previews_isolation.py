@@ -35,6 +35,7 @@ from automation.plan import collisions as col
 from automation.plan.runner import plan_stack
 from automation.stack_files import load_stack, project_defaults, read_stack_file
 from stacks.config import ConfigError, from_values, namespace_values
+from stacks.traffic import traffic_target_urns
 from tests.conftest import require_tool
 from tests.support.pulumi_standin import PulumiStandin
 
@@ -165,7 +166,8 @@ def test_previews_up_offline_writes_the_stack_file_that_plan_reproduces(
     out = capsys.readouterr().out
     assert "Preview stack `pr-41`" in out and "Estimated cost: **$" in out
     assert "Policies: summit-finops@" in out and "summit-guardrails@" in out
-    assert "config/preview.json" in out and "No policy violations." in out
+    assert "policypacks/finops/config/preview.json" in out and "No policy violations." in out
+    assert str(project) not in out  # paths relative to the project
     assert "port-forward svc/gateway-stable 8080:8080" in out and "-n pr-41" in out
     assert "Accelerator" not in out
     stack_file = project / "Pulumi.pr-41.yaml"
@@ -269,6 +271,9 @@ def test_cloud_lane_pairs_every_policy_pack_with_its_preview_config(
     cloud = yaml.safe_load((project / "Pulumi.pr-41.yaml").read_text())["config"]
     assert cloud == previews.preview_spec(project, 41, "stage").config
     assert standin.stack("pr-41")["tags"]["owner"] == "ada"
+    comment = capsys.readouterr().out  # the PR comment prices what the preview deploys
+    assert "Estimated cost: **$0.0270/h**" in comment and "Accelerator" not in comment
+    assert "port-forward svc/gateway-stable" in comment
 
 
 def test_every_pack_has_a_preview_config_and_a_missing_one_is_bad_input(
@@ -377,8 +382,6 @@ def test_global_traffic_still_needs_an_endpoint_per_region() -> None:
 
 
 def test_traffic_commands_refuse_a_stack_without_global_traffic() -> None:
-    from stacks.traffic import traffic_target_urns
-
     cfg = from_values(previews.preview_values(stage_values(), 5), "Pulumi.pr-5.yaml")
     with pytest.raises(ConfigError, match=r"traffic\.mode: expected ga or route53"):
         traffic_target_urns(cfg, "pr-5")

@@ -260,11 +260,21 @@ def plan_offline(project_dir: Path, pr: int, template: str) -> dict[str, Any]:
         "estimate": est,
         "violations": [v.to_json() for v in result.violations],
         "packs": [
-            (p.pack, p.version, len(p.policies), cfg)
+            (p.pack, p.version, len(p.policies), _relative(cfg, project_dir))
             for p, (_, cfg) in zip(result.packs, pairs, strict=True)
         ],
         "collisions": found,
     }
+
+
+def _relative(path: Path | None, project_dir: Path) -> str:
+    """A pack config as the PR comment names it: relative to the project."""
+    if path is None:
+        return "no config"
+    try:
+        return str(path.resolve().relative_to(project_dir.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _cost_lines(est: Any) -> list[str]:
@@ -309,7 +319,7 @@ def _preview_comment(
     est: Any | None,
     *,
     spec: Any = None,
-    packs: list[Any] | None = None,
+    packs: list[str] | None = None,
 ) -> str:
     """The PR comment: where the preview runs and how to reach it, its cost by component, the
     packs it was checked with, and every policy event."""
@@ -320,8 +330,7 @@ def _preview_comment(
     if est is not None:
         lines += _cost_lines(est)
     if packs:
-        used = ", ".join(f"{n}@{v} ({k} policies, {cfg})" for n, v, k, cfg in packs)
-        lines += [f"Policies: {used}.", ""]
+        lines += [f"Policies: {', '.join(packs)}.", ""]
     lines += _event_lines(events)
     return "\n".join(lines) + "\n"
 
@@ -388,7 +397,8 @@ def _up_offline(
         raise err
     path = previews.write_stack_file(project_dir, spec.name, spec.config)
     est = res["estimate"]
-    comment = _preview_comment(spec.name, res["violations"], est, spec=spec, packs=res["packs"])
+    used = [f"{n}@{v} ({k} policies, {cfg})" for n, v, k, cfg in res["packs"]]
+    comment = _preview_comment(spec.name, res["violations"], est, spec=spec, packs=used)
     doc = {
         "stack": spec.name,
         "offline": True,
@@ -432,14 +442,18 @@ def _up_cloud(
         events = [previews._event_json(e) for e in err.policy_events]
         options.write_markdown(markdown_out, _preview_comment(name, events, None))
         raise
+    est = estimate(out.planned, PriceTable.load(), stack=name)
     doc = {
         "stack": name,
         "offline": False,
         "tags": out.tags,
         "changes": out.changes,
+        "total_hourly": float(est.total_hourly),
         "violations": out.policy_events,
     }
-    return _preview_comment(name, out.policy_events, None), doc
+    used = [f"{p.name} ({_relative(c, project_dir)})" for p, c in pairs]
+    comment = _preview_comment(name, out.policy_events, est, spec=out.spec, packs=used)
+    return comment, doc
 
 
 @previews_app.command("destroy")

@@ -480,6 +480,9 @@ class UpResult:
     policy_events: list[dict[str, Any]] = field(default_factory=list)
     changes: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    spec: PreviewSpec | None = None
+    planned: list[dict[str, Any]] = field(default_factory=list)
+    """The preview's resources as the embedded lane planned them (for the cost estimate)."""
 
 
 def up(
@@ -508,7 +511,8 @@ def up(
             key="--policy-pack-config",
         )
     spec = preview_spec(project_dir, pr, template)
-    found = check_collisions(project_dir, spec, plan_preview(project_dir, spec, None))
+    planned = plan_preview(project_dir, spec, None)
+    found = check_collisions(project_dir, spec, planned)
     if found:
         raise CollisionsFound(spec.name, found)
     secrets = _template_secrets(project_dir, spec, command)
@@ -532,7 +536,10 @@ def up(
         on_output=on_output,
     )
     events += [_event_json(e) for e in outcome.policy_events]
-    return UpResult(spec.name, tags, events, dict(outcome.changes), dict(outcome.outputs))
+    rows = [r.to_json() for r in planned.plan.resources]
+    return UpResult(
+        spec.name, tags, events, dict(outcome.changes), dict(outcome.outputs), spec, rows
+    )
 
 
 def _template_secrets(project_dir: Path, spec: PreviewSpec, command: Any) -> dict[str, str]:

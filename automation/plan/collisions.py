@@ -289,22 +289,23 @@ def _same_account(a: Owned, b: Owned) -> bool:
 def find_collisions(
     owned: Mapping[str, Sequence[Owned]], *, only: str | None = None
 ) -> list[Collision]:
-    """Every object claimed by two different stacks (each pair once, sorted). With ``only``,
-    just the collisions that involve that stack (a new preview against the rest)."""
+    """Every object claimed by two different stacks, once per object and pair of stacks
+    (sorted). With ``only``, just the collisions that involve that stack (a new preview
+    against the rest)."""
     by_key: dict[ObjectKey, list[Owned]] = defaultdict(list)
     for stack in sorted(owned):
-        by_key_of_stack: dict[ObjectKey, Owned] = {}
         for o in owned[stack]:
-            by_key_of_stack.setdefault(o.key, o)  # one claim per stack and object
-        for key, o in by_key_of_stack.items():
-            by_key[key].append(o)
+            by_key[o.key].append(o)
     out = []
     for key in sorted(by_key):
+        seen: set[tuple[str, str]] = set()
         for a, b in combinations(by_key[key], 2):
-            if a.stack == b.stack or not _same_account(a, b):
+            pair = (a.stack, b.stack)
+            if a.stack == b.stack or pair in seen or not _same_account(a, b):
                 continue
-            if only is not None and only not in (a.stack, b.stack):
+            if only is not None and only not in pair:
                 continue
+            seen.add(pair)
             out.append(Collision(key, a, b))
     return out
 
