@@ -165,7 +165,8 @@ def test_previews_up_offline_writes_the_stack_file_that_plan_reproduces(
     assert main(["previews", "up", "--pr", "41", "--offline", "-C", str(project)]) == 0
     out = capsys.readouterr().out
     assert "Preview stack `pr-41`" in out and "Estimated cost: **$" in out
-    assert "Policies: summit-finops@" in out and "summit-guardrails@" in out
+    assert "- `summit-finops@" in out and "- `summit-guardrails@" in out
+    assert "preview-cost-cap (mandatory)" in out and "listener-443-only (advisory)" in out
     assert "policypacks/finops/config/preview.json" in out and "No policy violations." in out
     assert str(project) not in out  # paths relative to the project
     assert "port-forward svc/gateway-stable 8080:8080" in out and "-n pr-41" in out

@@ -260,7 +260,7 @@ def plan_offline(project_dir: Path, pr: int, template: str) -> dict[str, Any]:
         "estimate": est,
         "violations": [v.to_json() for v in result.violations],
         "packs": [
-            (p.pack, p.version, len(p.policies), _relative(cfg, project_dir))
+            (p.pack, p.version, dict(p.policies), _relative(cfg, project_dir))
             for p, (_, cfg) in zip(result.packs, pairs, strict=True)
         ],
         "collisions": found,
@@ -330,7 +330,7 @@ def _preview_comment(
     if est is not None:
         lines += _cost_lines(est)
     if packs:
-        lines += [f"Policies: {', '.join(packs)}.", ""]
+        lines += ["Policies:", *(f"- {p}" for p in packs), ""]
     lines += _event_lines(events)
     return "\n".join(lines) + "\n"
 
@@ -397,7 +397,10 @@ def _up_offline(
         raise err
     path = previews.write_stack_file(project_dir, spec.name, spec.config)
     est = res["estimate"]
-    used = [f"{n}@{v} ({k} policies, {cfg})" for n, v, k, cfg in res["packs"]]
+    used = [
+        f"`{n}@{v}` with `{cfg}`: " + ", ".join(f"{name} ({level})" for name, level in k.items())
+        for n, v, k, cfg in res["packs"]
+    ]
     comment = _preview_comment(spec.name, res["violations"], est, spec=spec, packs=used)
     doc = {
         "stack": spec.name,
@@ -406,7 +409,9 @@ def _up_offline(
         "namespace": spec.cfg.regions[0].kubernetes.namespace,
         "total_hourly": float(est.total_hourly),
         "components": {k: float(v) for k, v in sorted(est.by_component().items())},
-        "packs": [{"name": n, "version": v, "config": str(c)} for n, v, _, c in res["packs"]],
+        "packs": [
+            {"name": n, "version": v, "config": c, "policies": k} for n, v, k, c in res["packs"]
+        ],
         "violations": res["violations"],
     }
     return comment, doc
@@ -451,7 +456,7 @@ def _up_cloud(
         "total_hourly": float(est.total_hourly),
         "violations": out.policy_events,
     }
-    used = [f"{p.name} ({_relative(c, project_dir)})" for p, c in pairs]
+    used = [f"`{p.name}` with `{_relative(c, project_dir)}`" for p, c in pairs]
     comment = _preview_comment(name, out.policy_events, est, spec=out.spec, packs=used)
     return comment, doc
 

@@ -216,6 +216,7 @@ def reach_instructions(cfg: StackConfig) -> list[str]:
         )
     route = cfg.observability.alert_labels.get(ALERT_ROUTE_LABEL)
     if route:
+        lines.append("")
         lines.append(
             f'Alerts carry `{ALERT_ROUTE_LABEL}="{route}"`: Alertmanager sends them to the'
             " previews receiver, never to a pager."
