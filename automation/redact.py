@@ -1,47 +1,10 @@
-"""Redaction for everything the CLI prints or logs: URLs lose their credentials, query strings
-and secret-bearing paths; values echoed in errors are cut to a short prefix.
+"""Redaction for everything the CLI prints or logs (see :mod:`components.render.redact`).
 
-A Prometheus or OpenCost URL may carry ``user:pass@``; a webhook URL *is* a secret (the path
-is the token); a query string may hold a signature or a key. Messages show enough to find the
-setting (scheme, host, port, and the path where it is not a secret) and nothing more.
-"""
+The implementation lives in ``components/render`` so that the config model in ``stacks/``
+(which cannot import ``automation``) redacts the values its errors echo the same way."""
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit, urlunsplit
+from components.render.redact import MASK, printable, redact_text, redact_url, short
 
-MASK = "***"
-_URL = re.compile(r"""\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'"<>]+""")
-_SECRET_PATH_HOSTS = ("hooks.slack.com", "discord.com", "outlook.office.com", "webhook.office.com")
-
-
-def redact_url(url: str, *, keep_path: bool = True) -> str:
-    """``https://user:pw@host:9090/api?token=x`` -> ``https://***@host:9090/api?***``.
-
-    ``keep_path=False`` (webhooks: the path is the token) keeps only scheme and host. A value
-    that does not parse as a URL is masked whole."""
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return MASK
-    if not parts.scheme or not host:
-        return MASK
-    netloc = (f"{MASK}@" if parts.username or parts.password else "") + host + port
-    secret_path = not keep_path or any(host.endswith(h) for h in _SECRET_PATH_HOSTS)
-    path = ("/" + MASK if parts.path.strip("/") else "") if secret_path else parts.path
-    query = MASK if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
-
-
-def redact_text(text: str) -> str:
-    """Every URL inside ``text`` redacted with :func:`redact_url`."""
-    return _URL.sub(lambda m: redact_url(m.group(0)), text)
-
-
-def short(value: object, limit: int = 24) -> str:
-    """A short, redacted prefix of a value for an error message (never the whole value)."""
-    text = redact_text(value if isinstance(value, str) else repr(value))
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+__all__ = ["MASK", "printable", "redact_text", "redact_url", "short"]
