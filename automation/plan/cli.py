@@ -39,6 +39,7 @@ def plan(
     # The runner and its report load the Pulumi SDK and the providers (~0.5 s): only
     # `summit plan` pays for them, not every other command's start.
     from automation.plan import report
+    from automation.plan.analyzer import load_pack_config
     from automation.plan.runner import plan_stack, resolve_packs, resolve_stacks
 
     options.check_output(json_out, "--json")
@@ -49,8 +50,7 @@ def plan(
     if policy_pack or policy_pack_config:
         packs = resolve_packs(project_dir, policy_pack, policy_pack_config)
         for _, cfg in packs:
-            if cfg is not None and not cfg.is_file():
-                raise UserError("policy pack config file not found", source=str(cfg))
+            load_pack_config(cfg)  # a broken config file stops here, before anything runs
     results = []
     for name in stacks:
         try:

@@ -128,6 +128,8 @@ class RecordedResource:
         return self.type.startswith("pulumi:providers:")
 
     def to_json(self) -> dict[str, Any]:
+        """The record for a report: secret values are shown as ``{"secret": "[secret]"}``
+        (as ``pulumi preview --json`` shows them), never in clear."""
         return {
             "urn": self.urn,
             "type": self.type,
@@ -138,8 +140,8 @@ class RecordedResource:
             "provider": self.provider,
             "dependencies": self.dependencies,
             "propertyDependencies": self.property_dependencies,
-            "inputs": self.inputs,
-            "outputs": self.outputs,
+            "inputs": _plain(json_format.MessageToDict(self.wire_inputs), reveal=False),
+            "outputs": _plain(json_format.MessageToDict(self.wire_outputs), reveal=False),
             "options": self.options,
         }
 
@@ -166,6 +168,14 @@ class Plan:
     def root_urn(self) -> str:
         return make_urn(self.stack, self.project, None, STACK_TYPE, f"{self.project}-{self.stack}")
 
+    def report_outputs(self) -> dict[str, Any]:
+        """The stack outputs for a report: secret ones masked (see
+        :meth:`RecordedResource.to_json`)."""
+        root = self.by_urn().get(self.root_urn)
+        if root is None:
+            return self.outputs
+        return dict(_plain(json_format.MessageToDict(root.wire_outputs), reveal=False))
+
 
 def make_urn(stack: str, project: str, parent: str | None, type_: str, name: str) -> str:
     """Build a URN as the engine does: the parent's whole qualified type chain is kept
@@ -178,23 +188,28 @@ def make_urn(stack: str, project: str, parent: str | None, type_: str, name: str
     return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
 
 
-def _plain(value: Any) -> Any:
-    """Wire JSON (secrets/unknowns/resource refs encoded) -> readable JSON for reports."""
+SECRET_SHOWN = "[secret]"
+"""What a report shows for a secret value (the Pulumi CLI's own placeholder)."""
+
+
+def _plain(value: Any, *, reveal: bool = True) -> Any:
+    """Wire JSON (secrets/unknowns/resource refs encoded) -> readable JSON: secrets as
+    ``{"secret": value}``, or ``{"secret": "[secret]"}`` with ``reveal=False`` (reports)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)  # protobuf carries every number as a double
     if isinstance(value, str):
         return "<unknown>" if value == UNKNOWN else value
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, reveal=reveal) for v in value]
     if isinstance(value, dict):
         sig = value.get(SIG)
         if sig == SECRET_SIG:
-            return {"secret": _plain(value.get("value"))}
+            return {"secret": _plain(value.get("value")) if reveal else SECRET_SHOWN}
         if sig == RESOURCE_SIG:
             return value.get("id") or value.get("urn")
         if sig is not None:
             return {k: v for k, v in value.items() if k != SIG}
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v, reveal=reveal) for k, v in value.items()}
     return value
 
 
