@@ -81,7 +81,13 @@ def _plain_types(value: Any, where: str, problems: list[tuple[str, str]]) -> Non
         for i, v in enumerate(value):
             _plain_types(v, f"{where}[{i}]", problems)
     elif isinstance(value, datetime.date | bytes | set):
-        kind = {bytes: "binary data", set: "a set"}.get(type(value), "a date")
+        kind = (
+            "binary data"
+            if isinstance(value, bytes)
+            else "a set"
+            if isinstance(value, set)
+            else "a date"
+        )
         problems.append(
             (
                 where,

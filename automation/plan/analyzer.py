@@ -190,7 +190,9 @@ def _kind(value: Any) -> str:
         return f"the string {short(value)}"
     if value is None:
         return "null"
-    return {list: "a list", dict: "an object"}.get(type(value), f"a {type(value).__name__}")
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "an object"
+    return f"a {type(value).__name__}"
 
 
 def _schema_problems(name: str, schema: dict[str, Any], props: dict[str, Any]) -> list[str]:
@@ -204,11 +206,12 @@ def _schema_problems(name: str, schema: dict[str, Any], props: dict[str, Any]) -
     if not schema:
         return out
     full = {"type": "object", **schema}
+    cls = jsonschema.validators.validator_for(full)
     try:
-        validator = jsonschema.validators.validator_for(full)(full)
-        errors = sorted(validator.iter_errors(props), key=lambda e: list(map(str, e.path)))
-    except jsonschema.SchemaError as err:
-        return [f"{name}: the pack's config schema is not valid JSON schema ({err.message})"]
+        cls.check_schema(full)
+    except jsonschema.SchemaError as bad:
+        return [f"{name}: the pack's config schema is not valid JSON schema ({bad.message})"]
+    errors = sorted(cls(full).iter_errors(props), key=lambda e: list(map(str, e.path)))
     for err in errors:
         if err.validator == "additionalProperties" and not err.path:
             continue  # reported above, one line per property

@@ -53,7 +53,9 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(
-        c if c.isprintable() or c == "\t" else c.encode("unicode_escape", "backslashreplace").decode()
+        c
+        if c.isprintable() or c == "\t"
+        else c.encode("unicode_escape", "backslashreplace").decode()
         for c in text
     )
 
