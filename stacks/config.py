@@ -226,10 +226,10 @@ class SloConfig(_Model):
 class CostTags(_Model):
     """Cost-allocation tags put on every taggable AWS resource and as Kubernetes labels."""
 
-    team: str
-    service: str
-    env: str
-    cost_center: str
+    team: Annotated[str, Field(min_length=1)]
+    service: Annotated[str, Field(min_length=1)]
+    env: Annotated[str, Field(min_length=1)]
+    cost_center: Annotated[str, Field(min_length=1)]
 
     def as_aws_tags(self) -> dict[str, str]:
         return {
@@ -287,9 +287,9 @@ class ServiceConfig(_Model):
     """A service the platform stack runs in every region (gateway, web, intelgraph, ...)."""
 
     name: str
-    team: str
-    image: str
-    version: str = "v1.0.0"
+    team: Annotated[str, Field(min_length=1)]
+    image: Annotated[str, Field(min_length=1)]
+    version: Annotated[str, Field(min_length=1)] = "v1.0.0"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     replicas: Replicas = Replicas()
     resources: Resources = Resources()

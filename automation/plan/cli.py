@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 
 from automation import options
-from automation.errors import CheckFailed, PlanError, UserError
+from automation.errors import CheckFailed, PlanError
 from automation.options import Cwd, JsonOut, MarkdownOut, StackOrAll
+from stacks.config import ConfigError
 
 if TYPE_CHECKING:
     from automation.plan.runner import StackResult
@@ -56,7 +57,8 @@ def plan(
         try:
             results.append(plan_stack(project_dir, name, packs=packs))
         except PlanError as err:
-            raise UserError(str(err), source=str(project_dir / f"Pulumi.{name}.yaml")) from None
+            source = str(project_dir / f"Pulumi.{name}.yaml")
+            raise ConfigError(source, [("", line) for line in str(err).splitlines()]) from None
     _print(results, quiet, stderr=options.to_stdout(json_out, markdown_out))
     options.write_json(json_out, report.to_json(results))
     options.write_markdown(markdown_out, report.to_markdown(results))

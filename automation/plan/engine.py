@@ -528,9 +528,11 @@ def _run_in_stack(project_dir: Path, run_main: Callable[[], None]) -> None:
         asyncio.set_event_loop(None)
 
 
-def _plan_failure(err: Exception) -> Exception:
+def _plan_failure(err: Exception, project_dir: Path) -> Exception:
     """What a program's exception becomes: the ConfigError it wraps (bad stack config, named
-    file and key), else a PlanError with the end of the traceback."""
+    file and key), else a PlanError saying what was raised and where (the innermost line of
+    the project's own code), one line per line of its message. No traceback: bad input must
+    never print one; ``python -m pulumi`` or a test shows the whole of it."""
     cause: BaseException = err
     seen: set[int] = set()
     while not isinstance(cause, ConfigError) and id(cause) not in seen:
@@ -541,8 +543,16 @@ def _plan_failure(err: Exception) -> Exception:
         cause = nxt
     if isinstance(cause, ConfigError):
         return cause
-    tb = "".join(traceback.format_exception(type(err), err, err.__traceback__)[-6:])
-    return PlanError(f"the program raised {type(err).__name__}: {err}\n{tb}")
+    frames = traceback.extract_tb(err.__traceback__)
+    own = [f for f in frames if Path(f.filename).is_relative_to(project_dir)] or frames
+    where = ""
+    if own:
+        f = own[-1]
+        path = Path(f.filename)
+        shown = path.relative_to(project_dir) if path.is_relative_to(project_dir) else path.name
+        where = f" (at {shown}:{f.lineno} in {f.name})"
+    first, *rest = str(err).strip().splitlines() or [""]
+    return PlanError("\n".join([f"the program raised {type(err).__name__}: {first}{where}", *rest]))
 
 
 def run_program(
@@ -586,7 +596,7 @@ def run_program(
     except PlanError:
         raise
     except Exception as err:
-        failure = _plan_failure(err)
+        failure = _plan_failure(err, project_dir)
         if isinstance(failure, ConfigError):
             raise failure from None  # the message names the file and key; no chain to show
         raise failure from err
