@@ -352,3 +352,13 @@ def test_a_pack_config_the_pack_refuses(tmp_path: Path, config: dict, words: str
     cfg = folder / "cfg.json"
     cfg.write_text(json.dumps(config))
     assert_refused(pack_plan(folder, [FINOPS], [cfg]), str(cfg), words)
+
+
+def test_a_program_that_raises_is_one_line_naming_where(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    (folder / "__main__.py").write_text(
+        '"""A program that fails."""\n\n\ndef build():\n    raise RuntimeError("no luck")\n\n\nbuild()\n'
+    )
+    (found,) = assert_refused(plan(folder), "Pulumi.dev.yaml")
+    assert found.endswith("the program raised RuntimeError: no luck (at __main__.py:5 in build)")
+    assert "File " not in found and "Traceback" not in found

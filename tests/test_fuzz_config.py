@@ -18,10 +18,12 @@ from typing import Any
 import fuzz
 import pytest
 import yaml
+from google.protobuf import empty_pb2, json_format
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from stacks.config import TOP_LEVEL_KEYS
+from automation.plan.analyzer import PolicyPackError, PolicyPackProcess, reconcile_config
+from stacks.config import TOP_LEVEL_KEYS, shown_key
 
 pytestmark = pytest.mark.fuzz
 
@@ -508,3 +510,68 @@ def test_plan_flags(folder: Path, data: st.DataObject) -> None:
     argv, names = data.draw(plan_flags(folder))
     outcome = fuzz.run("plan-flags", ["plan", *argv], watch=[folder])
     fuzz.assert_clean(outcome, names=names)
+
+
+# -- what the pack itself refuses (its config schema), checked without a plan per example ------
+
+
+@pytest.fixture(scope="module")
+def finops_info() -> Any:
+    """The real finops pack's AnalyzerInfo (policies and config schemas), asked once."""
+    with PolicyPackProcess(FINOPS, project="summit-platform", stack="dev", config={}) as pack:
+        return pack.stub.GetAnalyzerInfo(empty_pb2.Empty())
+
+
+def _schemas(info: Any) -> dict[str, dict[str, Any]]:
+    return {
+        p.name: json_format.MessageToDict(p.configSchema).get("properties", {})
+        for p in info.policies
+    }
+
+
+@st.composite
+def schema_breaking_configs(draw: st.DrawFn, info: Any) -> tuple[dict[str, Any], list[str]]:
+    """(a config, the ``policy.key`` each of its problems must name)."""
+    schemas = _schemas(info)
+    config: dict[str, Any] = {}
+    expected: list[str] = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["unknown-property", "wrong-type", "unknown-policy"]))
+        if kind == "unknown-policy":
+            name = draw(st.text(min_size=1, max_size=12).filter(lambda n: n not in schemas))
+            assume(name != "all" and name not in config)
+            config[name] = "advisory"
+            expected.append(shown_key(name))
+            continue
+        policy = draw(st.sampled_from(sorted(schemas)))
+        entry = config.setdefault(policy, {})
+        assume(isinstance(entry, dict))
+        numbers = [k for k, v in schemas[policy].items() if v.get("type") == "number"]
+        if kind == "wrong-type" and numbers:
+            prop = draw(st.sampled_from(numbers))
+            entry[prop] = draw(
+                json_values().filter(
+                    lambda v: not isinstance(v, int | float) or isinstance(v, bool)
+                )
+            )
+        else:
+            prop = draw(
+                st.text(min_size=1, max_size=12).filter(
+                    lambda k, known=schemas[policy]: k not in known and k != "enforcementLevel"
+                )
+            )
+            entry[prop] = draw(json_values())
+        expected.append(f"{policy}.{shown_key(prop)}")
+    return config, expected
+
+
+@fuzz.surface_settings()
+@given(data=st.data())
+def test_pack_config_the_schema_refuses(finops_info: Any, data: st.DataObject) -> None:
+    config, expected = data.draw(schema_breaking_configs(finops_info))
+    with pytest.raises(PolicyPackError) as err:
+        reconcile_config(finops_info, config, "cfg.json")
+    found = str(err.value).splitlines()
+    assert all(ln.startswith("cfg.json: ") and ln.isprintable() and len(ln) < 600 for ln in found)
+    for key in expected:
+        assert any(ln.startswith(f"cfg.json: {key}") for ln in found), (key, found)

@@ -47,15 +47,13 @@ def redact_text(text: str) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` with every character a terminal would act on or hide (control characters,
-    bidirectional overrides, zero-width and other format characters, lone surrogates) written
-    as a ``\\xXX``/``\\uXXXX`` escape; tabs and everything printable are kept."""
+    """``text`` with every character a terminal would act on or hide (control characters and
+    tabs, bidirectional overrides, zero-width and other format characters, lone surrogates)
+    written as a ``\\xXX``/``\\uXXXX`` escape, so what is shown is what the file holds."""
     if text.isprintable():
         return text
     return "".join(
-        c
-        if c.isprintable() or c == "\t"
-        else c.encode("unicode_escape", "backslashreplace").decode()
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode()
         for c in text
     )
 
