@@ -560,6 +560,9 @@ def _problems(
         key = f"{PROJECT}:{_dotted(tuple(loc))}" if loc else PROJECT
         secret = all_secret or (bool(loc) and loc[0] in secret_keys)
         msg = e["msg"].removeprefix("Value error, ")
+        head, sep, tail = msg.partition(": ")
+        if not loc and sep and head in TOP_LEVEL_KEYS:  # a cross-check names its key first
+            key, msg = f"{PROJECT}:{head}", tail
         if e["type"] == "missing":
             msg = "required key is missing"
         elif e["type"] == "extra_forbidden":
