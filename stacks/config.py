@@ -226,8 +226,10 @@ class SloConfig(_Model):
 class CostTags(_Model):
     """Cost-allocation tags put on every taggable AWS resource and as Kubernetes labels."""
 
+    # Services' components need team, env and cost center (their labels); a blank service
+    # tag is the FinOps pack's to report (cost-allocation-tags), not a config error.
     team: Annotated[str, Field(min_length=1)]
-    service: Annotated[str, Field(min_length=1)]
+    service: str
     env: Annotated[str, Field(min_length=1)]
     cost_center: Annotated[str, Field(min_length=1)]
 

@@ -23,6 +23,7 @@ from automation.errors import CheckFailed, UserError
 from automation.plan.engine import run_program
 from automation.plan.report import to_json
 from automation.plan.runner import StackResult, stack_inputs
+from automation.redact import redact_text
 from stacks.config import ConfigError, from_values
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,3 +241,15 @@ def test_a_usage_error_is_redacted_too(capsys: pytest.CaptureFixture[str]) -> No
     captured = capsys.readouterr()
     assert captured.err.startswith("Usage: summit traffic simulate")
     assert not leaked(captured.err) and "found '***" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("  http://test.k6.io: p95 122.7 ms", "  http://test.k6.io: p95 122.7 ms"),
+        (f"see ({URL}).", "see (https://***@prometheus.example:9090/api/v1/query?***)."),
+        (f"{HOOK}, then", "https://hooks.slack.com/***, then"),
+    ],
+)
+def test_redaction_keeps_the_text_around_a_url(text: str, shown: str) -> None:
+    assert redact_text(text) == shown

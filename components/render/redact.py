@@ -42,8 +42,16 @@ def redact_url(url: str, *, keep_path: bool = True) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Every URL inside ``text`` redacted with :func:`redact_url`."""
-    return _URL.sub(lambda m: redact_url(m.group(0)), text)
+    """Every URL inside ``text`` redacted with :func:`redact_url`. Punctuation that ends a
+    sentence or a label (``http://host: p95 ...``, ``(see http://host).``) stays outside the
+    URL, so the text around it reads as before."""
+
+    def one(m: re.Match[str]) -> str:
+        url = m.group(0)
+        core = url.rstrip(".,:;!?)]}")
+        return redact_url(core) + url[len(core) :]
+
+    return _URL.sub(one, text)
 
 
 def printable(text: str) -> str:
