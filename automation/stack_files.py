@@ -260,10 +260,11 @@ def read_stack_file(project_dir: Path, stack: str) -> dict[str, Any]:
 
 def stack_values(
     project_dir: Path, stack: str, pf: ProjectFile | None = None
-) -> tuple[ProjectFile, dict[str, Any]]:
+) -> tuple[ProjectFile, dict[str, Any], dict[str, Any]]:
     """Pulumi.yaml and ``Pulumi.<stack>.yaml`` merged into the project namespace's values,
     with the checks that need both: every secret key holds only ``{secure: ...}`` values,
-    and every typed key's value has its type."""
+    and every typed key's value has its type. Returns (project file, the stack file's raw
+    ``config:`` map, the namespace's values)."""
     pf = pf or project_file(project_dir)
     path = project_dir / f"Pulumi.{stack}.yaml"
     raw = read_stack_file(project_dir, stack)
@@ -280,13 +281,13 @@ def stack_values(
             problems.append((shown_key(key), f"expected a value of type {pf.types[bare]}"))
     if problems:
         raise ConfigError(str(path), problems)
-    return pf, values
+    return pf, raw, values
 
 
 def load_stack(project_dir: Path | str, stack: str) -> StackConfig:
     """Load and validate ``Pulumi.<stack>.yaml`` of the project at ``project_dir``."""
     project_dir = Path(project_dir)
-    pf, values = stack_values(project_dir, stack)
+    pf, _, values = stack_values(project_dir, stack)
     path = project_dir / f"Pulumi.{stack}.yaml"
     return from_values(values, str(path), secret_keys=pf.secret_keys)
 

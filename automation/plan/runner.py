@@ -18,7 +18,7 @@ from automation.plan.analyzer import (
     load_pack_config,
 )
 from automation.plan.engine import Plan, config_map, run_program
-from automation.stack_files import project_file, read_stack_file, stack_names, stack_values
+from automation.stack_files import project_file, stack_names, stack_values
 from stacks.config import PROJECT, from_values
 
 
@@ -66,10 +66,9 @@ def stack_inputs(
 ) -> StackInputs:
     """Read Pulumi.yaml and Pulumi.<stack>.yaml and validate the namespace against the model
     before anything runs, so a bad stack file stops here with its file and key named."""
-    pf, values = stack_values(project_dir, stack)
+    pf, raw, values = stack_values(project_dir, stack)
     project = pf.name
     path = project_dir / f"Pulumi.{stack}.yaml"
-    raw = read_stack_file(project_dir, stack)
     if overrides:
         values.update(overrides)
     if project == PROJECT or "regions" in values:
