@@ -74,10 +74,12 @@ def _debugging() -> bool:
     return _state["debug"] or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
 
 
-def _say(text: str, prefix: str = "") -> None:
-    """Print ``text`` on stderr, each line redacted and made safe for a terminal."""
-    for line in text.splitlines():
-        print(f"{prefix}{printable(redact_text(line))}", file=sys.stderr)
+def _say(text: str, prefix: str = "", *, every_line: bool = True) -> None:
+    """Print ``text`` on stderr, each line redacted and made safe for a terminal, ``prefix``
+    before every line (one line per problem) or only the first (a report's heading)."""
+    for i, line in enumerate(text.splitlines()):
+        lead = prefix if every_line or i == 0 else ""
+        print(f"{lead}{printable(redact_text(line))}", file=sys.stderr)
 
 
 def _user_error(err: Exception) -> int:
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as err:
         return _user_error(err)
     except CheckFailed as err:
-        _say(str(err), "summit: ")
+        _say(str(err), "summit: ", every_line=False)
         return 1
     except typer.Exit as ex:
         return ex.exit_code
