@@ -7,10 +7,15 @@ per problem on stderr and exit 2. A check that ran and failed
 (:class:`~automation.errors.CheckFailed`) exits 1. Click/Typer usage errors keep their usage
 message and exit 2. Anything else is a bug: one line, ``summit: internal error: ...``, and exit
 70; ``--debug`` (or ``SUMMIT_DEBUG=1``) prints the traceback instead.
+
+Every line printed on this path is redacted here, once for all commands
+(:func:`components.render.redact.redact_text`: a URL's ``user:pass@``, query string and webhook path
+never reach the terminal or a CI log), and characters a terminal would act on are escaped.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import traceback
@@ -27,6 +32,7 @@ from automation.plan import cli as plan_cli
 from automation.service import cli as service_cli
 from automation.traffic import cli as traffic_cli
 from components.render.durations import DurationError
+from components.render.redact import printable, redact_text
 from stacks.config import ConfigError
 
 DEBUG_ENV = "SUMMIT_DEBUG"
@@ -68,17 +74,24 @@ def _debugging() -> bool:
     return _state["debug"] or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
 
 
+def _say(text: str, prefix: str = "", *, every_line: bool = True) -> None:
+    """Print ``text`` on stderr, each line redacted and made safe for a terminal, ``prefix``
+    before every line (one line per problem) or only the first (a report's heading)."""
+    for i, line in enumerate(text.splitlines()):
+        lead = prefix if every_line or i == 0 else ""
+        print(f"{lead}{printable(redact_text(line))}", file=sys.stderr)
+
+
 def _user_error(err: Exception) -> int:
-    for line in str(err).splitlines() or [type(err).__name__]:
-        print(f"summit: error: {line}", file=sys.stderr)
+    _say(str(err) or type(err).__name__, "summit: error: ")
     return 2
 
 
 def _internal_error(err: BaseException) -> int:
     if _debugging():
-        traceback.print_exception(err, file=sys.stderr)
+        _say("".join(traceback.format_exception(err)))
     else:
-        first = (str(err).strip().splitlines() or [""])[0]
+        first = printable(redact_text((str(err).strip().splitlines() or [""])[0]))
         short = first if len(first) <= 160 else first[:157] + "..."
         print(
             f"summit: internal error: {type(err).__name__}: {short}; "
@@ -97,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as err:
         return _user_error(err)
     except CheckFailed as err:
-        if str(err):
-            print(f"summit: {err}", file=sys.stderr)
+        _say(str(err), "summit: ", every_line=False)
         return 1
     except typer.Exit as ex:
         return ex.exit_code
@@ -111,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         # own message and exit code 2; Abort is the user saying no at a prompt.
         code, show = getattr(err, "exit_code", None), getattr(err, "show", None)
         if callable(show) and isinstance(code, int):
-            show()
+            buf = io.StringIO()
+            show(file=buf)  # the usage message echoes the value given: redact it too
+            _say(buf.getvalue().rstrip("\n"))
             return code
         if type(err).__name__ == "Abort":
             return 1

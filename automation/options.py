@@ -18,6 +18,7 @@ fails on an option that breaks this vocabulary.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +166,8 @@ def check_output(target: str | Path | None, flag: str) -> None:
     if target is None or str(target) == STDOUT:
         return
     path = Path(target)
-    if str(target) == "" or path.is_dir():
+    # A trailing slash names a folder (Path would drop it and write a file inside).
+    if str(target) in ("", ".") or str(target).endswith(("/", os.sep)) or path.is_dir():
         raise UserError(f"expected a file path or '-', found a folder: {target}", key=flag)
     for parent in path.parents:
         if parent.exists():

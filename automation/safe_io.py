@@ -212,6 +212,9 @@ def load_yaml_text(text: str, source: str, *, string_keys: bool = True, finite: 
         raise UserError(f"not valid YAML: {problem}", source=source, key=where) from None
     except RecursionError:
         raise UserError("not valid YAML: nested too deeply", source=source) from None
+    except ValueError as err:  # a constructor's: an int of 5000 digits, a 13th month
+        problem = "a number of more than 4300 digits" if "digits" in str(err) else str(err)
+        raise UserError(f"not valid YAML: {_short_text(problem)}", source=source) from None
     finally:
         if loader is not None:
             loader.dispose()

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -30,6 +31,7 @@ from components.render import canary
 from components.render.analysis_cadence import starting_step_problem
 from components.render.durations import go_duration
 from components.render.quantities import parse_cpu_millis, parse_memory_bytes
+from components.render.redact import printable, redact_text, short
 from components.render.replica_split import check_surge, int_or_percent
 
 PROJECT = "summit-platform"
@@ -43,15 +45,23 @@ SUPPORTED_REGIONS = ("us-east-1", "us-west-2")
 GA_CONTROL_REGION = "us-west-2"
 """The Global Accelerator API is served only from us-west-2."""
 
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
-_METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_K8S_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
-_PREFIX = re.compile(r"^[a-z0-9][-a-z0-9]{0,13}-$")
+# Matched with fullmatch: `$` alone also matches before a trailing newline.
+_DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_ARN = re.compile(r"arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:\S+")
+_METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_K8S_VERSION = re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?")
+_PREFIX = re.compile(r"[a-z0-9][-a-z0-9]{0,13}-")
 """A service label prefix (at most 15 characters): the region overview dashboard's uid
 ``summit-<prefix>overview-us-east-1`` stays within Grafana's 40 characters."""
 GRAFANA_UID_MAX = 40
+
+SECRET_KEYS = ("kubeconfigs",)
+"""Top-level keys whose values are Pulumi secrets whatever Pulumi.yaml says (a project file
+can mark more with ``secret: true``). No message ever shows any part of their values."""
+DECRYPTED = "decrypted"
+"""Validation-context flag: the values come from a running program, where the engine has
+decrypted secrets (only then may a :class:`Secret` hold plain text)."""
 
 
 class ConfigError(Exception):
@@ -64,7 +74,7 @@ class ConfigError(Exception):
     def __init__(self, source: str, problems: list[tuple[str, str]]):
         self.source = source
         self.problems = problems
-        lines = [f"{source}: {key}: {msg}" for key, msg in problems]
+        lines = [f"{source}: {key}: {msg}" if key else f"{source}: {msg}" for key, msg in problems]
         super().__init__("\n".join(lines))
 
 
@@ -86,16 +96,37 @@ class Secret(_Model):
     The embedded lane cannot decrypt it (no passphrase, no backend); it carries the ciphertext
     and the program hands the provider a secret Output. In the cloud lane ``pulumi.Config``
     decrypts it and ``plaintext`` holds the value (still wrapped as a secret by the program).
+    A stack file never holds ``plaintext``: only values validated with the :data:`DECRYPTED`
+    context (the running program's) may, so plain text in a stack file is refused.
     """
 
-    secure: str | None = None
+    secure: str | None = Field(default=None, repr=False)
     plaintext: str | None = Field(default=None, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any, info: ValidationInfo) -> Any:
+        decrypted = bool(info.context and info.context.get(DECRYPTED))
+        if not isinstance(data, Mapping) or set(data) - {"secure", "plaintext"}:
+            raise ValueError(_NOT_SECRET)
+        if "plaintext" in data and not decrypted:
+            raise ValueError(_NOT_SECRET)
+        for key, value in data.items():
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{key}: expected a non-empty string, found {_kind(value)}")
+        return data
 
     @model_validator(mode="after")
     def _one_of(self) -> Secret:
         if (self.secure is None) == (self.plaintext is None):
-            raise ValueError("expected a Pulumi secret (`pulumi config set --secret ...`)")
+            raise ValueError(_NOT_SECRET)
         return self
+
+
+_NOT_SECRET = (
+    "expected a Pulumi secret ({secure: ...}, written by `pulumi config set --secret`),"
+    " found a value in plain text or of another shape (not shown)"
+)
 
 
 class StackRefEndpoint(_Model):
@@ -122,8 +153,8 @@ class KubernetesTarget(_Model):
     @field_validator("namespace")
     @classmethod
     def _dns(cls, v: str) -> str:
-        if not _DNS1123.match(v):
-            raise ValueError(f"expected a DNS-1123 label, found {v!r}")
+        if not _DNS1123.fullmatch(v):
+            raise ValueError(f"expected a DNS-1123 label, found {_describe(v)}")
         return v
 
 
@@ -143,8 +174,10 @@ class RegionConfig(_Model):
     @field_validator("endpoint_arn")
     @classmethod
     def _arn(cls, v: str | None) -> str | None:
-        if v is not None and not _ARN.match(v):
-            raise ValueError(f"expected an ARN (arn:aws:elasticloadbalancing:...), found {v!r}")
+        if v is not None and not _ARN.fullmatch(v):
+            raise ValueError(
+                f"expected an ARN (arn:aws:elasticloadbalancing:...), found {_describe(v)}"
+            )
         return v
 
     @model_validator(mode="after")
@@ -228,10 +261,12 @@ class SloConfig(_Model):
 class CostTags(_Model):
     """Cost-allocation tags put on every taggable AWS resource and as Kubernetes labels."""
 
-    team: str
+    # Services' components need team, env and cost center (their labels); a blank service
+    # tag is the FinOps pack's to report (cost-allocation-tags), not a config error.
+    team: Annotated[str, Field(min_length=1)]
     service: str
-    env: str
-    cost_center: str
+    env: Annotated[str, Field(min_length=1)]
+    cost_center: Annotated[str, Field(min_length=1)]
 
     def as_aws_tags(self) -> dict[str, str]:
         return {
@@ -289,9 +324,9 @@ class ServiceConfig(_Model):
     """A service the platform stack runs in every region (gateway, web, intelgraph, ...)."""
 
     name: str
-    team: str
-    image: str
-    version: str = "v1.0.0"
+    team: Annotated[str, Field(min_length=1)]
+    image: Annotated[str, Field(min_length=1)]
+    version: Annotated[str, Field(min_length=1)] = "v1.0.0"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     replicas: Replicas = Replicas()
     resources: Resources = Resources()
@@ -304,8 +339,10 @@ class ServiceConfig(_Model):
     @field_validator("name")
     @classmethod
     def _dns(cls, v: str) -> str:
-        if not _DNS1123.match(v):
-            raise ValueError(f"expected a DNS-1123 name (lowercase, digits, '-'), found {v!r}")
+        if not _DNS1123.fullmatch(v):
+            raise ValueError(
+                f"expected a DNS-1123 name (lowercase, digits, '-'), found {_describe(v)}"
+            )
         return v
 
 
@@ -366,21 +403,21 @@ class ObservabilityConfig(_Model):
     @field_validator("histogram_metric", "inflight_metric", "capacity_metric")
     @classmethod
     def _metric(cls, v: str) -> str:
-        if not _METRIC.match(v):
-            raise ValueError(f"expected a Prometheus metric name, found {v!r}")
+        if not _METRIC.fullmatch(v):
+            raise ValueError(f"expected a Prometheus metric name, found {_describe(v)}")
         return v
 
     @field_validator("service_label", "region_label", "code_label")
     @classmethod
     def _label(cls, v: str) -> str:
-        if not _LABEL.match(v) or v.startswith("__"):
-            raise ValueError(f"expected a Prometheus label name, found {v!r}")
+        if not _LABEL.fullmatch(v) or v.startswith("__"):
+            raise ValueError(f"expected a Prometheus label name, found {_describe(v)}")
         return v
 
     @field_validator("rule_namespace")
     @classmethod
     def _namespace(cls, v: str | None) -> str | None:
-        if v is not None and not _DNS1123.match(v):
+        if v is not None and not _DNS1123.fullmatch(v):
             raise ValueError(f"expected a DNS-1123 label, found {v!r}")
         return v
 
@@ -388,7 +425,7 @@ class ObservabilityConfig(_Model):
     @classmethod
     def _alert_labels(cls, v: dict[str, str]) -> dict[str, str]:
         for name in v:
-            if not _LABEL.match(name) or name.startswith("__"):
+            if not _LABEL.fullmatch(name) or name.startswith("__"):
                 raise ValueError(f"expected Prometheus label names, found {name!r}")
             if name in _ALERT_LABELS_SET:
                 raise ValueError(f"{name!r} is set by the SLO alerts themselves; pick another")
@@ -397,7 +434,7 @@ class ObservabilityConfig(_Model):
     @field_validator("service_label_prefix")
     @classmethod
     def _prefix(cls, v: str) -> str:
-        if v and not _PREFIX.match(v):
+        if v and not _PREFIX.fullmatch(v):
             raise ValueError(
                 f"expected lowercase letters, digits and '-', ending in '-', found {v!r}"
             )
@@ -546,7 +583,7 @@ class FlagsConfig(_Model):
             if region not in SUPPORTED_REGIONS:
                 raise ValueError(
                     f"regionOverrides: expected a region of {list(SUPPORTED_REGIONS)},"
-                    f" found {region!r}"
+                    f" found {_describe(region)}"
                 )
         canary.region_flags(self.defaults, self.region_overrides, SUPPORTED_REGIONS[0])
         return self
@@ -601,8 +638,8 @@ class StackConfig(_Model):
         # a quoted version there (an unquoted 1.30 is the number 1.3).
         if isinstance(v, int | float) and not isinstance(v, bool):
             v = str(v)
-        if isinstance(v, str) and not _K8S_VERSION.match(v.strip()):
-            raise ValueError(f"expected a Kubernetes version like '1.35', found {v!r}")
+        if isinstance(v, str) and not _K8S_VERSION.fullmatch(v.strip()):
+            raise ValueError(f"expected a Kubernetes version like '1.35', found {_describe(v)}")
         return v
 
     @model_validator(mode="after")
@@ -620,7 +657,9 @@ class StackConfig(_Model):
         self._check_endpoints()
         for region, kc in self.kubeconfigs.items():
             if region not in names:
-                raise ValueError(f"kubeconfigs: {region!r} is not one of the regions {names}")
+                raise ValueError(
+                    f"kubeconfigs: {_describe(region)} is not one of the regions {names}"
+                )
             del kc
         svc = [s.name for s in self.services]
         if len(set(svc)) != len(svc):
@@ -679,44 +718,152 @@ class StackConfig(_Model):
 TOP_LEVEL_KEYS = {(f.alias or to_camel(name)): name for name, f in StackConfig.model_fields.items()}
 
 
+def shown_key(key: object, limit: int = 64) -> str:
+    """A config key as an error message shows it: at most ``limit`` characters, with any
+    character a terminal would act on escaped (keys come from files people can edit)."""
+    text = printable(str(key))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _dotted(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{shown_key(part)}" if out else shown_key(part)
     return out
 
 
+def _kind(value: Any) -> str:
+    """What a value is, without any of its content (for secrets)."""
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, bool) or value is None:
+        return "a boolean" if value is not None else "null"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} items"
+    return f"a {type(value).__name__}"
+
+
 def _describe(value: Any) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """A short, redacted prefix of a value for a message; never the whole of a long one."""
+    if isinstance(value, str):
+        return short(value)
+    try:
+        text = json.dumps(value, default=str)
+    except ValueError:  # an int of more than 4300 digits, or a NaN inside a list
+        return short(value)
+    return short(text)[1:-1] if len(text) <= 24 else short(text)
 
 
-def _problems(err: ValidationError) -> list[tuple[str, str]]:
+def _clip(msg: str, value: Any) -> str:
+    """A validator's message with a long echoed value cut to its short prefix, URLs redacted,
+    terminal controls escaped, and the whole kept to one readable line."""
+    if isinstance(value, str) and len(value) > 24:
+        for shown in (repr(value), value):
+            msg = msg.replace(shown, short(value))
+    msg = printable(redact_text(msg))
+    return msg if len(msg) <= 240 else msg[:237] + "..."
+
+
+def _problems(
+    err: ValidationError, secret_keys: Collection[str], *, all_secret: bool = False
+) -> list[tuple[str, str]]:
     problems = []
     for e in err.errors():
         loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
         key = f"{PROJECT}:{_dotted(tuple(loc))}" if loc else PROJECT
+        secret = all_secret or (bool(loc) and loc[0] in secret_keys)
         msg = e["msg"].removeprefix("Value error, ")
+        head, sep, tail = msg.partition(": ")
+        if not loc and sep and head in TOP_LEVEL_KEYS:  # a cross-check names its key first
+            key, msg = f"{PROJECT}:{head}", tail
         if e["type"] == "missing":
             msg = "required key is missing"
         elif e["type"] == "extra_forbidden":
             msg = "unknown key (misspelt?)"
+        elif secret and e["type"] != "value_error":
+            msg = f"{msg}; found {_kind(e.get('input'))} (a secret: its value is not shown)"
         elif "input" in e and e["type"] not in ("value_error", "model_type"):
             msg = f"{msg}; found {_describe(e['input'])}"
-        problems.append((key, msg))
+        problems.append((key, _clip(msg, None if secret else e.get("input"))))
     return problems
 
 
-def from_values(values: Mapping[str, Any], source: str) -> StackConfig:
+def from_values(
+    values: Mapping[str, Any],
+    source: str,
+    *,
+    secret_keys: Collection[str] = (),
+    decrypted: bool = False,
+) -> StackConfig:
     """Build the model from the namespace's values (keys without the ``summit-platform:``
-    prefix). ``source`` names the file or origin for error messages."""
+    prefix). ``source`` names the file or origin for error messages; ``secret_keys`` are the
+    keys Pulumi.yaml marks secret (besides :data:`SECRET_KEYS`), whose values no message
+    shows; ``decrypted`` says the values come from a running program (see :class:`Secret`)."""
+    secrets = {*SECRET_KEYS, *secret_keys}
     try:
-        return StackConfig.model_validate(dict(values))
+        return StackConfig.model_validate(dict(values), context={DECRYPTED: decrypted})
     except ValidationError as err:
-        raise ConfigError(source, _problems(err)) from None
+        raise ConfigError(source, _problems(err, secrets)) from None
+
+
+def secret_problems(key: str, value: Any) -> list[tuple[str, str]]:
+    """Every place in ``value`` (the value of a key that must be a secret) holding plain
+    text: each must be ``{secure: <ciphertext>}`` (``pulumi config set --secret [--path]``).
+    Returns ``(dotted key, message)`` pairs; no message shows any part of a value."""
+    out: list[tuple[str, str]] = []
+
+    def walk(where: str, v: Any) -> None:
+        if isinstance(v, Mapping) and "secure" in v:
+            if set(v) != {"secure"} or not isinstance(v["secure"], str) or not v["secure"]:
+                out.append((where, f"expected {{secure: <ciphertext>}}, found {_kind(v)}"))
+        elif isinstance(v, Mapping):
+            for k, sub in v.items():
+                walk(f"{where}.{shown_key(k)}", sub)
+        elif isinstance(v, list):
+            for i, sub in enumerate(v):
+                walk(f"{where}[{i}]", sub)
+        else:
+            out.append(
+                (
+                    where,
+                    f"expected a Pulumi secret, found {_kind(v)} in plain text (not shown);"
+                    f" set it with `pulumi config set --secret --path '{where}' <value>`",
+                )
+            )
+
+    walk(shown_key(key), value)
+    return out
+
+
+def field_problems(key: str, value: Any) -> list[tuple[str, str]]:
+    """Check one top-level value alone against its field of the model (a Pulumi.yaml default
+    must be a valid value on its own). Returns ``(path inside the value, message)`` pairs,
+    the path ``""``, ``.mode`` or ``[0].name``; ``key`` is the bare camelCase key."""
+    name = TOP_LEVEL_KEYS.get(key)
+    if name is None:
+        return [
+            ("", f"not a key of the {PROJECT} config (expected one of {sorted(TOP_LEVEL_KEYS)})")
+        ]
+    field = StackConfig.model_fields[name]
+    # The field's type and constraints, without its alias (a default is validated alone).
+    type_: Any = field.annotation
+    if field.metadata:
+        type_ = Annotated[(type_, *field.metadata)]
+    adapter: TypeAdapter[Any] = TypeAdapter(type_)
+    try:
+        adapter.validate_python(value, context={DECRYPTED: False})
+    except ValidationError as err:
+        found = _problems(err, (), all_secret=key in SECRET_KEYS)
+        rests = [(k.removeprefix(PROJECT).removeprefix(":"), m) for k, m in found]
+        return [(r if not r or r.startswith("[") else "." + r, m) for r, m in rests]
+    return []
 
 
 def namespace_values(
@@ -729,12 +876,25 @@ def namespace_values(
     ``project:key``)."""
     values = dict(defaults)
     problems = []
+    seen: dict[str, str] = {}
     for key, value in raw.items():
         ns, _, bare = key.rpartition(":")
+        if ":" in ns or not bare:
+            problems.append(
+                (shown_key(key), "expected a key of the form <namespace>:<name> (one colon)")
+            )
+            continue
         if ns in ("", project):
+            if bare in seen:
+                problems.append(
+                    (shown_key(key), f"the same key as {shown_key(seen[bare])}; give it once")
+                )
+            seen[bare] = key
             values[bare] = value
         elif ns == PROJECT and project != PROJECT:
-            problems.append((key, f"namespace {ns!r} is not this project's ({project!r})"))
+            problems.append(
+                (shown_key(key), f"namespace {ns!r} is not this project's ({shown_key(project)})")
+            )
     if problems:
         raise ConfigError(source, problems)
     return values

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from automation import safe_io
 from automation.errors import UserError
-from automation.redact import redact_text, redact_url, short
+from components.render.redact import redact_text, redact_url, short
 
 BOMB = """\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]

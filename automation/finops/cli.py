@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automation import options, redact, safe_io
+from automation import options, safe_io
 from automation.errors import CheckFailed, UserError
 from automation.finops import alerts, previews, prices, reconcile
 from automation.finops import estimate as est_mod
@@ -29,6 +29,7 @@ from automation.plan.analyzer import discover_packs
 from automation.plan.engine import PlanError
 from automation.plan.runner import plan_stack
 from automation.stack_files import load_stack
+from components.render import redact
 
 app = options.new_app("finops", "Cost estimates, price refresh and OpenCost reconciliation.")
 previews_app = options.new_app("previews", "Per-PR preview stacks and idle teardown.")

@@ -29,12 +29,15 @@ from typing import Any
 
 import grpc
 import jsonschema
-import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2 as pb
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
+from automation import safe_io
+from automation.errors import UserError
 from automation.plan.engine import Plan, RecordedResource, for_analyzer
+from components.render.redact import printable, redact_text, short
+from stacks.config import ConfigError, shown_key
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 IN_FLIGHT = 16
@@ -109,23 +112,124 @@ def discover_packs(project_dir: Path) -> list[Path]:
     return sorted(p.parent for p in root.glob("*/PulumiPolicy.yaml"))
 
 
+PACK_CONFIG_MAX_BYTES = 1024 * 1024
+"""Largest ``--policy-pack-config`` file read (the committed ones are a few hundred bytes)."""
+_EXACT = 2**53
+"""Numbers reach a pack as protobuf doubles: an integer beyond 2**53 would change on the way."""
+
+
 def load_pack_config(path: Path | None) -> dict[str, Any]:
-    """Read a ``--policy-pack-config`` JSON (or YAML) file."""
+    """Read a ``--policy-pack-config`` file (JSON, as the Pulumi CLI takes it; YAML when its
+    name does not end in ``.json``) with the one safe reader, and check what does not need the
+    pack: an object of policy name -> enforcement level or object, each level one of
+    :data:`LEVELS`, ``all`` carrying only a level, every number finite and exact. Every
+    problem is one line naming the file and the key (:class:`ConfigError`, exit 2)."""
     if path is None:
         return {}
+    loader = safe_io.load_json if path.suffix == ".json" else safe_io.load_yaml
     try:
-        text = path.read_text()
-    except OSError as err:
-        raise PolicyPackError(f"{path}: cannot read policy pack config ({err.strerror})") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise PolicyPackError(f"{path}: not valid JSON/YAML: {err}") from None
+        data = loader(path, max_bytes=PACK_CONFIG_MAX_BYTES)
+    except UserError as err:
+        raise ConfigError(str(path), [(err.key or "", err.detail)]) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise PolicyPackError(f"{path}: expected an object of policy name -> config")
+        raise ConfigError(
+            str(path), [("", f"expected an object of policy name -> config, found {_kind(data)}")]
+        )
+    problems: list[tuple[str, str]] = []
+    for name, layer in data.items():
+        problems += _layer_problems(shown_key(name), layer)
+    if problems:
+        raise ConfigError(str(path), problems)
     return data
+
+
+def _layer_problems(name: str, layer: Any) -> list[tuple[str, str]]:
+    """What is wrong with one policy's entry, before the pack says what its policies take."""
+    if isinstance(layer, str):
+        return [] if layer in LEVELS else [(name, _level_problem(layer))]
+    if not isinstance(layer, dict):
+        return [(name, f"expected an enforcement level or an object, found {_kind(layer)}")]
+    problems = []
+    if "enforcementLevel" in layer and layer["enforcementLevel"] not in LEVELS:
+        problems.append((f"{name}.enforcementLevel", _level_problem(layer["enforcementLevel"])))
+    if name == "all" and set(layer) - {"enforcementLevel"}:
+        problems.append(
+            (name, "`all` sets only an enforcementLevel; give properties under each policy's name")
+        )
+    problems += _value_problems(name, {k: v for k, v in layer.items() if k != "enforcementLevel"})
+    return problems
+
+
+def _level_problem(level: Any) -> str:
+    shown = short(level) if isinstance(level, str) else _kind(level)
+    return f"expected an enforcement level ({', '.join(LEVELS)}), found {shown}"
+
+
+def _value_problems(where: str, value: Any) -> list[tuple[str, str]]:
+    """Values a pack could not receive unchanged: integers a double cannot hold, and what
+    YAML can make but JSON cannot (dates, bytes, sets)."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _value_problems(f"{where}.{shown_key(k)}", v)]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _value_problems(f"{where}[{i}]", v)]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT:
+        return [(where, "expected a number a pack can receive exactly (within ±2**53)")]
+    if value is None or isinstance(value, str | int | float):
+        return []
+    return [(where, f"expected a string, number, boolean, list or object, found {_kind(value)}")]
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return f"the string {short(value)}"
+    if value is None:
+        return "null"
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "an object"
+    return f"a {type(value).__name__}"
+
+
+def _schema_problems(name: str, schema: dict[str, Any], props: dict[str, Any]) -> list[str]:
+    """The policy's properties against its config schema: unknown properties are errors (a
+    misspelt limit would otherwise be silently ignored), then every JSON-schema error."""
+    known = set((schema.get("properties") or {}).keys())
+    out = []
+    for prop in sorted(set(props) - known, key=str):
+        takes = f"its properties: {', '.join(sorted(known))}" if known else "it takes none"
+        out.append(f"{name}.{shown_key(prop)}: unknown property ({takes})")
+    if not schema:
+        return out
+    full = {"type": "object", **schema}
+    cls = jsonschema.validators.validator_for(full)
+    try:
+        cls.check_schema(full)
+    except jsonschema.SchemaError as bad:
+        return [f"{name}: the pack's config schema is not valid JSON schema ({bad.message})"]
+    errors = sorted(cls(full).iter_errors(props), key=lambda e: list(map(str, e.path)))
+    for err in errors:
+        if err.validator == "additionalProperties" and not err.path:
+            continue  # reported above, one line per property
+        where = ".".join(shown_key(x) for x in err.absolute_path) or "(properties)"
+        out.append(f"{name}.{where}: {_clip(err.message, err.instance)}")
+    return out
+
+
+def _clip(message: str, instance: Any) -> str:
+    """A JSON-schema message with a long echoed value cut short, URLs redacted, one line."""
+    try:
+        shown = repr(instance)
+    except ValueError:  # an int of more than 4300 digits
+        shown = ""
+    if len(shown) > 26:
+        message = message.replace(shown, short(instance))
+    message = printable(redact_text(message))
+    return message if len(message) <= 240 else message[:237] + "..."
 
 
 def reconcile_config(
@@ -134,15 +238,15 @@ def reconcile_config(
     """The engine's policy-config reconciliation: for each policy, its enforcement level and
     properties, from (lowest to highest) the policy's own level or the pack's default, the
     pack's initial config, the ``all`` key, then the policy's own key; schema defaults filled
-    in; properties validated against the policy's config schema. Returns policy ->
-    (level, properties)."""
+    in; properties validated against the policy's config schema, and a property the schema
+    does not name refused. Returns policy -> (level, properties); raises
+    :class:`PolicyPackError` with one line per problem, each naming ``source``."""
     names = {p.name for p in info.policies}
-    unknown = sorted(set(user_config) - names - {"all"})
-    if unknown:
-        raise PolicyPackError(
-            f"{source}: unknown policy {', '.join(map(repr, unknown))} for pack {info.name!r}"
-            f" (its policies: {', '.join(sorted(names))})"
-        )
+    problems = [
+        f"{shown_key(u)}: unknown policy for pack {info.name!r} (its policies:"
+        f" {', '.join(sorted(names))})"
+        for u in sorted(set(user_config) - names - {"all"}, key=str)
+    ]
     initial = {k: json_format.MessageToDict(v) for k, v in info.initialConfig.items()}
     out: dict[str, tuple[str, dict[str, Any]]] = {}
     for p in info.policies:
@@ -166,28 +270,21 @@ def reconcile_config(
                 if layer_index < 2 and "properties" in extra:  # initialConfig is proto-shaped
                     extra = dict(extra["properties"])
             else:
-                raise PolicyPackError(
-                    f"{source}: {p.name}: expected an enforcement level or an object,"
-                    f" found {layer!r}"
-                )
+                problems.append(f"{p.name}: {_level_problem(layer)}")
+                continue
             if lvl:
                 if lvl not in LEVELS:
-                    raise PolicyPackError(
-                        f"{source}: {p.name}.enforcementLevel: expected one of"
-                        f" {', '.join(LEVELS)}, found {lvl!r}"
-                    )
+                    problems.append(f"{p.name}.enforcementLevel: {_level_problem(lvl)}")
+                    continue
                 level = lvl
             if layer is user_config.get("all") and extra:
-                continue  # `all` carries a level only; properties are per policy
+                continue  # `all` carries a level only (load_pack_config refuses properties)
             props.update(extra)
-        if schema:
-            full = {"type": "object", **schema}
-            try:
-                jsonschema.validate(props, full)
-            except jsonschema.ValidationError as err:
-                where = ".".join(str(x) for x in err.absolute_path) or "(properties)"
-                raise PolicyPackError(f"{source}: {p.name}.{where}: {err.message}") from None
+        if p.name in user_config or schema:
+            problems += _schema_problems(p.name, schema, props)
         out[p.name] = (level, props)
+    if problems:
+        raise PolicyPackError("\n".join(f"{source}: {line}" for line in problems))
     return out
 
 
@@ -465,7 +562,8 @@ def evaluate_pack(
                 pack.stub, pack, plan, stack, pack_config or {}, pack_config_source
             )
             # Like the CLI, the version in PulumiPolicy.yaml wins over the SDK's placeholder.
-            meta = yaml.safe_load((pack.pack_dir / "PulumiPolicy.yaml").read_text()) or {}
+            meta = safe_io.load_yaml(pack.pack_dir / "PulumiPolicy.yaml") or {}
+            meta = meta if isinstance(meta, dict) else {}
             result = PackResult(
                 pack=info.name,
                 version=str(meta.get("version") or info.version),

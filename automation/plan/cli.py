@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 
 from automation import options
-from automation.errors import CheckFailed, PlanError, UserError
+from automation.errors import CheckFailed, PlanError
 from automation.options import Cwd, JsonOut, MarkdownOut, StackOrAll
+from stacks.config import ConfigError
 
 if TYPE_CHECKING:
     from automation.plan.runner import StackResult
@@ -41,6 +42,7 @@ def plan(
     # The runner and its report load the Pulumi SDK and the providers (~0.5 s): only
     # `summit plan` pays for them, not every other command's start.
     from automation.plan import report
+    from automation.plan.analyzer import load_pack_config
     from automation.plan.collisions import check_plans
     from automation.plan.runner import plan_stack, resolve_packs, resolve_stacks
 
@@ -52,14 +54,14 @@ def plan(
     if policy_pack or policy_pack_config:
         packs = resolve_packs(project_dir, policy_pack, policy_pack_config)
         for _, cfg in packs:
-            if cfg is not None and not cfg.is_file():
-                raise UserError("policy pack config file not found", source=str(cfg))
+            load_pack_config(cfg)  # a broken config file stops here, before anything runs
     results = []
     for name in stacks:
         try:
             results.append(plan_stack(project_dir, name, packs=packs))
         except PlanError as err:
-            raise UserError(str(err), source=str(project_dir / f"Pulumi.{name}.yaml")) from None
+            source = str(project_dir / f"Pulumi.{name}.yaml")
+            raise ConfigError(source, [("", line) for line in str(err).splitlines()]) from None
     if len(results) > 1:
         # No two stacks planned together may own the same object (automation/plan/collisions).
         check_plans(results)

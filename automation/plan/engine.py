@@ -128,6 +128,8 @@ class RecordedResource:
         return self.type.startswith("pulumi:providers:")
 
     def to_json(self) -> dict[str, Any]:
+        """The record for a report: secret values are shown as ``{"secret": "[secret]"}``
+        (as ``pulumi preview --json`` shows them), never in clear."""
         return {
             "urn": self.urn,
             "type": self.type,
@@ -138,8 +140,8 @@ class RecordedResource:
             "provider": self.provider,
             "dependencies": self.dependencies,
             "propertyDependencies": self.property_dependencies,
-            "inputs": self.inputs,
-            "outputs": self.outputs,
+            "inputs": _plain(json_format.MessageToDict(self.wire_inputs), reveal=False),
+            "outputs": _plain(json_format.MessageToDict(self.wire_outputs), reveal=False),
             "options": self.options,
         }
 
@@ -166,6 +168,14 @@ class Plan:
     def root_urn(self) -> str:
         return make_urn(self.stack, self.project, None, STACK_TYPE, f"{self.project}-{self.stack}")
 
+    def report_outputs(self) -> dict[str, Any]:
+        """The stack outputs for a report: secret ones masked (see
+        :meth:`RecordedResource.to_json`)."""
+        root = self.by_urn().get(self.root_urn)
+        if root is None:
+            return self.outputs
+        return dict(_plain(json_format.MessageToDict(root.wire_outputs), reveal=False))
+
 
 def make_urn(stack: str, project: str, parent: str | None, type_: str, name: str) -> str:
     """Build a URN as the engine does: the parent's whole qualified type chain is kept
@@ -178,23 +188,28 @@ def make_urn(stack: str, project: str, parent: str | None, type_: str, name: str
     return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
 
 
-def _plain(value: Any) -> Any:
-    """Wire JSON (secrets/unknowns/resource refs encoded) -> readable JSON for reports."""
+SECRET_SHOWN = "[secret]"
+"""What a report shows for a secret value (the Pulumi CLI's own placeholder)."""
+
+
+def _plain(value: Any, *, reveal: bool = True) -> Any:
+    """Wire JSON (secrets/unknowns/resource refs encoded) -> readable JSON: secrets as
+    ``{"secret": value}``, or ``{"secret": "[secret]"}`` with ``reveal=False`` (reports)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)  # protobuf carries every number as a double
     if isinstance(value, str):
         return "<unknown>" if value == UNKNOWN else value
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, reveal=reveal) for v in value]
     if isinstance(value, dict):
         sig = value.get(SIG)
         if sig == SECRET_SIG:
-            return {"secret": _plain(value.get("value"))}
+            return {"secret": _plain(value.get("value")) if reveal else SECRET_SHOWN}
         if sig == RESOURCE_SIG:
             return value.get("id") or value.get("urn")
         if sig is not None:
             return {k: v for k, v in value.items() if k != SIG}
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v, reveal=reveal) for k, v in value.items()}
     return value
 
 
@@ -513,9 +528,11 @@ def _run_in_stack(project_dir: Path, run_main: Callable[[], None]) -> None:
         asyncio.set_event_loop(None)
 
 
-def _plan_failure(err: Exception) -> Exception:
+def _plan_failure(err: Exception, project_dir: Path) -> Exception:
     """What a program's exception becomes: the ConfigError it wraps (bad stack config, named
-    file and key), else a PlanError with the end of the traceback."""
+    file and key), else a PlanError saying what was raised and where (the innermost line of
+    the project's own code), one line per line of its message. No traceback: bad input must
+    never print one; ``python -m pulumi`` or a test shows the whole of it."""
     cause: BaseException = err
     seen: set[int] = set()
     while not isinstance(cause, ConfigError) and id(cause) not in seen:
@@ -526,8 +543,16 @@ def _plan_failure(err: Exception) -> Exception:
         cause = nxt
     if isinstance(cause, ConfigError):
         return cause
-    tb = "".join(traceback.format_exception(type(err), err, err.__traceback__)[-6:])
-    return PlanError(f"the program raised {type(err).__name__}: {err}\n{tb}")
+    frames = traceback.extract_tb(err.__traceback__)
+    own = [f for f in frames if Path(f.filename).is_relative_to(project_dir)] or frames
+    where = ""
+    if own:
+        f = own[-1]
+        path = Path(f.filename)
+        shown = path.relative_to(project_dir) if path.is_relative_to(project_dir) else path.name
+        where = f" (at {shown}:{f.lineno} in {f.name})"
+    first, *rest = str(err).strip().splitlines() or [""]
+    return PlanError("\n".join([f"the program raised {type(err).__name__}: {first}{where}", *rest]))
 
 
 def run_program(
@@ -571,7 +596,7 @@ def run_program(
     except PlanError:
         raise
     except Exception as err:
-        failure = _plan_failure(err)
+        failure = _plan_failure(err, project_dir)
         if isinstance(failure, ConfigError):
             raise failure from None  # the message names the file and key; no chain to show
         raise failure from err

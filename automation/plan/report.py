@@ -73,7 +73,7 @@ def to_json(results: Sequence[StackResult]) -> dict[str, Any]:
             "stack": res.plan.stack,
             "source": res.inputs.source,
             "summary": summary(res),
-            "outputs": res.plan.outputs,
+            "outputs": res.plan.report_outputs(),
             "resources": [
                 {**r.to_json(), "region": region_of(r, by_urn)} for r in res.plan.resources
             ],

@@ -20,8 +20,8 @@ from automation.plan.analyzer import (
 from automation.plan.engine import Plan, config_map, run_program
 from automation.plan.provider_check import ProviderCheck, check_plan
 from automation.plan.provider_check.kubernetes import resolve_version
-from automation.stack_files import project_defaults, read_stack_file, stack_names
-from stacks.config import DEFAULT_KUBERNETES_VERSION, from_values, namespace_values
+from automation.stack_files import project_file, stack_names, stack_values
+from stacks.config import DEFAULT_KUBERNETES_VERSION, PROJECT, from_values
 
 
 @dataclass
@@ -71,14 +71,14 @@ def stack_inputs(
 ) -> StackInputs:
     """Read Pulumi.yaml and Pulumi.<stack>.yaml and validate the namespace against the model
     before anything runs, so a bad stack file stops here with its file and key named."""
-    project, defaults = project_defaults(project_dir)
+    pf, raw, values = stack_values(project_dir, stack)
+    project = pf.name
     path = project_dir / f"Pulumi.{stack}.yaml"
-    raw = read_stack_file(project_dir, stack)
-    values = namespace_values(project, defaults, raw, str(path))
     if overrides:
         values.update(overrides)
-    if project == "summit-platform" or "regions" in values:
-        from_values(values, str(path))  # raises ConfigError naming file and dotted key
+    if project == PROJECT or "regions" in values:
+        # raises ConfigError naming file and dotted key
+        from_values(values, str(path), secret_keys=pf.secret_keys)
     flat: dict[str, Any] = {
         k: v for k, v in raw.items() if ":" in k and not k.startswith(f"{project}:")
     }
@@ -106,7 +106,9 @@ def kubernetes_version(inputs: StackInputs) -> str:
 
 
 def resolve_stacks(project_dir: Path, stack: str) -> list[str]:
-    """``all`` -> every committed stack file; otherwise the one named, which must exist."""
+    """``all`` -> every committed stack file; otherwise the one named, which must exist.
+    Pulumi.yaml is read first: a broken project file is named as such, whatever the stack."""
+    project_file(project_dir)
     known = stack_names(project_dir)
     if stack == "all":
         if not known:
@@ -123,20 +125,29 @@ def resolve_stacks(project_dir: Path, stack: str) -> list[str]:
 def resolve_packs(
     project_dir: Path, packs: Sequence[Path] | None, configs: Sequence[Path] | None
 ) -> list[tuple[Path, Path | None]]:
-    """Pair each pack with its ``--policy-pack-config`` file, in order, as the CLI does.
+    """Pair each ``--policy-pack`` with its ``--policy-pack-config`` file, one to one and in
+    order, as the Pulumi CLI requires: configs without packs, or a count that differs, are
+    refused (a config silently going to the wrong pack, or to none, would change verdicts).
 
     With no ``--policy-pack``, every pack under ``<project>/policypacks`` is used."""
-    chosen = [p.resolve() for p in packs] if packs else discover_packs(project_dir)
     configs = list(configs or [])
-    if len(configs) > len(chosen):
+    flag = "--policy-pack-config"
+    if configs and not packs:
         raise UserError(
-            f"{len(configs)} --policy-pack-config files for {len(chosen)} policy packs:"
-            " give them in the same order as --policy-pack"
+            "given without --policy-pack: name each pack, with its config in the same position",
+            key=flag,
         )
+    if configs and packs and len(configs) != len(packs):
+        raise UserError(
+            f"{len(configs)} given for {len(packs)} --policy-pack: give one config per pack,"
+            " in the same order (as the Pulumi CLI requires)",
+            key=flag,
+        )
+    chosen = [p.resolve() for p in packs] if packs else discover_packs(project_dir)
     for p in chosen:
         if not (p / "PulumiPolicy.yaml").is_file():
             raise UserError("not a policy pack (no PulumiPolicy.yaml)", source=str(p))
-    return [(p, configs[i] if i < len(configs) else None) for i, p in enumerate(chosen)]
+    return [(p, configs[i] if configs else None) for i, p in enumerate(chosen)]
 
 
 def default_pack_config(pack: Path, stack: str, environment: Any = None) -> Path | None:

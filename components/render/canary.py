@@ -96,9 +96,9 @@ def build_steps(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         ((kind, value),) = step.items()
         if kind == "setWeight":
             if isinstance(value, bool) or not isinstance(value, int):
-                raise StepError(f"setWeight: expected a whole percent, found {value!r}", i)
+                raise StepError(f"setWeight: expected a whole percent, found {_short(value)}", i)
             if not 0 <= value <= 100:
-                raise StepError(f"setWeight: expected 0..100, found {value}", i)
+                raise StepError(f"setWeight: expected 0..100, found {_short(value)}", i)
             if value <= last:
                 raise StepError(f"setWeight: weights must rise, found {value} after {last}", i)
             last = value
@@ -117,14 +117,17 @@ def build_steps(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 raise StepError(f"pause.duration: {err}", i) from None
             out.append({"pause": {"duration": duration.strip()}})
         else:
-            raise StepError(f"unknown step kind {kind!r} (expected setWeight or pause)", i)
+            raise StepError(f"unknown step kind {_short(kind)} (expected setWeight or pause)", i)
     if not weights:
         raise StepError("expected at least one setWeight step")
     return out
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, default=str)
+    try:
+        text = json.dumps(value, default=str)
+    except ValueError:  # an int too long to print (more than 4300 digits)
+        return "a number of more than 4300 digits"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
