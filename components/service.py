@@ -25,6 +25,7 @@ composition maps its stack config onto these args in :mod:`stacks.services`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -46,6 +47,7 @@ SCRAPE_LABEL = "summit.io/scrape"
 would scrape each pod twice)."""
 
 _DNS1123 = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+_DNS1123_SUBDOMAIN = r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 
 
 class ServiceComponentError(ComponentArgsError):
@@ -176,6 +178,14 @@ class ServiceComponentArgs(ComponentArgs):
     @classmethod
     def _steps(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return render.build_steps(v)
+
+    @field_validator("runtime_class")
+    @classmethod
+    def _runtime_class(cls, v: str | None) -> str | None:
+        # The API server's rule for runtimeClassName (a RuntimeClass object's name).
+        if v is not None and not re.fullmatch(_DNS1123_SUBDOMAIN, v):
+            raise ValueError(f"expected a RuntimeClass name (DNS-1123 subdomain), found {v!r}")
+        return v
 
     @field_validator("otel_endpoint")
     @classmethod

@@ -36,11 +36,18 @@ DEFAULT_KUBERNETES_VERSION = "1.35"
 """The cluster version `summit plan` checks Kubernetes objects against when a stack names none:
 a minor version inside both upstream's and EKS's standard support at the time of writing."""
 
+DEFAULT_RUNTIME_CLASSES = ("runc",)
+"""RuntimeClass names the clusters define when a stack lists none: ``runc``, containerd's
+default handler, which every EKS node runs (the cluster bootstrap creates the object)."""
+
 SUPPORTED_REGIONS = ("us-east-1", "us-west-2")
 GA_CONTROL_REGION = "us-west-2"
 """The Global Accelerator API is served only from us-west-2."""
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
 _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -104,6 +111,10 @@ class KubernetesTarget(_Model):
 
     context: str | None = None
     namespace: str = "platform"
+    cluster: str | None = Field(
+        default=None,
+        description="EKS cluster name: service pipelines run `aws eks update-kubeconfig` with it.",
+    )
 
     @field_validator("namespace")
     @classmethod
@@ -269,6 +280,10 @@ class ServiceConfig(_Model):
     region_versions: dict[str, str] = Field(
         default_factory=dict, description="Per-region image version (serial deploys)."
     )
+    runtime_class: str | None = Field(
+        default=None,
+        description="Pod runtimeClassName: one of runtimeClasses (none: the node's default).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -428,6 +443,10 @@ class StackConfig(_Model):
     rollout: RolloutConfig = RolloutConfig()
     flags: FlagsConfig = FlagsConfig()
     finops: FinopsConfig = FinopsConfig()
+    runtime_classes: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: list(DEFAULT_RUNTIME_CLASSES),
+        description="RuntimeClass names the clusters define; the first is new services' default.",
+    )
     kubernetes_version: str = Field(
         default=DEFAULT_KUBERNETES_VERSION,
         description="Kubernetes version of the clusters (MAJOR.MINOR), for the plan's schema checks.",
@@ -443,6 +462,16 @@ class StackConfig(_Model):
             v = str(v)
         if isinstance(v, str) and not _K8S_VERSION.match(v.strip()):
             raise ValueError(f"expected a Kubernetes version like '1.35', found {v!r}")
+        return v
+
+    @field_validator("runtime_classes")
+    @classmethod
+    def _runtime_classes(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not _DNS1123_SUBDOMAIN.match(name):
+                raise ValueError(f"expected RuntimeClass names (DNS-1123 subdomains), found {name!r}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"each RuntimeClass once, found {v}")
         return v
 
     @model_validator(mode="after")
@@ -464,6 +493,12 @@ class StackConfig(_Model):
         svc = [s.name for s in self.services]
         if len(set(svc)) != len(svc):
             raise ValueError(f"services: each name once, found {svc}")
+        for s in self.services:
+            if s.runtime_class is not None and s.runtime_class not in self.runtime_classes:
+                raise ValueError(
+                    f"services: {s.name}'s runtimeClass {s.runtime_class!r} is not one of"
+                    f" runtimeClasses {self.runtime_classes}"
+                )
         return self
 
     @property

@@ -45,6 +45,7 @@ def service_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> ServiceCo
         steps=list(r.steps),
         flags=region_flags(cfg, region),
         deliver=svc.deliver,
+        runtime_class=svc.runtime_class,
         prometheus_namespace=o.namespace,
         rule_selector_labels=dict(o.rule_selector_labels),
         dashboard_label=o.dashboard_label,
