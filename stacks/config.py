@@ -469,7 +469,9 @@ class StackConfig(_Model):
     def _runtime_classes(cls, v: list[str]) -> list[str]:
         for name in v:
             if not _DNS1123_SUBDOMAIN.match(name):
-                raise ValueError(f"expected RuntimeClass names (DNS-1123 subdomains), found {name!r}")
+                raise ValueError(
+                    f"expected RuntimeClass names (DNS-1123 subdomains), found {name!r}"
+                )
         if len(set(v)) != len(v):
             raise ValueError(f"each RuntimeClass once, found {v}")
         return v

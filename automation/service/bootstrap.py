@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from automation import safe_io
 from automation.errors import CheckFailed, UserError
 from automation.service import template_repo
 from automation.stack_files import load_stack
@@ -56,6 +57,8 @@ PINNED = {
 TEMPLATE_URL_ENV = "SUMMIT_TEMPLATE_URL"
 SOURCES = ("index", "git")
 CONFLICT_MARKERS = (b"<<<<<<< before updating", b">>>>>>> after updating")
+REPO_LOCK_S = 300.0
+"""How long a run waits for another one building the same template repository."""
 
 
 @dataclass
@@ -222,7 +225,6 @@ def platform_runtime_classes(root: Path = PLATFORM_ROOT) -> list[str]:
     return list(load_stack(root, STAGE).runtime_classes)
 
 
-
 def platform_service_names(root: Path = PLATFORM_ROOT) -> set[str]:
     """Services the platform stacks already run (any stack file), best effort."""
     names: set[str] = set()
@@ -365,10 +367,11 @@ def new_service(
     report = Report(service=name, path=dest)
 
     repo = repo_path or template_repo.default_repo_path()
-    tag = template_repo.build(platform_root, template_dir, repo)
-    report.actions.append(f"built the template repository {repo} at {tag}, served as {url}")
     into.mkdir(parents=True, exist_ok=True)
-    _render(url, repo, dest, tag, data)
+    with safe_io.locked(repo, timeout=REPO_LOCK_S):  # another run may be rebuilding it
+        tag = template_repo.build(platform_root, template_dir, repo)
+        _render(url, repo, dest, tag, data)
+    report.actions.append(f"built the template repository {repo} at {tag}, served as {url}")
     report.actions.append(
         f"rendered the service template {tag} into {dest} ({PACKAGE} {release.version}"
         f" from the {platform_source}, runtime class {data['runtime_class']})"
@@ -527,14 +530,24 @@ def _apply_update(
     # A service generated before sources were portable recorded the build's path: rebuild
     # there, as it was built then.
     repo = template_repo.default_repo_path() if portable else Path(src)
-    tag = template_repo.build(platform_root, template_dir, repo)
-    report.actions.append(f"rebuilt the template repository {repo} ({old} -> {tag}) for {src}")
-    if template_repo.version_key(tag.lstrip("v")) <= template_repo.version_key(old.lstrip("v")):
-        report.actions.append(f"{report.service} is already at the newest template version {old}")
-        return tag
-    data = _pin_answers(answers, release)
-    serving = template_repo.serving(src, repo) if portable else contextlib.nullcontext()
-    with serving:
+    with safe_io.locked(repo, timeout=REPO_LOCK_S):  # another run may be rebuilding it
+        tag = template_repo.build(platform_root, template_dir, repo)
+        report.actions.append(f"rebuilt the template repository {repo} ({old} -> {tag}) for {src}")
+        if template_repo.version_key(tag.lstrip("v")) <= template_repo.version_key(old.lstrip("v")):
+            report.actions.append(
+                f"{report.service} is already at the newest template version {old}"
+            )
+            return tag
+        data = _pin_answers(answers, release)
+        _update(dest, tag, data, template_repo.serving(src, repo) if portable else None)
+    report.actions.append(f"applied the template {old} -> {tag} (Copier three-way update)")
+    if data:
+        report.actions.append(f"moved the pins to {PACKAGE} {release.version}")
+    return tag
+
+
+def _update(dest: Path, tag: str, data: dict[str, str], serving: Any) -> None:
+    with serving or contextlib.nullcontext():
         _copier().run_update(
             str(dest),
             data=data,
@@ -545,10 +558,6 @@ def _apply_update(
             unsafe=False,
             conflict="inline",
         )
-    report.actions.append(f"applied the template {old} -> {tag} (Copier three-way update)")
-    if data:
-        report.actions.append(f"moved the pins to {PACKAGE} {release.version}")
-    return tag
 
 
 def upgrade_service(
