@@ -4,7 +4,7 @@ Shared by ``tests/test_service_install.py`` and ``benchmarks/golden_path.py``:
 
 - :func:`build_wheel` builds this checkout's wheel (``pip wheel --no-deps``), standing in for
   the platform package a company publishes to its index; it builds from a copy of the
-  tracked package files, so the checkout gains no ``build/`` or ``*.egg-info``;
+  files the package ships, so the checkout gains no ``build/`` or ``*.egg-info``;
 - :func:`make_venv` creates the service's ``.venv`` (the one its Pulumi.yaml names) and runs
   ``pip install -r requirements.txt`` with the wheel's folder as an extra find-links, every
   other package coming from pip's configured index and cache as usual;
@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,26 +28,23 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
-def _package_dirs(root: Path) -> list[str]:
-    """The folders the wheel is built from, as pyproject.toml's setuptools settings name them."""
-    tool = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
-    mapped = tool.get("package-dir") or {}
-    if mapped:
-        return sorted({d.split("/")[0] for d in mapped.values() if d not in ("", ".")})
-    include = tool["packages"]["find"]["include"]
-    return sorted({p.rstrip("*").split(".")[0] for p in include})
+SKIP = ("tests/", "docs/", "benchmarks/", ".github/", "loadtests/", "budgets/", "templates/")
+"""Folders the package does not ship: not copied for the build."""
 
 
 def build_wheel(out: Path, root: Path = ROOT) -> Path:
-    """This checkout's wheel in ``out`` (its tracked package files, pyproject and README)."""
+    """This checkout's wheel in ``out``, built from a copy of its files (tracked, or new and
+    not ignored) without the folders the package does not ship."""
     src = out / "src"
     listed = subprocess.run(
-        ["git", "ls-files", "-z", "--", "pyproject.toml", "README.md", *_package_dirs(root)],
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=root,
         capture_output=True,
         check=True,
     ).stdout.decode()
     for rel in filter(None, listed.split("\0")):
+        if rel.startswith(SKIP) or not (root / rel).is_file():
+            continue
         target = src / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, target)
