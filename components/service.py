@@ -49,6 +49,7 @@ SCRAPE_LABEL = "summit.io/scrape"
 would scrape each pod twice)."""
 
 _DNS1123 = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+_DNS1123_SUBDOMAIN = r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 
 
 class ServiceComponentError(ComponentArgsError):
@@ -199,6 +200,14 @@ class ServiceComponentArgs(ComponentArgs):
     @classmethod
     def _int_or_percent(cls, v: Any, info: ValidationInfo) -> int | str:
         return int_or_percent(v, str(info.field_name))
+
+    @field_validator("runtime_class")
+    @classmethod
+    def _runtime_class(cls, v: str | None) -> str | None:
+        # The API server's rule for runtimeClassName (a RuntimeClass object's name).
+        if v is not None and not re.fullmatch(_DNS1123_SUBDOMAIN, v):
+            raise ValueError(f"expected a RuntimeClass name (DNS-1123 subdomain), found {v!r}")
+        return v
 
     @field_validator("otel_endpoint")
     @classmethod

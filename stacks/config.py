@@ -41,6 +41,10 @@ DEFAULT_KUBERNETES_VERSION = "1.35"
 """The cluster version `summit plan` checks Kubernetes objects against when a stack names none:
 a minor version inside both upstream's and EKS's standard support at the time of writing."""
 
+DEFAULT_RUNTIME_CLASSES = ("runc",)
+"""RuntimeClass names the clusters define when a stack lists none: ``runc``, containerd's
+default handler, which every EKS node runs (the cluster bootstrap creates the object)."""
+
 SUPPORTED_REGIONS = ("us-east-1", "us-west-2")
 GA_CONTROL_REGION = "us-west-2"
 """The Global Accelerator API is served only from us-west-2."""
@@ -51,6 +55,9 @@ _ARN = re.compile(r"arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:\S+")
 _METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _K8S_VERSION = re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?")
+_DNS1123_SUBDOMAIN = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
 _PREFIX = re.compile(r"[a-z0-9][-a-z0-9]{0,13}-")
 """A service label prefix (at most 15 characters): the region overview dashboard's uid
 ``summit-<prefix>overview-us-east-1`` stays within Grafana's 40 characters."""
@@ -148,6 +155,10 @@ class KubernetesTarget(_Model):
             "Create `namespace` in this stack (a preview's own `pr-<N>`); false when the"
             " cluster bootstrap owns it (dev, stage, prod share `platform`)."
         ),
+    )
+    cluster: str | None = Field(
+        default=None,
+        description="EKS cluster name: service pipelines run `aws eks update-kubeconfig` with it.",
     )
 
     @field_validator("namespace")
@@ -334,6 +345,10 @@ class ServiceConfig(_Model):
     deliver: bool = Field(default=True, description="Deliver through a canary Rollout.")
     region_versions: dict[str, str] = Field(
         default_factory=dict, description="Per-region image version (serial deploys)."
+    )
+    runtime_class: str | None = Field(
+        default=None,
+        description="Pod runtimeClassName: one of runtimeClasses (none: the node's default).",
     )
 
     @field_validator("name")
@@ -625,6 +640,10 @@ class StackConfig(_Model):
     rollout: RolloutConfig = RolloutConfig()
     flags: FlagsConfig = FlagsConfig()
     finops: FinopsConfig = FinopsConfig()
+    runtime_classes: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: list(DEFAULT_RUNTIME_CLASSES),
+        description="RuntimeClass names the clusters define; the first is new services' default.",
+    )
     kubernetes_version: str = Field(
         default=DEFAULT_KUBERNETES_VERSION,
         description="Kubernetes version of the clusters (MAJOR.MINOR), for the plan's schema checks.",
@@ -640,6 +659,18 @@ class StackConfig(_Model):
             v = str(v)
         if isinstance(v, str) and not _K8S_VERSION.fullmatch(v.strip()):
             raise ValueError(f"expected a Kubernetes version like '1.35', found {_describe(v)}")
+        return v
+
+    @field_validator("runtime_classes")
+    @classmethod
+    def _runtime_classes(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not _DNS1123_SUBDOMAIN.fullmatch(name):
+                raise ValueError(
+                    f"expected RuntimeClass names (DNS-1123 subdomains), found {name!r}"
+                )
+        if len(set(v)) != len(v):
+            raise ValueError(f"each RuntimeClass once, found {v}")
         return v
 
     @model_validator(mode="after")
@@ -665,6 +696,12 @@ class StackConfig(_Model):
         if len(set(svc)) != len(svc):
             raise ValueError(f"services: each name once, found {svc}")
         self._check_dashboard_uids()
+        for s in self.services:
+            if s.runtime_class is not None and s.runtime_class not in self.runtime_classes:
+                raise ValueError(
+                    f"services: {s.name}'s runtimeClass {s.runtime_class!r} is not one of"
+                    f" runtimeClasses {self.runtime_classes}"
+                )
         return self
 
     def _check_dashboard_uids(self) -> None:

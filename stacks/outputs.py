@@ -8,3 +8,8 @@ STATIC_IPS = "staticIps"
 ENDPOINT_GROUP_ARNS = "endpointGroupArns"
 """Map region -> endpoint group ARN (what `summit traffic apply` updates on the fast path)."""
 DNS_FQDN = "dnsFqdn"
+KUBE_CLUSTERS = "kubeClusters"
+"""Map region -> ``{context, cluster}``: the kubeconfig context and EKS cluster name of the
+region's cluster (what a service's program and pipeline read through a StackReference)."""
+RUNTIME_CLASSES = "runtimeClasses"
+"""The RuntimeClass names the clusters define (a service's ``runtimeClass`` is one of them)."""

@@ -37,6 +37,11 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         keys.ENVIRONMENT: cfg.environment,
         keys.REGIONS: cfg.region_names,
         keys.TRAFFIC_MODE: cfg.traffic.mode,
+        keys.KUBE_CLUSTERS: {
+            r.name: {"context": r.kubernetes.context, "cluster": r.kubernetes.cluster}
+            for r in cfg.regions
+        },
+        keys.RUNTIME_CLASSES: list(cfg.runtime_classes),
     }
     out.update(build_traffic(cfg, providers))
     for ctx in region_contexts(cfg, providers):

@@ -43,6 +43,7 @@ def service_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> ServiceCo
         steps=list(r.steps),
         flags=region_flags(cfg, region),
         deliver=svc.deliver,
+        runtime_class=svc.runtime_class,
         prometheus_namespace=o.namespace,
         rules_namespace=o.rule_namespace,
         metric_service=f"{o.service_label_prefix}{svc.name}" if o.service_label_prefix else None,

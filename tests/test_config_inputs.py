@@ -216,7 +216,7 @@ SHAPES = {
     "two-colons": ("name: x\nruntime: python\nconfig:\n  a:b:c: 1\n", "config.a:b:c"),
     "model-default": (
         PROJECT_FILE.replace("mode: ga\n", "mode: warp\n"),
-        "config.traffic.default.mode: Input should be 'ga' or 'route53'; found 'warp'",
+        "config.traffic.default.mode: Input should be 'ga', 'route53' or 'none'; found 'warp'",
     ),
     "unknown-model-key": (
         PROJECT_FILE + "  trafic:\n    default: {mode: ga}\n",

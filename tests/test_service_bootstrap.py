@@ -11,6 +11,7 @@ a generated service and keeps the owner's edit.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import crds
 import pytest
+import yaml
 from conftest import ROOT, require_tool
 from crds import manifest
 
@@ -93,7 +95,16 @@ def test_new_offline_renders_plans_and_reports(generated) -> None:
     ):
         assert (svc / rel).is_file(), rel
     assert "0 mandatory" in out and "Next steps" in out and re.search(r"done in \d+\.\d+s", out)
-    assert "team: search" in (svc / ".copier-answers.yml").read_text()
+    answers = yaml.safe_load((svc / ".copier-answers.yml").read_text())
+    assert answers["team"] == "search"
+    # The template's source is portable: the VCS URL the platform package names, at a tag,
+    # never the path of the repository built on this machine.
+    urls = importlib.metadata.metadata("summit-platform").get_all("Project-URL") or []
+    assert f"Service-Template, {answers['_src_path']}" in urls
+    assert answers["_src_path"].startswith("https://") and answers["_commit"].startswith("v")
+    text = (svc / ".copier-answers.yml").read_text()
+    assert str(svc.parents[1]) not in text and ".cache" not in text
+    assert answers["runtime_class"] == "runc"
     # committed, so `summit service upgrade` can run on it
     status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=svc, capture_output=True, text=True
@@ -221,20 +232,127 @@ def test_a_field_removed_from_a_response_is_caught(generated, tmp_path: Path) ->
     assert "/search" in run.stdout and "total" in run.stdout
 
 
-def test_the_generated_workflow_validates(generated) -> None:
+WORKFLOWS = ("ci.yml", "preview.yml", "preview-destroy.yml", "deploy-stage.yml")
+
+
+def test_the_generated_workflows_validate(generated) -> None:
     svc, _, _ = generated
+    found = sorted(p.name for p in (svc / ".github" / "workflows").iterdir())
+    assert found == sorted(WORKFLOWS)
     tool = check_jsonschema()
     run = subprocess.run(
         [
             tool,
             "--builtin-schema",
             "vendor.github-workflows",
-            str(svc / ".github/workflows/ci.yml"),
+            *(str(svc / ".github" / "workflows" / w) for w in WORKFLOWS),
         ],
         capture_output=True,
         text=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def _workflow(svc: Path, name: str) -> tuple[dict, str]:
+    text = (svc / ".github" / "workflows" / name).read_text()
+    return yaml.safe_load(text), text
+
+
+def _runs(job: dict) -> str:
+    return "\n".join(s.get("run", "") for s in job["steps"])
+
+
+def _uploads(job: dict) -> list[str]:
+    return [
+        s["with"]["name"]
+        for s in job["steps"]
+        if str(s.get("uses", "")).startswith("actions/upload-artifact@")
+    ]
+
+
+def test_a_pull_request_gets_a_preview_with_contract_and_perf_reports(generated) -> None:
+    svc, _, _ = generated
+    doc, _text = _workflow(svc, "preview.yml")
+    # YAML reads the key `on` as True
+    assert doc[True]["pull_request"]["types"] == ["opened", "synchronize", "reopened"]
+    jobs = doc["jobs"]
+    assert jobs["preview"]["needs"] == "image"
+    preview = _runs(jobs["preview"])
+    assert re.search(r"summit previews up -C \. --pr \"\$PR\" --from stage", preview)
+    assert "--json out/preview.json --markdown out/preview.md" in preview  # policies and cost
+    assert 'summit deploy -C . --stack "pr-$PR" --service "$SERVICE" --version "$TAG"' in preview
+    assert "gh pr comment" in preview
+    assert _uploads(jobs["preview"]) == ["preview-report"]
+    assert doc["env"]["TAG"] == "sha-${{ github.event.pull_request.head.sha }}"
+    for job, report in (("contract", "contract-report"), ("perf", "perf-report")):
+        assert jobs[job]["needs"] == "preview"
+        assert _uploads(jobs[job]) == [report]
+        assert 'port-forward "svc/$SERVICE-stable"' in _runs(jobs[job])
+    contract = _runs(jobs["contract"])
+    assert "schemathesis run openapi.yaml --url http://127.0.0.1:18080" in contract
+    assert "--report junit --report-junit-path out/contract.xml" in contract
+    perf = _runs(jobs["perf"])
+    assert "--host http://127.0.0.1:18080" in perf
+    assert "summit perf compare" in perf and "--budgets budgets/api.yaml" in perf
+    # the image the preview runs is the PR's own
+    (build,) = [s for s in jobs["image"]["steps"] if "build-push-action" in s.get("uses", "")]
+    assert build["with"]["tags"] == "${{ env.IMAGE }}:${{ env.TAG }}"
+    assert doc["env"]["IMAGE"] == "ghcr.io/summit/demo-svc" and doc["env"]["SERVICE"] == "demo-svc"
+
+
+def test_a_merge_deploys_the_commits_image_to_stage(generated) -> None:
+    svc, _, _ = generated
+    doc, _ = _workflow(svc, "deploy-stage.yml")
+    assert doc[True]["push"]["branches"] == ["main"]
+    assert doc["env"]["TAG"] == "sha-${{ github.sha }}"
+    deploy = doc["jobs"]["deploy"]
+    assert deploy["needs"] == "image" and deploy["environment"] == "stage"
+    runs = _runs(deploy)
+    assert (
+        'summit deploy -C . --stack stage --service "$SERVICE" --version "$TAG" --dry-run' in runs
+    )
+    assert 'summit deploy -C . --stack stage --service "$SERVICE" --version "$TAG" \\\n' in runs
+    assert _uploads(deploy) == ["deploy-report"]
+    assert doc["concurrency"] == {"group": "deploy-stage", "cancel-in-progress": False}
+
+
+def test_a_closed_pull_request_destroys_its_preview(generated) -> None:
+    svc, _, _ = generated
+    doc, _ = _workflow(svc, "preview-destroy.yml")
+    assert doc[True]["pull_request"]["types"] == ["closed"]
+    assert 'summit previews destroy -C . --pr "$PR" --yes' in _runs(doc["jobs"]["destroy"])
+    # it waits for a running preview update of the same PR instead of racing it
+    preview, _ = _workflow(svc, "preview.yml")
+    assert doc["concurrency"]["group"] == preview["concurrency"]["group"]
+
+
+def test_platform_facts_are_read_never_hardcoded(generated) -> None:
+    """Kube contexts come from the platform stack's kubeClusters output (the program through a
+    StackReference, the workflows through `pulumi stack output`), never from the template."""
+    svc, _, _ = generated
+    stage = yaml.safe_load((svc / "Pulumi.stage.yaml").read_text())["config"]
+    assert stage["demo-svc:platformStack"] == "summit/summit-platform/stage"
+    assert stage["demo-svc:clusters"] == [{"region": "us-east-1"}, {"region": "us-west-2"}]
+    platform_contexts = {
+        r["kubernetes"]["context"]
+        for env in ("dev", "stage", "prod")
+        for r in yaml.safe_load((ROOT / f"Pulumi.{env}.yaml").read_text())["config"][
+            "summit-platform:regions"
+        ]
+    }
+    for path in svc.rglob("*"):
+        if path.is_file() and ".git" not in path.parts and "policypacks" not in path.parts:
+            text = path.read_text(errors="replace")
+            assert not any(c in text for c in platform_contexts), path
+    for name in ("preview.yml", "preview-destroy.yml", "deploy-stage.yml"):
+        _, text = _workflow(svc, name)
+        assert 'pulumi stack output kubeClusters --stack "$PLATFORM_STACK"' in text, name
+    res = plan_stack(svc, "stage")
+    (ref,) = res.plan.of_type("pulumi:pulumi:StackReference")
+    assert ref.inputs["name"] == "summit/summit-platform/stage"
+    assert {p.inputs.get("context") for p in res.plan.of_type("pulumi:providers:kubernetes")} == {
+        "<unknown>"
+    }
 
 
 def _tree(path: Path) -> set[str]:
@@ -292,7 +410,11 @@ def _git(cwd: Path, *args: str) -> str:
     ).stdout
 
 
-def test_upgrade_carries_a_template_change_and_keeps_the_owners_edit(tmp_path: Path) -> None:
+def test_upgrade_carries_a_template_change_and_keeps_the_owners_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # upgrades rebuild the template repository at the default path: keep it in the test's dir
+    monkeypatch.setenv("SUMMIT_TEMPLATE_REPO", str(tmp_path / "template-repo"))
     # A platform repo of our own: the template released as v1.0.0 (tag), then changed.
     platform = tmp_path / "platform"
     shutil.copytree(

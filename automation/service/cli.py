@@ -4,7 +4,8 @@
 plans (``--offline``, the embedded lane) or creates the stage stack and previews it with the
 packs (cloud lane, through :mod:`automation.pulumi_ops`); it prints what it did, the next
 steps and the elapsed time. ``upgrade`` applies the newest template version and shows the diff.
-Exit codes: 0 done, 1 a mandatory policy violation, 2 bad input (nothing written).
+Exit codes: 0 done, 1 a mandatory policy violation (``new``) or a file left in conflict
+(``upgrade``, every one named), 2 bad input (nothing written).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 
 from automation import options
+from automation.errors import CheckFailed
 from automation.options import Cwd, JsonOut
 from automation.service import bootstrap
 
@@ -39,6 +41,10 @@ def _print(report: bootstrap.Report, console: Console, title: str) -> None:
         console.print("  policy results:")
         for v in report.plan["violations"]:
             console.print(f"    {v}", markup=False)
+    if report.conflicts:
+        console.print("  [bold red]left in conflict[/bold red] (conflict markers inside):")
+        for name in report.conflicts:
+            console.print(f"    {name}", markup=False)
     if report.diff:
         console.print("  diff:")
         console.print(report.diff, markup=False, highlight=False)
@@ -57,6 +63,7 @@ def _doc(report: bootstrap.Report) -> dict[str, object]:
         "elapsed_seconds": round(report.elapsed_seconds, 3),
         "plan": report.plan,
         "diff": report.diff,
+        "conflicts": report.conflicts,
     }
 
 
@@ -75,13 +82,37 @@ def new(
         bool,
         typer.Option("--offline", help="Plan in the embedded lane instead of a cloud preview."),
     ] = False,
+    runtime_class: Annotated[
+        str | None,
+        typer.Option(
+            "--runtime-class",
+            metavar="NAME",
+            help="Pod RuntimeClass, one the platform lists (default: the platform's first).",
+        ),
+    ] = None,
+    platform_source: Annotated[
+        str,
+        typer.Option(
+            "--platform-source",
+            metavar="index|git",
+            help="Where pip gets the pinned platform package: your package index, or the"
+            " platform's git repository at its tag.",
+        ),
+    ] = "index",
     json_out: JsonOut = None,
     cwd: Cwd = Path("."),
 ) -> None:
     """Create a service from the template and take it to a planned stage stack."""
     options.check_output(json_out, "--json")
     folder = options.in_project(cwd, into, "services")
-    report = bootstrap.new_service(name, into=folder, team=team, offline=offline)
+    report = bootstrap.new_service(
+        name,
+        into=folder,
+        team=team,
+        offline=offline,
+        runtime_class=runtime_class,
+        platform_source=platform_source,
+    )
     _finish(report, json_out, "created")
 
 
@@ -92,10 +123,16 @@ def upgrade(
     json_out: JsonOut = None,
     cwd: Cwd = Path("."),
 ) -> None:
-    """Apply the newest template version to a generated service and show the diff."""
+    """Apply the newest template version to a generated service and show the diff; exit 1
+    naming every file left in conflict."""
     options.check_output(json_out, "--json")
     report = bootstrap.upgrade_service(name, into=options.in_project(cwd, into, "services"))
     _finish(report, json_out, "upgraded")
+    if report.conflicts:
+        raise CheckFailed(
+            f"{name}: the template upgrade left conflicts in {len(report.conflicts)} file(s): "
+            + ", ".join(report.conflicts)
+        )
 
 
 def register(root: typer.Typer) -> None:

@@ -8,18 +8,24 @@ builds one: a commit per released template version, read from the platform repo'
 template being edited can be tried before release). Commits use a fixed author and date:
 the same content gives the same commit ids on every build.
 
-Copier records the repository path as ``_src_path`` and the tag as ``_commit`` in each
-service's answers file; ``summit service upgrade`` rebuilds the repository at that path, so an
-update can regenerate the old version and three-way merge the new one.
+The template's portable address is a VCS URL (the platform package's ``Service-Template``
+project URL, or ``$SUMMIT_TEMPLATE_URL``): Copier records it as ``_src_path`` and the tag as
+``_commit`` in each service's answers file, the way it expects a template to be published, so
+an answers file means the same on every machine. :func:`serving` makes that URL resolve to the
+repository built here (git's ``url.<base>.insteadOf``, for Copier's git calls only), which is
+how a checkout of the platform renders and upgrades services without the network; where the
+template repository is published at its URL, nothing else changes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 
@@ -151,3 +157,33 @@ def build(platform_root: Path, template_dir: Path, dest: Path) -> str:
     _replace_tree(dest, template_dir)
     _commit(dest, current)
     return f"v{current}"
+
+
+@contextlib.contextmanager
+def serving(url: str, repo: Path) -> Iterator[None]:
+    """While inside, Copier's git commands fetch ``url`` from the local ``repo``.
+
+    Git's ``url.<repo>.insteadOf=<url>`` is passed through ``GIT_CONFIG_COUNT`` in the
+    environment of Copier's git (plumbum's, which does not follow ``os.environ``), so no git
+    config file changes; Copier's mirror cache for the URL lives beside ``repo``, so two builds
+    at two paths never share one."""
+    # Deferred: plumbum comes with copier, which only `summit service` loads.
+    from plumbum import local
+
+    n = int(local.env.get("GIT_CONFIG_COUNT", "0") or 0)
+    extra = {
+        "GIT_CONFIG_COUNT": str(n + 1),
+        f"GIT_CONFIG_KEY_{n}": f"url.{repo.resolve().as_uri()}.insteadOf",
+        f"GIT_CONFIG_VALUE_{n}": url,
+    }
+    mirrors = str(repo.resolve().with_name(repo.name + ".mirrors"))
+    old_cache = os.environ.get("COPIER_CACHE_DIR")
+    os.environ["COPIER_CACHE_DIR"] = mirrors  # read by copier itself, not by its git
+    try:
+        with local.env(**extra, COPIER_CACHE_DIR=mirrors):
+            yield
+    finally:
+        if old_cache is None:
+            os.environ.pop("COPIER_CACHE_DIR", None)
+        else:
+            os.environ["COPIER_CACHE_DIR"] = old_cache
