@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from automation import safe_io
 from automation.errors import UserError
 from automation.perf.model import EndpointStats
 
@@ -27,7 +27,8 @@ Percent = Annotated[float, Field(ge=0, le=100)]
 
 class _Strict(BaseModel):
     # strict: a quoted "250" or a bool where a number belongs is a mistake worth an exit 2.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # allow_inf_nan=False: a budget of inf ms is no budget, whatever produced the document.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Defaults(_Strict):
@@ -110,7 +111,7 @@ class Budget:
             return False
         if self.method is not None and (e.method or "").upper() != self.method:
             return False
-        return _path_regex(self.path).match(_norm(e.path)) is not None
+        return _path_regex(self.path).fullmatch(_norm(e.path)) is not None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for JSON reports."""
@@ -147,7 +148,7 @@ def _path_regex(template: str) -> re.Pattern[str]:
     if rx is None:
         parts = re.split(r"(\{[^/{}]+\})", _norm(template))
         body = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
-        rx = _REGEX_CACHE[template] = re.compile(f"^{body}$")
+        rx = _REGEX_CACHE[template] = re.compile(body)
     return rx
 
 
@@ -220,18 +221,10 @@ def parse_budgets(doc: Any, source: str) -> Budgets:
 
 
 def load_budgets(path: str | Path) -> Budgets:
-    """Read and validate a budgets YAML file."""
+    """Read and validate a budgets YAML file (the safe YAML reader: invalid UTF-8, duplicate
+    keys, non-string keys, NaN/inf and alias bombs are refused, naming the file)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        raise UserError(f"cannot read budgets file ({err.strerror})", source=str(p)) from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise UserError(f"not valid YAML{where}", source=str(p)) from None
+    doc = safe_io.load_yaml(p)
     if not isinstance(doc, dict):
         raise UserError(
             f"expected a mapping with an 'endpoints' list, found {type(doc).__name__}",
