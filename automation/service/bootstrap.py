@@ -11,13 +11,14 @@ repository. ``summit service upgrade`` refreshes that copy with the template.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from automation.service import template_repo
 
 PLATFORM_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIR = PLATFORM_ROOT / "templates" / "service"
-DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", re.ASCII)
+"""A DNS-1123 label; always used with ``fullmatch`` (``$`` would accept a trailing newline)."""
 STAGE = "stage"
 ANSWERS = ".copier-answers.yml"
 
@@ -56,14 +58,20 @@ def name_problems(name: str, existing: set[str]) -> list[str]:
     problems = []
     if len(name) > 63:
         problems.append(f"expected at most 63 characters, found {len(name)}")
-    if not DNS1123.match(name):
+    if not DNS1123.fullmatch(name):
         problems.append(
             "expected a DNS-1123 label (lowercase letters, digits and '-', starting and ending"
-            f" with a letter or digit), found {name!r}"
+            f" with a letter or digit), found {_shown(name)}"
         )
     if name in existing:
         problems.append(f"a service named {name!r} already exists")
     return problems
+
+
+def _shown(name: str) -> str:
+    """A name as a message shows it: quoted with escapes (a newline shows as ``\\n``), cut
+    after 80 characters."""
+    return repr(name) if len(name) <= 80 else repr(name[:80]) + "..."
 
 
 def next_steps(name: str, path: Path, offline: bool, in_git: bool) -> list[str]:
@@ -150,6 +158,33 @@ def _copier() -> Any:
 # --- new -------------------------------------------------------------------------------------
 
 
+def _check_new(name: str, into: Path, team: str, platform_root: Path) -> None:
+    """Every check of ``new`` that needs no write: the folder, the name, the team."""
+    if into.exists() and not into.is_dir():
+        raise UserError("expected a directory for --into", source=str(into))
+    existing = platform_service_names(platform_root)
+    if into.is_dir():
+        existing |= {p.name for p in into.iterdir()}
+    problems = name_problems(name, existing)
+    if problems:
+        raise UserError("; ".join(problems), source=str(into / name), key="name")
+    if not team or not DNS1123.fullmatch(team):
+        raise UserError(f"expected a DNS-1123 label, found {_shown(team)}", key="--team")
+
+
+@contextlib.contextmanager
+def _undo_on_failure(dest: Path, into: Path) -> Iterator[None]:
+    """Remove what ``new`` created (the service folder, and ``--into`` when ``new`` created
+    it) if anything in the block fails: bad input, a crash or Ctrl-C leave nothing behind. A
+    mandatory policy violation is raised after the block: those files stay for fixing."""
+    created = next((p for p in [*reversed(into.parents), into] if not p.exists()), None)
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(created or dest, ignore_errors=True)
+        raise
+
+
 def new_service(
     name: str,
     *,
@@ -164,64 +199,33 @@ def new_service(
 ) -> Report:
     """Validate, render, copy the packs, then plan (offline) or create the stage stack and
     preview it with the packs (cloud lane). Bad input raises UserError before anything is
-    written; a mandatory violation raises CheckFailed after (the files stay for fixing)."""
+    written; any failure after the first write removes what was written; a mandatory
+    violation raises CheckFailed after (the files stay for fixing)."""
     started = time.monotonic()
     into = into.resolve()
-    if into.exists() and not into.is_dir():
-        raise UserError("expected a directory for --into", source=str(into))
-    existing = platform_service_names(platform_root)
-    if into.is_dir():
-        existing |= {p.name for p in into.iterdir()}
-    problems = name_problems(name, existing)
-    if problems:
-        raise UserError("; ".join(problems), source=str(into / name), key="name")
-    if not team or not DNS1123.match(team):
-        raise UserError(f"expected a DNS-1123 label, found {team!r}", key="--team")
+    _check_new(name, into, team, platform_root)
     dest = into / name
     report = Report(service=name, path=dest)
-
     repo = repo_path or template_repo.default_repo_path()
     tag = template_repo.build(platform_root, template_dir, repo)
     report.actions.append(f"built the template repository {repo} at {tag}")
-    into.mkdir(parents=True, exist_ok=True)
-    copier = _copier()
-    data = {"service_name": name, "team": team, **(extra_data or {})}
-    try:
-        copier.run_copy(
-            str(repo),
-            str(dest),
-            data=data,
-            vcs_ref=tag,
-            defaults=True,
-            quiet=True,
-            unsafe=False,
-        )
-    except Exception:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise
-    report.actions.append(f"rendered the service template {tag} into {dest}")
-    packs = copy_policy_packs(dest, platform_root)
-    report.actions.append(
-        f"copied the policy packs ({', '.join(packs)}) into {dest / 'policypacks'}"
-    )
-    in_git = _inside_git(into)
-    if not in_git:
-        _git_commit_all(dest, f"{name}: generated from the service template {tag}")
-        report.actions.append("initialised a git repository and committed (upgrades need git)")
-    log("\n".join(report.actions))
-
-    if offline:
-        report.plan = _plan_offline(dest)
-        report.actions.append(
-            f"planned stack {STAGE} in the embedded lane: {report.plan['resources']} resources,"
-            f" {report.plan['mandatory']} mandatory and {report.plan['advisory']} advisory"
-            f" violations ({', '.join(report.plan['packs'])})"
-        )
-    else:
-        report.plan = _preview_cloud(dest)
-        report.actions.append(
-            f"created stack {STAGE} and previewed it with the policy packs: {report.plan['changes']}"
-        )
+    with _undo_on_failure(dest, into):
+        in_git = _render(name, team, dest, repo, tag, platform_root, extra_data, report)
+        log("\n".join(report.actions))
+        if offline:
+            report.plan = _plan_offline(dest)
+            report.actions.append(
+                f"planned stack {STAGE} in the embedded lane: {report.plan['resources']}"
+                f" resources, {report.plan['mandatory']} mandatory and"
+                f" {report.plan['advisory']} advisory violations"
+                f" ({', '.join(report.plan['packs'])})"
+            )
+        else:
+            report.plan = _preview_cloud(dest)
+            report.actions.append(
+                f"created stack {STAGE} and previewed it with the policy packs:"
+                f" {report.plan['changes']}"
+            )
     report.next_steps = next_steps(name, dest, offline, in_git)
     report.elapsed_seconds = time.monotonic() - started
     if report.plan.get("mandatory"):
@@ -230,6 +234,36 @@ def new_service(
             + "\n".join(report.plan["violations"])
         )
     return report
+
+
+def _render(
+    name: str,
+    team: str,
+    dest: Path,
+    repo: Path,
+    tag: str,
+    platform_root: Path,
+    extra_data: dict[str, Any] | None,
+    report: Report,
+) -> bool:
+    """Render the template into ``dest``, copy the packs, commit when outside git; returns
+    whether ``dest`` is inside a git work tree."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    copier = _copier()
+    data = {"service_name": name, "team": team, **(extra_data or {})}
+    copier.run_copy(
+        str(repo), str(dest), data=data, vcs_ref=tag, defaults=True, quiet=True, unsafe=False
+    )
+    report.actions.append(f"rendered the service template {tag} into {dest}")
+    packs = copy_policy_packs(dest, platform_root)
+    report.actions.append(
+        f"copied the policy packs ({', '.join(packs)}) into {dest / 'policypacks'}"
+    )
+    in_git = _inside_git(dest.parent)
+    if not in_git:
+        _git_commit_all(dest, f"{name}: generated from the service template {tag}")
+        report.actions.append("initialised a git repository and committed (upgrades need git)")
+    return in_git
 
 
 def _plan_offline(dest: Path) -> dict[str, Any]:
