@@ -32,6 +32,10 @@ from components.render.quantities import parse_cpu_millis, parse_memory_bytes
 PROJECT = "summit-platform"
 """The Pulumi project name, which is also the config namespace (``summit-platform:<key>``)."""
 
+DEFAULT_KUBERNETES_VERSION = "1.35"
+"""The cluster version `summit plan` checks Kubernetes objects against when a stack names none:
+a minor version inside both upstream's and EKS's standard support at the time of writing."""
+
 SUPPORTED_REGIONS = ("us-east-1", "us-west-2")
 GA_CONTROL_REGION = "us-west-2"
 """The Global Accelerator API is served only from us-west-2."""
@@ -40,6 +44,7 @@ _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_K8S_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 
 
 class ConfigError(Exception):
@@ -423,6 +428,22 @@ class StackConfig(_Model):
     rollout: RolloutConfig = RolloutConfig()
     flags: FlagsConfig = FlagsConfig()
     finops: FinopsConfig = FinopsConfig()
+    kubernetes_version: str = Field(
+        default=DEFAULT_KUBERNETES_VERSION,
+        description="Kubernetes version of the clusters (MAJOR.MINOR), for the plan's schema checks.",
+    )
+
+    @field_validator("kubernetes_version", mode="before")
+    @classmethod
+    def _k8s_version(cls, v: Any) -> Any:
+        # pulumi.Config hands every value over as a string that stacks.pulumi_config decodes,
+        # so "1.35" arrives as a number; `summit plan` reads the stack file itself and asks for
+        # a quoted version there (an unquoted 1.30 is the number 1.3).
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            v = str(v)
+        if isinstance(v, str) and not _K8S_VERSION.match(v.strip()):
+            raise ValueError(f"expected a Kubernetes version like '1.35', found {v!r}")
+        return v
 
     @model_validator(mode="after")
     def _cross_checks(self) -> StackConfig:

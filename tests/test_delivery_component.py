@@ -1,6 +1,6 @@
 """CanaryRollout structure under the recording mock, the prod plan's delivery resources, and
 every Rollout/AnalysisTemplate the prod plan renders validated against the real Argo Rollouts
-CRD schemas (v1.9.1, tests/fixtures/crds/argo-rollouts)."""
+CRD schemas (v1.9.1, automation/plan/provider_check/crds/argo-rollouts)."""
 
 from __future__ import annotations
 

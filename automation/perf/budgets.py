@@ -169,7 +169,16 @@ def _describe(err: Any) -> str:
         return "unknown key" if err["type"] == "extra_forbidden" else "required key is missing"
     if err["type"] == "value_error":
         return msg
-    return f"{msg[0].lower()}{msg[1:]}, found {err['input']!r} ({type(err['input']).__name__})"
+    return f"{msg[0].lower()}{msg[1:]}, found {_echo(err['input'])} ({type(err['input']).__name__})"
+
+
+def _echo(value: Any) -> str:
+    """A found value for a message: its repr, cut after 40 characters (an int of thousands of
+    digits has no repr at all: Python refuses past 4300 digits)."""
+    if isinstance(value, int) and abs(value) >= 10**40:
+        return "a number of more than 40 digits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def parse_budgets(doc: Any, source: str) -> Budgets:
@@ -220,14 +229,19 @@ def parse_budgets(doc: Any, source: str) -> Budgets:
     return Budgets(source=source, service=model.service, budgets=tuple(out))
 
 
-def load_budgets(path: str | Path) -> Budgets:
-    """Read and validate a budgets YAML file (the safe YAML reader: invalid UTF-8, duplicate
-    keys, non-string keys, NaN/inf and alias bombs are refused, naming the file)."""
+def read_budgets_document(path: str | Path, expected: str) -> dict[str, Any]:
+    """Read a budgets YAML file into a mapping through the safe YAML reader: an unreadable
+    file, bytes that are not UTF-8, broken YAML, duplicate or non-string keys, alias bombs or
+    something other than a mapping exit 2 naming the file. NaN and inf are left to the
+    models (``allow_inf_nan=False``), whose errors name the dotted key, not just the line."""
     p = Path(path)
-    doc = safe_io.load_yaml(p)
+    doc = safe_io.load_yaml(p, finite=False)
     if not isinstance(doc, dict):
-        raise UserError(
-            f"expected a mapping with an 'endpoints' list, found {type(doc).__name__}",
-            source=str(p),
-        )
-    return parse_budgets(doc, str(p))
+        raise UserError(f"expected {expected}, found {type(doc).__name__}", source=str(p))
+    return doc
+
+
+def load_budgets(path: str | Path) -> Budgets:
+    """Read and validate a budgets YAML file."""
+    doc = read_budgets_document(path, "a mapping with an 'endpoints' list")
+    return parse_budgets(doc, str(Path(path)))
