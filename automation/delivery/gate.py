@@ -276,7 +276,8 @@ def _sample(value: Any, where: str) -> float | NoData:
 def read_answer(body: Any) -> Reading:
     """The reading in a ``/api/v1/query`` answer (pure): the scalar, or the one sample of an
     instant vector (several series, which the aggregated queries never give, read as the
-    worst, i.e. largest, finite value). Anything else is :class:`NoData` saying why."""
+    worst, i.e. largest, value; NaN series are skipped, and a negative or infinite one makes
+    the whole answer no data). Anything else is :class:`NoData` saying why."""
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         return NoData(f"Prometheus answered {found(body)} without a data object")
     data = body["data"]
@@ -296,6 +297,9 @@ def read_answer(body: Any) -> Reading:
         value = _sample(series.get("value"), f"result[{i}].value")
         if isinstance(value, NoData):
             return value
+        if math.isinf(value) or value < 0:  # one impossible series spoils the answer
+            what = "infinite" if math.isinf(value) else "negative"
+            return NoData(f"result[{i}] holds {value:g}: {what}, not a measurement")
         values.append(value)
     finite = [v for v in values if not math.isnan(v)]
     return max(finite) if finite else math.nan
@@ -334,9 +338,9 @@ class PrometheusClient:
             body = safe_io.load_json_text(safe_io.decode_utf8(bytes(raw), "answer"), "answer")
         except UserError as err:
             return NoData(f"Prometheus at {self.shown} answered HTTP {resp.status_code}: {err}")
-        if resp.status_code != 200 or not isinstance(body, dict) or body.get("status") != "success":
-            error = body.get("error") if isinstance(body, dict) else None
-            detail = redact_text(str(error))[:200] if error else f"status {resp.status_code}"
+        error = body.get("error") if isinstance(body, dict) else None
+        if resp.status_code != 200 or (isinstance(body, dict) and body.get("status") == "error"):
+            detail = redact_text(str(error))[:200] if error else f"HTTP {resp.status_code}"
             return NoData(f"Prometheus at {self.shown} rejected the query: {detail}")
         return read_answer(body)
 

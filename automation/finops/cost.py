@@ -193,8 +193,9 @@ class Usage:
         unknown = sorted(str(k) for k in set(doc) - {"resources", "defaults"})
         if unknown:
             raise UserError("unknown key (resources, defaults)", source=source, key=unknown[0])
-        resources = doc.get("resources") or {}
-        defaults = doc.get("defaults") or {}
+        # Only a missing or null section is empty: `resources: []` or `defaults: 0` is a slip.
+        resources = {} if doc.get("resources") is None else doc["resources"]
+        defaults = {} if doc.get("defaults") is None else doc["defaults"]
         if not isinstance(resources, Mapping):
             raise UserError(
                 f"expected a mapping of resource name or URN -> usage, found {found(resources)}",

@@ -97,7 +97,9 @@ def _mapping(value: Any, source: str, key: str) -> Mapping[str, Any]:
 def _product(item: Any, source: str, key: str) -> Mapping[str, Any]:
     """One ``PriceList`` entry: a JSON string (or, from a test double, an object)."""
     doc = safe_io.load_json_text(item, f"{source}: {key}") if isinstance(item, str) else item
-    return _mapping(doc, source, key) if doc is not None else {}
+    if not isinstance(doc, Mapping):
+        raise UserError(f"expected a product object, found {found(doc)}", source=source, key=key)
+    return doc
 
 
 def on_demand_price(
