@@ -23,6 +23,8 @@ from automation.perf.model import EndpointStats
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 PositiveMs = Annotated[float, Field(gt=0)]
 Percent = Annotated[float, Field(ge=0, le=100)]
+Count = Annotated[int, Field(ge=1, le=1_000_000_000)]
+"""A number of samples or runs: at least 1, and not beyond what any load test makes."""
 
 
 class _Strict(BaseModel):
@@ -37,10 +39,10 @@ class Defaults(_Strict):
     p95_ms: PositiveMs = Field(default=500, description="Absolute p95 budget in milliseconds.")
     p99_ms: PositiveMs | None = Field(default=None, description="Absolute p99 budget (optional).")
     err_rate: Percent = Field(default=1.0, description="Highest allowed error rate, in percent.")
-    min_samples: Annotated[int, Field(ge=1)] = Field(
+    min_samples: Count = Field(
         default=100, description="Fewer requests than this (all runs together) is inconclusive."
     )
-    min_runs: Annotated[int, Field(ge=1)] = Field(
+    min_runs: Count = Field(
         default=1,
         description="Fewer result files measuring the endpoint than this is inconclusive.",
     )
@@ -65,7 +67,7 @@ class EndpointBudget(_Strict):
     p95_ms: PositiveMs | None = None
     p99_ms: PositiveMs | None = None
     err_rate: Percent | None = None
-    min_samples: Annotated[int, Field(ge=1)] | None = None
+    min_samples: Count | None = None
 
     @model_validator(mode="after")
     def _one_matcher(self) -> EndpointBudget:

@@ -30,7 +30,7 @@ from automation.perf.gate import (
     overall,
     parse_baseline,
 )
-from automation.perf.ingest import read_result
+from automation.perf.ingest import NotAResult, read_result
 from automation.perf.lhr import DIGEST_KIND, PageRun, parse_lhr, sniff_json
 from automation.perf.model import RunResult
 from automation.perf.report import (
@@ -87,8 +87,8 @@ def read_inputs(paths: Sequence[Path]) -> Inputs:
         else:
             try:
                 api.append(read_result(p))
-            except UserError as err:
-                raise UserError(f"{err}; {EXPECTED_LHR}") from None
+            except NotAResult as err:
+                raise NotAResult(f"{err}; {EXPECTED_LHR}") from None
     if not api and not web:
         raise UserError(
             f"no result file among {len(paths)} given: only digests ({', '.join(skipped)}); "

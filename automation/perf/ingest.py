@@ -46,6 +46,12 @@ _FAIL = b"http_req_failed"
 _MAX_SUMMARY_BYTES = 64 * 1024 * 1024
 
 
+class NotAResult(UserError):
+    """The file is none of the kinds these readers take (the message says what they take);
+    a caller that takes more kinds adds its own to the message. Any other UserError is a
+    file of a known kind with bad content, and stands as it is."""
+
+
 def _open_bytes(path: Path) -> IO[bytes]:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rb")  # type: ignore[return-value]
@@ -60,7 +66,7 @@ def resolve(path: str | Path) -> Path:
     stats = Path(f"{p}_stats.csv")
     if stats.is_file():
         return stats
-    raise UserError(f"no such result file ({EXPECTED})", source=str(path))
+    raise NotAResult(f"no such result file ({EXPECTED})", source=str(path))
 
 
 def read_result(path: str | Path, *, exact_limit: int = DEFAULT_EXACT_LIMIT) -> RunResult:
@@ -70,11 +76,11 @@ def read_result(path: str | Path, *, exact_limit: int = DEFAULT_EXACT_LIMIT) -> 
         with _open_bytes(p) as fh:
             head = fh.read(64 * 1024)
     except (OSError, EOFError, zlib.error) as err:
-        raise UserError(f"cannot read ({err}); {EXPECTED}", source=str(p)) from err
+        raise NotAResult(f"cannot read ({err}); {EXPECTED}", source=str(p)) from None
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     if not first:
-        raise UserError(f"file is empty; {EXPECTED}", source=str(p))
+        raise NotAResult(f"file is empty; {EXPECTED}", source=str(p))
     if first.replace('"', "").startswith("Type,Name"):
         return read_locust_csv(p)
     if first.replace('"', "").startswith("Timestamp,User Count"):
@@ -92,7 +98,7 @@ def read_result(path: str | Path, *, exact_limit: int = DEFAULT_EXACT_LIMIT) -> 
         doc = _read_summary(p)
         if isinstance(doc, dict) and isinstance(doc.get("metrics"), dict):
             return read_k6_summary(doc, str(p))
-    raise UserError(f"not a k6 or Locust result: {EXPECTED}; found {first[:60]!r}", source=str(p))
+    raise NotAResult(f"not a k6 or Locust result: {EXPECTED}; found {first[:60]!r}", source=str(p))
 
 
 def _read_summary(p: Path) -> Any:
@@ -102,15 +108,15 @@ def _read_summary(p: Path) -> Any:
         with _open_bytes(p) as fh:
             data = fh.read(_MAX_SUMMARY_BYTES + 1)
     except (OSError, EOFError, zlib.error) as err:
-        raise UserError(f"cannot read ({err}); {EXPECTED}", source=str(p)) from None
+        raise NotAResult(f"cannot read ({err}); {EXPECTED}", source=str(p)) from None
     if len(data) > _MAX_SUMMARY_BYTES:
-        raise UserError(
+        raise NotAResult(
             f"a JSON document larger than {_MAX_SUMMARY_BYTES} bytes; {EXPECTED}", source=str(p)
         )
     try:
         return safe_io.load_json_text(safe_io.decode_utf8(data, str(p)), str(p))
     except UserError as err:
-        raise UserError(f"{err.detail}; {EXPECTED}", source=str(p)) from None
+        raise NotAResult(f"{err.detail}; {EXPECTED}", source=str(p)) from None
 
 
 class _Acc:
@@ -167,9 +173,8 @@ class _BadLine(Exception):
     sets ``offset`` (where the line starts in its chunk) and the reader turns it into a
     :class:`~automation.errors.UserError` with the file and the line number."""
 
-    def __init__(self, message: str, key: str | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.key = key
         self.offset = 0
 
 
@@ -191,7 +196,7 @@ def _parse_point(line: bytes) -> Any:
         return _SKIP
     data = obj.get("data")
     if not isinstance(data, dict):
-        raise _BadLine(f": data must be an object, found {found(data)}", key="data")
+        raise _BadLine(f": data must be an object, found {found(data)}")
     value = data.get("value")
     high = math.inf if metric == "http_req_duration" else 1.0
     if (
@@ -201,10 +206,10 @@ def _parse_point(line: bytes) -> Any:
         or math.isinf(value)
     ):
         what = "a finite number of ms >= 0" if high == math.inf else "0 or 1"
-        raise _BadLine(f": data.value must be {what}, found {found(value)}", key="data.value")
+        raise _BadLine(f": data.value must be {what}, found {found(value)}")
     tags = data.get("tags") or {}
     if not isinstance(tags, dict):
-        raise _BadLine(f": data.tags must be an object, found {found(tags)}", key="data.tags")
+        raise _BadLine(f": data.tags must be an object, found {found(tags)}")
     return metric == "http_req_duration", float(value), {k: str(v) for k, v in tags.items()}
 
 
@@ -280,7 +285,11 @@ def _scan(body: bytes, accs: dict[Any, _Acc], exact_limit: int) -> None:
         key: Any = n.group(1)
         acc = accs.get(key)
         if acc is None:
-            acc = accs[key] = _Acc.from_line(line, exact_limit)
+            try:
+                acc = accs[key] = _Acc.from_line(line, exact_limit)
+            except _BadLine as err:
+                err.offset = start
+                raise
         if m.group(1) == b"duration":
             acc.digest.add(value)
             if _EXPECTED_TRUE not in line and _compact_failed(line):
@@ -389,7 +398,7 @@ def read_k6_ndjson(path: Path, *, exact_limit: int = DEFAULT_EXACT_LIMIT) -> Run
                     _scan(body, accs, exact_limit)
                 except _BadLine as err:
                     lineno = lines_before + body.count(b"\n", 0, err.offset) + 1
-                    raise UserError(f"line {lineno}{err}", source=str(path), key=err.key) from None
+                    raise UserError(f"line {lineno}{err}", source=str(path)) from None
                 lines_before += body.count(b"\n")
     except (OSError, EOFError, zlib.error) as err:
         raise UserError(f"cannot read ({err})", source=str(path)) from None
@@ -556,7 +565,7 @@ def read_locust_csv(path: Path) -> RunResult:
     rows = safe_io.read_csv_rows(path)
     missing = [c for c in _LOCUST_REQUIRED if rows and c not in rows[0]]
     if missing:
-        raise UserError(f"Locust stats CSV lacks columns {missing}; {EXPECTED}", source=str(path))
+        raise NotAResult(f"Locust stats CSV lacks columns {missing}; {EXPECTED}", source=str(path))
     endpoints = []
     for rowno, row in enumerate(rows, start=2):
 
