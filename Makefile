@@ -40,7 +40,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 plan: setup
 	$(BIN)/summit plan --stack $(STACK)
 
-# loadgroup: tests marked xdist_group("loopback-timing") (Locust, Lighthouse) run one after
+# loadgroup: tests marked xdist_group("loopback-timing") (Locust, Lighthouse, the drill) run one after
 # the other on one worker, so one's load does not show up in the other's latencies.
 test: setup tools
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)

@@ -232,12 +232,11 @@ def parse_budgets(doc: Any, source: str) -> Budgets:
 
 
 def read_budgets_document(path: str | Path, expected: str) -> dict[str, Any]:
-    """Read a budgets YAML file into a mapping through the safe YAML reader: an unreadable
-    file, bytes that are not UTF-8, broken YAML, duplicate or non-string keys, alias bombs or
-    something other than a mapping exit 2 naming the file. NaN and inf are left to the
-    models (``allow_inf_nan=False``), whose errors name the dotted key, not just the line."""
+    """Read a budgets YAML file into a mapping with the one safe YAML reader (unreadable files,
+    invalid UTF-8, broken YAML, duplicate keys, non-finite numbers refused); something other
+    than a mapping exits 2 naming the file."""
     p = Path(path)
-    doc = safe_io.load_yaml(p, finite=False)
+    doc = safe_io.load_yaml(p, finite=False)  # the schema names the key of a NaN budget
     if not isinstance(doc, dict):
         raise UserError(f"expected {expected}, found {type(doc).__name__}", source=str(p))
     return doc
