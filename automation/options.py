@@ -17,7 +17,6 @@ fails on an option that breaks this vocabulary.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -194,9 +193,10 @@ def write_output(target: str | Path | None, text: str, flag: str) -> None:
 
 def write_json(target: str | Path | None, doc: Any, *, indent: int | None = 2) -> None:
     """:func:`write_output` for ``--json``: the document with a final newline (``indent=None``
-    gives one line, for JSON-lines readers)."""
+    gives one line, for JSON-lines readers). Written by :func:`safe_io.dumps_json`, so a NaN
+    or an infinity is a bug that stops the write, never an invalid ``NaN`` in the file."""
     if target is not None:
-        write_output(target, json.dumps(doc, indent=indent) + "\n", "--json")
+        write_output(target, safe_io.dumps_json(doc, indent=indent), "--json")
 
 
 def write_markdown(target: str | Path | None, text: str) -> None:

@@ -254,6 +254,10 @@ def test_verdict_passes_only_when_every_slo_has_a_value_under_its_threshold(pair
         v is not None and not math.isnan(v) and s.holds(v) for s, v in zip(slos, vals, strict=True)
     )
     assert res.passed == expected
-    assert res.no_data == any(v is None or math.isnan(v) for v in vals)
+    # An error ratio above 1 cannot be measured (errors are a subset of requests): no data.
+    assert res.no_data == any(
+        v is None or math.isnan(v) or (s.signal == "err" and v > 1)
+        for s, v in zip(slos, vals, strict=True)
+    )
     if res.no_data:
         assert not res.passed and "no data" in res.summary

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from automation.errors import UserError
 from automation.finops import cost
 from automation.finops.cost import PriceTable, Usage, estimate
 
@@ -243,9 +244,9 @@ def test_components_and_providers_are_structure_not_spend():
 
 
 def test_usage_file_errors_name_the_key():
-    with pytest.raises(ValueError, match=r"resources\.alb\.lcus: unknown usage key"):
+    with pytest.raises(UserError, match=r"usage\.yaml: resources\.alb\.lcus: unknown usage key"):
         Usage.from_doc({"resources": {"alb": {"lcus": 2}}}, "usage.yaml")
-    with pytest.raises(ValueError, match=r"defaults\.nodes: expected a number >= 0"):
+    with pytest.raises(UserError, match=r"defaults\.nodes: expected a finite number >= 0"):
         Usage.from_doc({"defaults": {"nodes": -1}}, "usage.yaml")
 
 

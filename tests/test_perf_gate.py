@@ -236,4 +236,7 @@ def test_bad_baseline_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )
     nd = str(K6 / "out-json_grafana-xk6-dashboard_result.ndjson")
     assert main(["perf", "compare", nd, "--baseline", str(base)]) == 2
-    assert "endpoints[0].p95_ms: expected a number or null, found 'slow'" in capsys.readouterr().err
+    assert (
+        "endpoints[0].p95_ms: expected a finite number >= 0, found text 'slow'"
+        in capsys.readouterr().err
+    )

@@ -45,6 +45,8 @@ def gate(
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
     g.check_region(region)
+    g.check_at(at)
+    g.check_service(service)
     slos = g.slos_from(slo)
     win = g.window_range(window.seconds, "--window")
     client = g.PrometheusClient(prometheus)

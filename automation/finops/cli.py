@@ -7,7 +7,8 @@ with ``--fail-over-budget``) -> ``CheckFailed`` (exit 1).
 
 from __future__ import annotations
 
-import json
+import contextlib
+import math
 import os
 import re
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from automation.plan.engine import PlanError
 from automation.plan.runner import plan_stack
 from automation.stack_files import load_stack
 from components.render import redact
+from components.render.redact import redact_text, redact_url
 
 app = options.new_app("finops", "Cost estimates, price refresh and OpenCost reconciliation.")
 previews_app = options.new_app("previews", "Per-PR preview stacks and idle teardown.")
@@ -41,11 +43,13 @@ Webhook = Annotated[
 Usage = Annotated[Path | None, typer.Option("--usage", help="Usage file (YAML/JSON).")]
 
 
-def _usage(path: Path | None) -> Any:
-    try:
-        return load_usage(path)
-    except ValueError as err:
-        raise UserError(str(err)) from None
+def _webhook(flag: str | None) -> str | None:
+    """The webhook to alert (``--webhook``, else the environment), checked before anything
+    runs; messages name where it came from and never show its secret path."""
+    if flag is not None:
+        return alerts.check_url(flag, "--webhook")
+    env = os.environ.get(WEBHOOK_ENV)
+    return alerts.check_url(env, f"${WEBHOOK_ENV}") if env else None
 
 
 def _plan_error(err: Exception, project_dir: Path, stack: str) -> UserError:
@@ -80,21 +84,25 @@ def estimate_cmd(
     {total_hourly, resources[], unpriced[]}; --markdown a PR comment; else a table."""
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
+    url = _webhook(webhook)
     project_dir = options.project(cwd)
     cfg = load_stack(project_dir, stack)
-    usage = _usage(usage_file)
+    usage = load_usage(usage_file)
     base_doc = est_mod.load_base(base) if base else None
     est = _estimate(project_dir, stack, usage)
     deltas = est_mod.diff(est, base_doc) if base_doc is not None else None
     base_hourly = base_doc.get("total_hourly") if base_doc else None
     base_total = Decimal(str(base_hourly)) if base_hourly is not None else None
+    # Every report is computed before any is written: a failure writes none.
+    doc = est_mod.to_json(est, deltas, base_hourly)
+    markdown = est_mod.to_markdown(est, deltas)
+    budget = cfg.finops.monthly_budget
+    crossed = est_mod.crossed_budget(est.total_hourly, budget, base_total)
     if json_out is None and markdown_out is None:
         _print_table(est)
-    options.write_json(json_out, est_mod.to_json(est, deltas, base_hourly))
-    options.write_markdown(markdown_out, est_mod.to_markdown(est, deltas))
-    budget = cfg.finops.monthly_budget
-    if est_mod.crossed_budget(est.total_hourly, budget, base_total):
-        url = webhook or os.environ.get(WEBHOOK_ENV)
+    options.write_json(json_out, doc)
+    options.write_markdown(markdown_out, markdown)
+    if crossed:
         if url and budget is not None:
             alerts.post(url, alerts.budget_payload(stack, est.total_hourly, budget))
         typer.echo(
@@ -144,27 +152,27 @@ def refresh_prices_cmd(
     from botocore.exceptions import BotoCoreError, ClientError
 
     path = table or AWS_PRICES
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise UserError(f"cannot read price table: {err}", source=str(path)) from None
-    regions = region or sorted((doc.get("regions") or {}).keys())
-    try:
-        new, missing = prices.refresh(
-            prices.pricing_client(),
-            doc,
-            regions,
-            now=datetime.now(UTC),
-            extra_ec2=instance_type or (),
-            extra_rds=db_class or (),
-        )
-    except (BotoCoreError, ClientError) as err:
-        raise CheckFailed(f"Price List API call failed: {err}") from None
-    text = json.dumps(new, indent=2) + "\n"
-    if dry_run:
-        typer.echo(text, nl=False)
-    else:
-        path.write_text(text)
+    regions = [prices.check_region(r) for r in region or ()]
+    # The lock spans read, refresh and write, so two refreshes never lose each other's
+    # prices; a dry run writes nothing, not even the lock file.
+    with contextlib.nullcontext() if dry_run else safe_io.locked(path):
+        doc = prices.check_table(safe_io.load_json(path), str(path))
+        try:
+            new, missing = prices.refresh(
+                prices.pricing_client(),
+                doc,
+                regions or sorted(doc.get("regions", {})),
+                now=datetime.now(UTC),
+                extra_ec2=instance_type or (),
+                extra_rds=db_class or (),
+            )
+        except (BotoCoreError, ClientError) as err:
+            raise CheckFailed(f"Price List API call failed: {redact_text(str(err))}") from None
+        text = safe_io.dumps_json(new)
+        if dry_run:
+            typer.echo(text, nl=False)
+        else:
+            safe_io.atomic_write(path, text, lock=False)
     for m in missing:
         typer.echo(f"summit: not found in the Price List API (kept old price): {m}", err=True)
 
@@ -191,21 +199,26 @@ def reconcile_cmd(
     markdown_out: MarkdownOut = None,
 ) -> None:
     """Compare OpenCost actuals with the estimate per namespace; exit 1 on drift."""
-    if threshold <= 0:
-        raise UserError(f"expected a threshold > 0, found {threshold}", key="--threshold")
+    if not math.isfinite(threshold) or threshold <= 0:
+        raise UserError(f"expected a finite threshold > 0, found {threshold}", key="--threshold")
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
     span = reconcile.opencost_window(window.seconds, "--window")
+    reconcile.check_base_url(opencost)
+    reconcile.check_api_path(api_path)
     project_dir = options.project(cwd)
-    usage = _usage(usage_file)
+    usage = load_usage(usage_file)
+    # The answer is read and checked before the (slower) plan: a bad answer costs nothing.
+    answer = reconcile.fetch_allocation(opencost, span, path=api_path)
+    actual = reconcile.actual_hourly(answer, f"OpenCost answer from {redact_url(opencost)}")
     est = _estimate(project_dir, stack, usage)
-    actual = reconcile.actual_hourly(reconcile.fetch_allocation(opencost, span, path=api_path))
     rows = reconcile.compare(est.by_namespace(), actual, threshold=threshold)
+    doc = {"window": span, "threshold": threshold, "namespaces": [r.to_json() for r in rows]}
+    markdown = reconcile.to_markdown(rows, span, threshold)
     if json_out is None and markdown_out is None:
         _print_drift(rows, f"{stack} vs OpenCost ({span})")
-    doc = {"window": span, "threshold": threshold, "namespaces": [r.to_json() for r in rows]}
     options.write_json(json_out, doc)
-    options.write_markdown(markdown_out, reconcile.to_markdown(rows, span, threshold))
+    options.write_markdown(markdown_out, markdown)
     flagged = [r.namespace for r in rows if r.flagged]
     if flagged:
         raise CheckFailed(f"cost drift beyond {threshold:.0%} in: {', '.join(flagged)}")

@@ -17,7 +17,6 @@ the sum of the lines that any report prints.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,8 +24,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from automation import numbers, safe_io
+from automation.errors import UserError
+from automation.numbers import found
 from components.render.quantities import cpu_millis, memory_bytes
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -131,8 +131,8 @@ class PriceTable:
     @classmethod
     def load(cls, opencost: Path = OPENCOST_DEFAULT, aws: Path = AWS_PRICES) -> PriceTable:
         """Read the packaged (or given) OpenCost config and AWS table."""
-        oc = json.loads(opencost.read_text())
-        aw = json.loads(aws.read_text())
+        oc = safe_io.load_json(opencost)
+        aw = safe_io.load_json(aws)
         return cls.from_docs(oc, aw)
 
     @classmethod
@@ -181,29 +181,42 @@ class Usage:
 
     @classmethod
     def from_doc(cls, doc: Any, source: str = "usage file") -> Usage:
-        """Validate a usage document; ``ValueError`` names the key that does not fit."""
+        """Validate a usage document; :class:`UserError` names the source and the dotted key
+        (every quantity a finite number >= 0, ``activeFraction`` at most 1)."""
         if doc is None:
             return cls()
         if not isinstance(doc, Mapping):
-            raise ValueError(f"{source}: expected a mapping with `resources` and `defaults`")
-        unknown = set(doc) - {"resources", "defaults"}
+            raise UserError(
+                f"expected a mapping with `resources` and `defaults`, found {found(doc)}",
+                source=source,
+            )
+        unknown = sorted(str(k) for k in set(doc) - {"resources", "defaults"})
         if unknown:
-            raise ValueError(f"{source}: {sorted(unknown)[0]}: unknown key (resources, defaults)")
-        resources = doc.get("resources") or {}
-        defaults = doc.get("defaults") or {}
+            raise UserError("unknown key (resources, defaults)", source=source, key=unknown[0])
+        # Only a missing or null section is empty: `resources: []` or `defaults: 0` is a slip.
+        resources = {} if doc.get("resources") is None else doc["resources"]
+        defaults = {} if doc.get("defaults") is None else doc["defaults"]
+        if not isinstance(resources, Mapping):
+            raise UserError(
+                f"expected a mapping of resource name or URN -> usage, found {found(resources)}",
+                source=source,
+                key="resources",
+            )
         for where, m in [
             ("defaults", defaults),
             *[(f"resources.{k}", v) for k, v in resources.items()],
         ]:
             if not isinstance(m, Mapping):
-                raise ValueError(f"{source}: {where}: expected a mapping, found {m!r}")
+                raise UserError(f"expected a mapping, found {found(m)}", source=source, key=where)
             for k, v in m.items():
                 if k not in USAGE_KEYS:
-                    raise ValueError(
-                        f"{source}: {where}.{k}: unknown usage key ({', '.join(USAGE_KEYS)})"
+                    raise UserError(
+                        f"unknown usage key ({', '.join(USAGE_KEYS)})",
+                        source=source,
+                        key=f"{where}.{k}",
                     )
-                if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-                    raise ValueError(f"{source}: {where}.{k}: expected a number >= 0, found {v!r}")
+                high = 1.0 if k == "activeFraction" else None
+                numbers.number(v, source=source, key=f"{where}.{k}", low=0.0, high=high)
         return cls(resources=resources, defaults=defaults)
 
 
@@ -838,15 +851,8 @@ def estimate(
 
 
 def load_usage(path: Path | None) -> Usage:
-    """Read a usage file (YAML or JSON); ``ValueError`` names the file and key on bad input."""
+    """Read a usage file (YAML or JSON, through the safe YAML reader); :class:`UserError`
+    names the file and the key on bad input."""
     if path is None:
         return Usage()
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ValueError(f"{path}: cannot read usage file ({err.strerror})") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML/JSON: {err}") from None
-    return Usage.from_doc(doc, str(path))
+    return Usage.from_doc(safe_io.load_yaml(path), str(path))

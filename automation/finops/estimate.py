@@ -6,16 +6,16 @@ engine); :func:`diff`, :func:`to_markdown` and :func:`crossed_budget` are pure.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from automation import numbers, safe_io
 from automation.errors import UserError
 from automation.finops.cost import Estimate, PriceTable, Usage, estimate
+from automation.numbers import found
 
 HOURS_PER_MONTH = 730
 
@@ -76,35 +76,40 @@ class Delta:
 
 
 def load_base(path: Path) -> dict[str, Any]:
-    """A previous ``--json`` estimate; ``UserError`` naming the file and key otherwise."""
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as err:
-        raise UserError(f"cannot read base estimate ({err.strerror})", source=str(path)) from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"not JSON: {err}", source=str(path)) from None
+    """A previous ``--json`` estimate; ``UserError`` naming the file and key otherwise (not
+    UTF-8, not JSON, NaN, a resource without a text ``urn`` or a $/h figure, a negative
+    or non-finite cost, a urn listed twice)."""
+    source = str(path)
+    doc = safe_io.load_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("resources"), list):
         raise UserError(
-            "expected a `summit finops estimate --json` document", source=str(path), key="resources"
+            "expected a `summit finops estimate --json` document (an object with a"
+            f" `resources` list), found {type(doc).__name__}",
+            source=source,
+            key="resources",
         )
+    seen: dict[str, int] = {}
     for i, r in enumerate(doc["resources"]):
-        if (
-            not isinstance(r, dict)
-            or "urn" not in r
-            or not isinstance(r.get("hourly"), int | float)
-        ):
+        key = f"resources[{i}]"
+        if not isinstance(r, dict) or not isinstance(r.get("urn"), str):
+            raise UserError("expected {urn (text), hourly (number)}", source=source, key=key)
+        for text_key in ("name", "type"):
+            if text_key in r and not isinstance(r[text_key], str):
+                raise UserError(
+                    f"expected text, found {found(r[text_key])}",
+                    source=source,
+                    key=f"{key}.{text_key}",
+                )
+        if r["urn"] in seen:
             raise UserError(
-                "expected {urn, hourly (number)}", source=str(path), key=f"resources[{i}]"
+                f"urn listed twice (first at resources[{seen[r['urn']]}])",
+                source=source,
+                key=f"{key}.urn",
             )
-    total = doc.get("total_hourly")
-    if "total_hourly" in doc and (
-        isinstance(total, bool) or not isinstance(total, int | float) or not math.isfinite(total)
-    ):
-        raise UserError(
-            f"expected a finite number, found {json.dumps(total)[:40]}",
-            source=str(path),
-            key="total_hourly",
-        )
+        seen[r["urn"]] = i
+        numbers.number(r.get("hourly"), source=source, key=f"{key}.hourly")
+    if "total_hourly" in doc:
+        numbers.number(doc["total_hourly"], source=source, key="total_hourly")
     return doc
 
 

@@ -5,17 +5,60 @@ The Price List API (boto3 ``pricing``) is served from us-east-1 whatever region 
 ``terms.OnDemand.<offer>.priceDimensions.<dim>.pricePerUnit.USD``. :func:`on_demand_price`
 parses one answer (pure); :func:`refresh` asks for every instance type / class already in the
 table (plus any given) and returns the new table, leaving the file write to the caller.
+
+Answers are untrusted server input: an item that is not JSON, a key holding the wrong kind of
+value or a price that is not a finite decimal >= 0 (``NaN``, ``Infinity``, ``-1``, digits
+that are not ASCII) is an error naming the item and the key, and nothing is written. An
+absent key is simply no on-demand price (the item is listed and keeps its old price).
 """
 
 from __future__ import annotations
 
 import copy
-import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from automation import numbers, safe_io
+from automation.errors import UserError
+from automation.numbers import found
+
 PRICING_REGION = "us-east-1"
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
+SECTIONS = ("ec2", "rds")
+
+
+def check_region(region: str, flag: str = "--region") -> str:
+    """``region`` when it is written like an AWS region (``us-east-1``); else UserError."""
+    if not _REGION.fullmatch(region):
+        raise UserError(f"expected an AWS region like us-east-1, found {found(region)}", key=flag)
+    return region
+
+
+def check_table(doc: Any, source: str) -> dict[str, Any]:
+    """A price table as ``refresh-prices`` reads and rewrites it: ``regions.<region>.ec2``
+    and ``.rds`` map names to $/h (finite numbers >= 0). Other keys are kept as they are."""
+    if not isinstance(doc, dict):
+        raise UserError(f"expected an object, found {found(doc)}", source=source)
+    regions = doc.get("regions", {})
+    if not isinstance(regions, dict):
+        raise UserError(f"expected an object, found {found(regions)}", source=source, key="regions")
+    for region, table in regions.items():
+        where = f"regions.{region}"
+        if not isinstance(table, dict):
+            raise UserError(f"expected an object, found {found(table)}", source=source, key=where)
+        for section in SECTIONS:
+            items = table.get(section, {})
+            if not isinstance(items, dict):
+                raise UserError(
+                    f"expected an object of name -> $/h, found {found(items)}",
+                    source=source,
+                    key=f"{where}.{section}",
+                )
+            for name, price in items.items():
+                numbers.number(price, source=source, key=f"{where}.{section}.{name}")
+    return doc
 
 
 def ec2_filters(instance_type: str, region: str) -> list[dict[str, str]]:
@@ -42,19 +85,48 @@ def rds_filters(
     ]
 
 
-def on_demand_price(price_list: Iterable[str]) -> float | None:
-    """The hourly USD price of the first product with a non-zero on-demand dimension."""
-    for item in price_list:
-        doc = json.loads(item) if isinstance(item, str) else item
-        for offer in ((doc.get("terms") or {}).get("OnDemand") or {}).values():
-            for dim in (offer.get("priceDimensions") or {}).values():
-                usd = (dim.get("pricePerUnit") or {}).get("USD")
-                if (
-                    usd is not None
-                    and float(usd) > 0
-                    and dim.get("unit", "Hrs") in ("Hrs", "Hours")
-                ):
-                    return float(usd)
+def _mapping(value: Any, source: str, key: str) -> Mapping[str, Any]:
+    """``value`` when it is an object, ``{}`` when absent; UserError for anything else."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise UserError(f"expected an object, found {found(value)}", source=source, key=key)
+    return value
+
+
+def _product(item: Any, source: str, key: str) -> Mapping[str, Any]:
+    """One ``PriceList`` entry: a JSON string (or, from a test double, an object)."""
+    doc = safe_io.load_json_text(item, f"{source}: {key}") if isinstance(item, str) else item
+    if not isinstance(doc, Mapping):
+        raise UserError(f"expected a product object, found {found(doc)}", source=source, key=key)
+    return doc
+
+
+def on_demand_price(
+    price_list: Iterable[Any], source: str = "Price List API answer"
+) -> float | None:
+    """The hourly USD price of the first product with a non-zero on-demand dimension; None
+    when no product has one. A malformed product raises :class:`UserError` naming ``source``
+    and the key."""
+    for i, item in enumerate(price_list):
+        at = f"PriceList[{i}]"
+        doc = _product(item, source, at)
+        terms = _mapping(doc.get("terms"), source, f"{at}.terms")
+        for offer_id, offer in _mapping(
+            terms.get("OnDemand"), source, f"{at}.terms.OnDemand"
+        ).items():
+            where = f"{at}.terms.OnDemand.{offer_id}"
+            offer = _mapping(offer, source, where)
+            dims = _mapping(offer.get("priceDimensions"), source, f"{where}.priceDimensions")
+            for dim_id, dim in dims.items():
+                key = f"{where}.priceDimensions.{dim_id}"
+                dim = _mapping(dim, source, key)
+                usd = _mapping(dim.get("pricePerUnit"), source, f"{key}.pricePerUnit").get("USD")
+                if usd is None or dim.get("unit", "Hrs") not in ("Hrs", "Hours"):
+                    continue
+                price = numbers.parse_decimal(usd, source=source, key=f"{key}.pricePerUnit.USD")
+                if price > 0:
+                    return price
     return None
 
 
@@ -85,7 +157,15 @@ def refresh(
                     FormatVersion="aws_v1",
                     MaxResults=10,
                 )
-                price = on_demand_price(resp.get("PriceList") or [])
+                source = f"Price List API answer for {region}/{section}/{name}"
+                if not isinstance(resp, Mapping):
+                    raise UserError(f"expected an object, found {found(resp)}", source=source)
+                items = resp.get("PriceList") or []
+                if not isinstance(items, list):
+                    raise UserError(
+                        f"expected a list, found {found(items)}", source=source, key="PriceList"
+                    )
+                price = on_demand_price(items, source)
                 if price is None:
                     missing.append(f"{region}/{section}/{name}")
                 else:

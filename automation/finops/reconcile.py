@@ -6,11 +6,19 @@ OpenCost's allocation API (``GET /allocation/compute?window=1d&aggregate=namespa
 "ramCost", "pvCost", "totalCost", ...}}]}``. Actual $/h of a namespace is ``totalCost`` over
 the window's hours (``minutes / 60``). :func:`compare` is pure; :func:`fetch_allocation` is the
 only network call.
+
+The answer is untrusted server input: it is read through the safe JSON reader (invalid UTF-8,
+``NaN``, duplicate keys and oversized bodies refused) and every figure must be a finite number
+>= 0, so an odd answer is a clear error (exit 2) naming the key, never a crash or a pass. A
+``user:pass@`` in ``--opencost`` is sent as HTTP basic auth and never printed.
 """
 
 from __future__ import annotations
 
-import json
+import base64
+import http.client
+import math
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,7 +27,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from automation import numbers, safe_io
 from automation.errors import UserError
+from automation.numbers import found
+from components.render.redact import redact_text, redact_url
+
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+"""The largest allocation answer read (a namespace aggregate is a few KB per namespace)."""
+_API_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 
 
 @dataclass(frozen=True)
@@ -39,11 +54,17 @@ class NamespaceDrift:
         return {
             "namespace": self.namespace,
             "estimated_hourly": float(self.estimated),
-            "actual_hourly": None if self.actual is None else float(self.actual),
+            "actual_hourly": None if self.actual is None else _finite(self.actual),
             "drift": self.drift,
             "flagged": self.flagged,
             "note": self.note,
         }
+
+
+def _finite(x: Decimal) -> float | None:
+    """A Decimal as a JSON number, or None when it is beyond a float's range."""
+    value = float(x)
+    return value if math.isfinite(value) else None
 
 
 def opencost_window(seconds: float, flag: str = "--window") -> str:
@@ -57,43 +78,116 @@ def opencost_window(seconds: float, flag: str = "--window") -> str:
     )
 
 
+def check_base_url(url: str, flag: str = "--opencost") -> str:
+    """``url`` when it is an http(s) URL with a host and nothing after the path; otherwise
+    :class:`UserError` naming ``flag`` (the message shows the URL redacted)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError:
+        ok = False
+    clean = all(c.isprintable() and not c.isspace() for c in url)
+    if not ok or not clean or parts.query or parts.fragment:
+        raise UserError(
+            "expected an OpenCost base URL like http://opencost.opencost:9003,"
+            f" found {redact_url(url)}",
+            key=flag,
+        )
+    return url
+
+
+def check_api_path(path: str, flag: str = "--api-path") -> str:
+    """``path`` when it is a plain URL path (``/allocation/compute``); else UserError."""
+    if not _API_PATH.fullmatch(path):
+        raise UserError(f"expected a path like /allocation/compute, found {found(path)}", key=flag)
+    return path
+
+
+def _request(base_url: str, path: str, query: str) -> tuple[urllib.request.Request, str]:
+    """The GET request (credentials in the URL become a basic-auth header) and the URL as
+    messages show it."""
+    parts = urllib.parse.urlsplit(base_url)
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"  # an IPv6 literal
+    if parts.port:
+        netloc += f":{parts.port}"
+    url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + path, query, ""))
+    headers = {"Accept": "application/json"}
+    if parts.username is not None or parts.password is not None:
+        user = urllib.parse.unquote(parts.username or "")
+        secret = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
+        headers["Authorization"] = f"Basic {token}"
+    return urllib.request.Request(url, headers=headers), redact_url(url)
+
+
 def fetch_allocation(
     base_url: str, window: str, *, timeout: float = 10.0, path: str = "/allocation/compute"
-) -> dict[str, Any]:
-    """GET the allocation, aggregated by namespace and accumulated over the window."""
+) -> Any:
+    """GET the allocation, aggregated by namespace and accumulated over the window; the
+    answer parsed by the safe JSON reader (its shape is checked by :func:`actual_hourly`)."""
     query = urllib.parse.urlencode(
         {"window": window, "aggregate": "namespace", "accumulate": "true"}
     )
-    url = base_url.rstrip("/") + path + "?" + query
+    req, shown = _request(check_base_url(base_url), check_api_path(path), query)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            doc = json.loads(resp.read().decode())
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read(MAX_ANSWER_BYTES + 1)
     except urllib.error.HTTPError as err:
-        raise UserError(f"OpenCost answered HTTP {err.code} for {url}", key="--opencost") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as err:
-        raise UserError(f"cannot reach OpenCost at {url}: {err}", key="--opencost") from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"OpenCost returned non-JSON from {url}: {err}", key="--opencost") from None
-    return doc
+        raise UserError(
+            f"OpenCost answered HTTP {err.code} for {shown}", key="--opencost"
+        ) from None
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as err:
+        reason = redact_text(str(getattr(err, "reason", err)))
+        raise UserError(f"cannot reach OpenCost at {shown}: {reason}", key="--opencost") from None
+    source = f"OpenCost answer from {shown}"
+    if len(raw) > MAX_ANSWER_BYTES:
+        raise UserError(f"larger than {MAX_ANSWER_BYTES} bytes", source=source)
+    return safe_io.load_json_text(safe_io.decode_utf8(raw, source), source)
 
 
-def actual_hourly(doc: Mapping[str, Any]) -> dict[str, Decimal]:
-    """Per-namespace $/h from an allocation response (sets of windows are summed)."""
+def _figure(alloc: Mapping[str, Any], name: str, where: str, source: str | None) -> Decimal:
+    value = numbers.number(alloc.get(name), source=source, key=f"{where}.{name}", low=0.0)
+    return Decimal(repr(value))
+
+
+def actual_hourly(doc: Any, source: str | None = None) -> dict[str, Decimal]:
+    """Per-namespace $/h from an allocation response (sets of windows are summed). Every
+    ``totalCost`` and ``minutes`` must be a finite number >= 0, every ``name`` text."""
     if not isinstance(doc, Mapping) or not isinstance(doc.get("data"), list):
-        raise UserError("expected an allocation response with a `data` list", key="data")
+        raise UserError(
+            f"expected an allocation response with a `data` list, found {found(doc)}",
+            source=source,
+            key="data",
+        )
+    code = doc.get("code", 200)
+    if code != 200:
+        raise UserError(f"expected code 200, found {found(code)}", source=source, key="code")
     cost: dict[str, Decimal] = {}
     minutes: dict[str, Decimal] = {}
     for i, step in enumerate(doc["data"]):
         if step is None:
             continue
         if not isinstance(step, Mapping):
-            raise UserError("expected a map of namespace -> allocation", key=f"data[{i}]")
+            raise UserError(
+                f"expected a map of namespace -> allocation, found {found(step)}",
+                source=source,
+                key=f"data[{i}]",
+            )
         for ns, alloc in step.items():
+            where = f"data[{i}].{ns}"
             if not isinstance(alloc, Mapping) or "totalCost" not in alloc:
-                raise UserError("expected an allocation with totalCost", key=f"data[{i}].{ns}")
-            name = str(alloc.get("name") or ns)
-            cost[name] = cost.get(name, Decimal(0)) + Decimal(str(alloc["totalCost"]))
-            minutes[name] = minutes.get(name, Decimal(0)) + Decimal(str(alloc.get("minutes") or 0))
+                raise UserError("expected an allocation with totalCost", source=source, key=where)
+            name = alloc.get("name") or ns
+            if not isinstance(name, str):
+                raise UserError(
+                    f"expected text, found {found(name)}", source=source, key=f"{where}.name"
+                )
+            cost[name] = cost.get(name, Decimal(0)) + _figure(alloc, "totalCost", where, source)
+            m = _figure(alloc, "minutes", where, source) if "minutes" in alloc else Decimal(0)
+            minutes[name] = minutes.get(name, Decimal(0)) + m
     out = {}
     for ns, total in cost.items():
         if minutes[ns] > 0:
@@ -123,6 +217,9 @@ def compare(
             out.append(NamespaceDrift(ns, est, act, None, act > 0, "not in the estimate"))
             continue
         drift = float((act - est) / est)
+        if not math.isfinite(drift):  # beyond what a float holds: flagged, never NaN in JSON
+            out.append(NamespaceDrift(ns, est, act, None, True, "drift beyond any threshold"))
+            continue
         out.append(NamespaceDrift(ns, est, act, drift, abs(drift) > threshold))
     return out
 

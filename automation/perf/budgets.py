@@ -23,11 +23,14 @@ from automation.perf.model import EndpointStats
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 PositiveMs = Annotated[float, Field(gt=0)]
 Percent = Annotated[float, Field(ge=0, le=100)]
+Count = Annotated[int, Field(ge=1, le=1_000_000_000)]
+"""A number of samples or runs: at least 1, and not beyond what any load test makes."""
 
 
 class _Strict(BaseModel):
     # strict: a quoted "250" or a bool where a number belongs is a mistake worth an exit 2.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # allow_inf_nan=False: a budget of inf ms is no budget, whatever produced the document.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Defaults(_Strict):
@@ -36,10 +39,10 @@ class Defaults(_Strict):
     p95_ms: PositiveMs = Field(default=500, description="Absolute p95 budget in milliseconds.")
     p99_ms: PositiveMs | None = Field(default=None, description="Absolute p99 budget (optional).")
     err_rate: Percent = Field(default=1.0, description="Highest allowed error rate, in percent.")
-    min_samples: Annotated[int, Field(ge=1)] = Field(
+    min_samples: Count = Field(
         default=100, description="Fewer requests than this (all runs together) is inconclusive."
     )
-    min_runs: Annotated[int, Field(ge=1)] = Field(
+    min_runs: Count = Field(
         default=1,
         description="Fewer result files measuring the endpoint than this is inconclusive.",
     )
@@ -64,7 +67,7 @@ class EndpointBudget(_Strict):
     p95_ms: PositiveMs | None = None
     p99_ms: PositiveMs | None = None
     err_rate: Percent | None = None
-    min_samples: Annotated[int, Field(ge=1)] | None = None
+    min_samples: Count | None = None
 
     @model_validator(mode="after")
     def _one_matcher(self) -> EndpointBudget:
@@ -110,7 +113,7 @@ class Budget:
             return False
         if self.method is not None and (e.method or "").upper() != self.method:
             return False
-        return _path_regex(self.path).match(_norm(e.path)) is not None
+        return _path_regex(self.path).fullmatch(_norm(e.path)) is not None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for JSON reports."""
@@ -147,7 +150,7 @@ def _path_regex(template: str) -> re.Pattern[str]:
     if rx is None:
         parts = re.split(r"(\{[^/{}]+\})", _norm(template))
         body = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
-        rx = _REGEX_CACHE[template] = re.compile(f"^{body}$")
+        rx = _REGEX_CACHE[template] = re.compile(body)
     return rx
 
 
@@ -168,7 +171,16 @@ def _describe(err: Any) -> str:
         return "unknown key" if err["type"] == "extra_forbidden" else "required key is missing"
     if err["type"] == "value_error":
         return msg
-    return f"{msg[0].lower()}{msg[1:]}, found {err['input']!r} ({type(err['input']).__name__})"
+    return f"{msg[0].lower()}{msg[1:]}, found {_echo(err['input'])} ({type(err['input']).__name__})"
+
+
+def _echo(value: Any) -> str:
+    """A found value for a message: its repr, cut after 40 characters (an int of thousands of
+    digits has no repr at all: Python refuses past 4300 digits)."""
+    if isinstance(value, int) and abs(value) >= 10**40:
+        return "a number of more than 40 digits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def parse_budgets(doc: Any, source: str) -> Budgets:

@@ -9,13 +9,13 @@ the API's, extended: ``pages[]`` beside ``endpoints[]``, overall ``verdict`` ove
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from automation import safe_io
 from automation.errors import UserError
 from automation.perf.budgets import Budgets
 from automation.perf.gate import (
@@ -30,7 +30,7 @@ from automation.perf.gate import (
     overall,
     parse_baseline,
 )
-from automation.perf.ingest import read_result
+from automation.perf.ingest import NotAResult, read_result
 from automation.perf.lhr import DIGEST_KIND, PageRun, parse_lhr, sniff_json
 from automation.perf.model import RunResult
 from automation.perf.report import (
@@ -87,8 +87,8 @@ def read_inputs(paths: Sequence[Path]) -> Inputs:
         else:
             try:
                 api.append(read_result(p))
-            except UserError as err:
-                raise UserError(f"{err}; {EXPECTED_LHR}") from None
+            except NotAResult as err:
+                raise NotAResult(f"{err}; {EXPECTED_LHR}") from None
     if not api and not web:
         raise UserError(
             f"no result file among {len(paths)} given: only digests ({', '.join(skipped)}); "
@@ -149,13 +149,9 @@ def _kind(spec: Any, cls: type) -> Any:
 
 
 def load_baseline_doc(path: Path) -> tuple[Baseline, dict[str, PageMeasurement]]:
-    """Read a baseline JSON written by ``summit perf baseline``: endpoints and pages."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UserError(f"cannot read baseline ({err.strerror})", source=str(path)) from None
-    except (ValueError, UnicodeDecodeError) as err:
-        raise UserError(f"baseline is not JSON ({err})", source=str(path)) from None
+    """Read a baseline JSON written by ``summit perf baseline``: endpoints and pages (the
+    safe JSON reader: bad bytes, NaN, duplicate keys refused; the figures then checked)."""
+    doc = safe_io.load_json(path)
     api = parse_baseline(doc, str(path))
     return api, parse_web_baseline(doc, str(path))
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from automation import numbers
 from automation.errors import UserError
 from automation.perf.budgets import Budget, Budgets
 from automation.perf.digest import Digest
@@ -322,13 +323,32 @@ def build_baseline(
     }
 
 
+_WHOLE = ("runs", "count", "errors")
+_PERCENT = ("err_rate",)
+
+
 def _check_numbers(e: dict[str, Any], keys: Sequence[str], source: str, where: str) -> None:
+    """Each of ``keys`` is null or a finite number >= 0: whole for counts, 0..100 for the
+    error rate (a NaN, negative or infinite baseline would make every comparison pass)."""
     for k in keys:
         v = e.get(k)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-            raise UserError(
-                f"expected a number or null, found {v!r}", source=source, key=f"{where}.{k}"
+        if v is not None:
+            numbers.number(
+                v,
+                source=source,
+                key=f"{where}.{k}",
+                high=100.0 if k in _PERCENT else None,
+                integer=k in _WHOLE,
             )
+    count, errors = e.get("count"), e.get("errors")
+    if count is not None and errors is not None and errors > count:
+        raise UserError(
+            f"{errors} errors but only {count} requests", source=source, key=f"{where}.errors"
+        )
+
+
+def _whole(v: Any) -> int | None:
+    return None if v is None else int(v)
 
 
 def parse_baseline(doc: Any, source: str) -> Baseline:
@@ -349,15 +369,22 @@ def parse_baseline(doc: Any, source: str) -> Baseline:
             raise UserError(
                 "expected an object with a 'name'", source=source, key=f"endpoints[{i}]"
             )
-        keys = ("count", "errors", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms")
+        keys = ("count", "errors", "err_rate", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms")
         _check_numbers(e, keys, source, f"endpoints[{i}]")
+        for k in ("method", "path"):
+            if e.get(k) is not None and not isinstance(e[k], str):
+                raise UserError(
+                    f"expected text or null, found {numbers.found(e[k])}",
+                    source=source,
+                    key=f"endpoints[{i}].{k}",
+                )
         out.append(
             EndpointStats(
                 name=e["name"],
                 method=e.get("method"),
                 path=e.get("path"),
-                count=e.get("count"),
-                errors=e.get("errors"),
+                count=_whole(e.get("count")),
+                errors=_whole(e.get("errors")),
                 p50_ms=e.get("p50_ms"),
                 p90_ms=e.get("p90_ms"),
                 p95_ms=e.get("p95_ms"),
@@ -373,7 +400,10 @@ def parse_baseline(doc: Any, source: str) -> Baseline:
         if not isinstance(m, dict):
             raise UserError("expected an object", source=source, key=f"budgeted.{label}")
         _check_numbers(m, _MEASUREMENT_KEYS, source, f"budgeted.{label}")
-        fields: dict[str, Any] = {k: m.get(k) for k in _MEASUREMENT_KEYS}
+        fields: dict[str, Any] = {
+            k: _whole(m.get(k)) if k in _WHOLE else m.get(k) for k in _MEASUREMENT_KEYS
+        }
+        fields["runs"] = fields["runs"] or 0
         by_label[label] = Measurement(**fields)
     run = RunResult(source=source, kind="baseline", endpoints=tuple(out))
     return Baseline(run=run, by_label=by_label)

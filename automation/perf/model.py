@@ -14,7 +14,7 @@ from automation.perf.digest import Digest
 AGGREGATE = "(all)"
 """Endpoint name for whole-run figures (a k6 summary without per-endpoint submetrics)."""
 
-_METHOD_NAME = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(\S+)$", re.IGNORECASE)
+_METHOD_NAME = re.compile(r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(\S+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def split_endpoint(name: str, url: str | None = None) -> tuple[str | None, str |
     """
     method: str | None = None
     path: str | None = None
-    m = _METHOD_NAME.match(name.strip())
+    m = _METHOD_NAME.fullmatch(name.strip())
     target = name.strip()
     if m:
         method, target = m.group(1).upper(), m.group(2)

@@ -7,12 +7,12 @@ with each point, so the plot's budget line shows when a budget was changed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from automation import numbers, safe_io
 from automation.errors import UserError
 from automation.perf.budgets import Budgets
 from automation.perf.gate import measure
@@ -55,24 +55,28 @@ def read_history(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     out = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for i, line in enumerate(safe_io.read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            entry = json.loads(line)
-        except ValueError as err:
-            raise UserError(f"line {i} is not JSON ({err})", source=str(path)) from None
+            entry = safe_io.load_json_text(line, str(path))
+        except UserError as err:
+            raise UserError(f"line {i} is not JSON ({err.detail})", source=str(path)) from None
         if not isinstance(entry, dict) or not isinstance(entry.get("endpoints"), list):
             raise UserError(
                 f"line {i}: expected an object with an 'endpoints' list",
                 source=str(path),
                 key="endpoints",
             )
+        _check_points(entry["endpoints"], i, str(path))
         try:
-            datetime.fromisoformat(str(entry.get("time")))
+            # With a UTC offset, as history_entry writes: naive and aware times cannot sort.
+            if datetime.fromisoformat(str(entry.get("time"))).tzinfo is None:
+                raise ValueError("no UTC offset")
         except ValueError:
             raise UserError(
-                f"line {i}: expected an ISO timestamp, found {entry.get('time')!r}",
+                f"line {i}: expected an ISO timestamp with a UTC offset,"
+                f" found {numbers.found(entry.get('time'))}",
                 source=str(path),
                 key="time",
             ) from None
@@ -81,15 +85,31 @@ def read_history(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _check_points(endpoints: list[Any], line: int, source: str) -> None:
+    """Each night's endpoint: an object with a text ``name`` and ms figures that are null
+    or finite numbers >= 0 (the plot would draw a NaN as a gap and an inf off the chart)."""
+    for j, ep in enumerate(endpoints):
+        where = f"line {line}: endpoints[{j}]"
+        if not isinstance(ep, dict) or not isinstance(ep.get("name"), str):
+            raise UserError("expected an object with a text 'name'", source=source, key=where)
+        for k in ("p95_ms", "p99_ms", "budget_p95_ms"):
+            if ep.get(k) is not None:
+                numbers.number(ep[k], source=source, key=f"{where}.{k}")
+
+
 def append_history(path: Path, entry: dict[str, Any], *, keep: int | None = None) -> int:
-    """Append ``entry``; with ``keep``, drop the oldest beyond that many. Returns the length."""
-    history = [*read_history(path), entry]
-    if keep is not None and len(history) > keep:
-        history = history[-keep:]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in history), "utf-8")
-    tmp.replace(path)
+    """Append ``entry``; with ``keep``, drop the oldest beyond that many. Returns the length.
+
+    The whole read-modify-write holds the file's lock and the new file replaces the old one
+    atomically (a unique temp file, fsync, rename), so two nights appending at once both
+    land and a reader never sees half a history."""
+    with safe_io.locked(path):
+        history = [*read_history(path), entry]
+        if keep is not None and len(history) > keep:
+            history = history[-keep:]
+        # One line per night; dumps_json refuses a NaN rather than write invalid JSON.
+        text = "".join(safe_io.dumps_json(e, indent=None, sort_keys=True) for e in history)
+        safe_io.atomic_write(path, text, lock=False)
     return len(history)
 
 

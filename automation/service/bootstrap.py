@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,8 @@ from stacks.service_project import runtime_class_problem
 
 PLATFORM_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIR = PLATFORM_ROOT / "templates" / "service"
-DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", re.ASCII)
+"""A DNS-1123 label; always used with ``fullmatch`` (``$`` would accept a trailing newline)."""
 STAGE = "stage"
 ANSWERS = ".copier-answers.yml"
 PACKAGE = "summit-platform"
@@ -113,14 +114,20 @@ def name_problems(name: str, existing: set[str]) -> list[str]:
     problems = []
     if len(name) > 63:
         problems.append(f"expected at most 63 characters, found {len(name)}")
-    if not DNS1123.match(name):
+    if not DNS1123.fullmatch(name):
         problems.append(
             "expected a DNS-1123 label (lowercase letters, digits and '-', starting and ending"
-            f" with a letter or digit), found {name!r}"
+            f" with a letter or digit), found {_shown(name)}"
         )
     if name in existing:
         problems.append(f"a service named {name!r} already exists")
     return problems
+
+
+def _shown(name: str) -> str:
+    """A name as a message shows it: quoted with escapes (a newline shows as ``\\n``), cut
+    after 80 characters."""
+    return repr(name) if len(name) <= 80 else repr(name[:80]) + "..."
 
 
 def next_steps(name: str, path: Path, offline: bool, in_git: bool) -> list[str]:
@@ -308,8 +315,21 @@ def _check_new(name: str, into: Path, team: str, platform_root: Path) -> None:
     problems = name_problems(name, existing)
     if problems:
         raise UserError("; ".join(problems), source=str(into / name), key="name")
-    if not team or not DNS1123.match(team):
-        raise UserError(f"expected a DNS-1123 label, found {team!r}", key="--team")
+    if not team or not DNS1123.fullmatch(team):
+        raise UserError(f"expected a DNS-1123 label, found {_shown(team)}", key="--team")
+
+
+@contextlib.contextmanager
+def _undo_on_failure(dest: Path, into: Path) -> Iterator[None]:
+    """Remove what ``new`` created (the service folder, and ``--into`` when ``new`` created
+    it) if anything in the block fails: bad input, a crash or Ctrl-C leave nothing behind. A
+    mandatory policy violation is raised after the block: those files stay for fixing."""
+    created = next((p for p in [*reversed(into.parents), into] if not p.exists()), None)
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(created or dest, ignore_errors=True)
+        raise
 
 
 def _render(url: str, repo: Path, dest: Path, tag: str, data: dict[str, Any]) -> None:
@@ -348,7 +368,8 @@ def new_service(
 ) -> Report:
     """Validate, render, copy the packs, then plan (offline) or create the stage stack and
     preview it with the packs (cloud lane). Bad input raises UserError before anything is
-    written; a mandatory violation raises CheckFailed after (the files stay for fixing)."""
+    written; any failure after the first write removes what was written; a mandatory
+    violation raises CheckFailed after (the files stay for fixing)."""
     started = time.monotonic()
     into = into.resolve()
     _check_new(name, into, team, platform_root)
@@ -367,25 +388,19 @@ def new_service(
     report = Report(service=name, path=dest)
 
     repo = repo_path or template_repo.default_repo_path()
-    into.mkdir(parents=True, exist_ok=True)
-    with safe_io.locked(repo, timeout=REPO_LOCK_S):  # another run may be rebuilding it
-        tag = template_repo.build(platform_root, template_dir, repo)
-        _render(url, repo, dest, tag, data)
-    report.actions.append(f"built the template repository {repo} at {tag}, served as {url}")
-    report.actions.append(
-        f"rendered the service template {tag} into {dest} ({PACKAGE} {release.version}"
-        f" from the {platform_source}, runtime class {data['runtime_class']})"
-    )
-    packs = copy_policy_packs(dest, platform_root)
-    report.actions.append(
-        f"copied the policy packs ({', '.join(packs)}) into {dest / 'policypacks'}"
-    )
-    in_git = _inside_git(into)
-    if not in_git:
-        _git_commit_all(dest, f"{name}: generated from the service template {tag}")
-        report.actions.append("initialised a git repository and committed (upgrades need git)")
-    log("\n".join(report.actions))
-    _plan_new(report, dest, offline)
+    with _undo_on_failure(dest, into):
+        into.mkdir(parents=True, exist_ok=True)
+        with safe_io.locked(repo, timeout=REPO_LOCK_S):  # another run may be rebuilding it
+            tag = template_repo.build(platform_root, template_dir, repo)
+            _render(url, repo, dest, tag, data)
+        report.actions.append(f"built the template repository {repo} at {tag}, served as {url}")
+        report.actions.append(
+            f"rendered the service template {tag} into {dest} ({PACKAGE} {release.version}"
+            f" from the {platform_source}, runtime class {data['runtime_class']})"
+        )
+        in_git = _copy_packs_and_commit(report, name, dest, into, platform_root, tag)
+        log("\n".join(report.actions))
+        _plan_new(report, dest, offline)
     report.next_steps = next_steps(name, dest, offline, in_git)
     report.elapsed_seconds = time.monotonic() - started
     if report.plan and report.plan.get("mandatory"):
@@ -394,6 +409,22 @@ def new_service(
             + "\n".join(report.plan["violations"])
         )
     return report
+
+
+def _copy_packs_and_commit(
+    report: Report, name: str, dest: Path, into: Path, platform_root: Path, tag: str
+) -> bool:
+    """Copy the platform's packs into the service and commit it when it is outside git;
+    returns whether ``into`` is inside a git work tree."""
+    packs = copy_policy_packs(dest, platform_root)
+    report.actions.append(
+        f"copied the policy packs ({', '.join(packs)}) into {dest / 'policypacks'}"
+    )
+    in_git = _inside_git(into)
+    if not in_git:
+        _git_commit_all(dest, f"{name}: generated from the service template {tag}")
+        report.actions.append("initialised a git repository and committed (upgrades need git)")
+    return in_git
 
 
 def _plan_new(report: Report, dest: Path, offline: bool) -> None:

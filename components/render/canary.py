@@ -63,7 +63,7 @@ def default_steps() -> list[dict[str, Any]]:
     ]
 
 
-_FLAG = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
+_FLAG = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,62}")  # fullmatch: `$` lets "x\n" through
 
 
 class StepError(ValueError):
@@ -314,7 +314,7 @@ def region_flags(
     for flags in overrides.values():
         names.update(flags)
     for name in names:
-        if not _FLAG.match(name):
+        if not _FLAG.fullmatch(name):
             raise ValueError(
                 f"flag name {name!r}: expected a letter then letters, digits, '_', '.' or '-'"
             )
