@@ -15,7 +15,7 @@ from typing import Any
 
 from automation import safe_io
 from automation.errors import UserError
-from stacks.config import ConfigError, StackConfig, from_values, namespace_values
+from stacks.config import PROJECT, ConfigError, StackConfig, from_values, namespace_values
 
 
 def _load_yaml(path: Path) -> Any:
@@ -61,7 +61,19 @@ def load_stack(project_dir: Path | str, stack: str) -> StackConfig:
     project, defaults = project_defaults(project_dir)
     path = project_dir / f"Pulumi.{stack}.yaml"
     raw = read_stack_file(project_dir, stack)
-    return from_values(namespace_values(project, defaults, raw, str(path)), str(path))
+    return from_values(namespace_values(project, defaults, raw, str(path)), str(path), project)
+
+
+def platform_config(project_dir: Path | str, stack: str) -> StackConfig | None:
+    """The platform's typed config of ``stack`` when ``project_dir`` is the platform project;
+    None for any other Pulumi project (a service's own program), whose config the platform's
+    model does not describe. The stack file is read (and checked) either way."""
+    project_dir = Path(project_dir)
+    project, _ = project_defaults(project_dir)
+    if project != PROJECT:
+        read_stack_file(project_dir, stack)
+        return None
+    return load_stack(project_dir, stack)
 
 
 def stack_names(project_dir: Path | str) -> list[str]:

@@ -496,11 +496,11 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _problems(err: ValidationError) -> list[tuple[str, str]]:
+def _problems(err: ValidationError, namespace: str = PROJECT) -> list[tuple[str, str]]:
     problems = []
     for e in err.errors():
         loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        key = f"{PROJECT}:{_dotted(tuple(loc))}" if loc else PROJECT
+        key = f"{namespace}:{_dotted(tuple(loc))}" if loc else namespace
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "missing":
             msg = "required key is missing"
@@ -512,13 +512,14 @@ def _problems(err: ValidationError) -> list[tuple[str, str]]:
     return problems
 
 
-def from_values(values: Mapping[str, Any], source: str) -> StackConfig:
+def from_values(values: Mapping[str, Any], source: str, namespace: str = PROJECT) -> StackConfig:
     """Build the model from the namespace's values (keys without the ``summit-platform:``
-    prefix). ``source`` names the file or origin for error messages."""
+    prefix). ``source`` names the file or origin and ``namespace`` the config namespace the
+    keys were written in, for error messages."""
     try:
         return StackConfig.model_validate(dict(values))
     except ValidationError as err:
-        raise ConfigError(source, _problems(err)) from None
+        raise ConfigError(source, _problems(err, namespace)) from None
 
 
 def namespace_values(

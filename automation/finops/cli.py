@@ -27,7 +27,7 @@ from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, durat
 from automation.plan.analyzer import discover_packs
 from automation.plan.engine import PlanError
 from automation.plan.runner import plan_stack
-from automation.stack_files import load_stack
+from automation.stack_files import load_stack, platform_config
 
 app = options.new_app("finops", "Cost estimates, price refresh and OpenCost reconciliation.")
 previews_app = options.new_app("previews", "Per-PR preview stacks and idle teardown.")
@@ -74,12 +74,13 @@ def estimate_cmd(
         bool, typer.Option("--fail-over-budget", help="Exit 1 above finops.monthlyBudget.")
     ] = False,
 ) -> None:
-    """Plan the stack in the embedded lane and price every resource. --json gives
-    {total_hourly, resources[], unpriced[]}; --markdown a PR comment; else a table."""
+    """Plan the stack of any Pulumi Python project in the embedded lane and price every
+    resource. --json gives {total_hourly, resources[], unpriced[]}; --markdown a PR comment;
+    else a table. The budget (finops.monthlyBudget) is the platform project's."""
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
     project_dir = options.project(cwd)
-    cfg = load_stack(project_dir, stack)
+    cfg = platform_config(project_dir, stack)
     usage = _usage(usage_file)
     base_doc = est_mod.load_base(base) if base else None
     est = _estimate(project_dir, stack, usage)
@@ -90,7 +91,7 @@ def estimate_cmd(
         _print_table(est)
     options.write_json(json_out, est_mod.to_json(est, deltas, base_hourly))
     options.write_markdown(markdown_out, est_mod.to_markdown(est, deltas))
-    budget = cfg.finops.monthly_budget
+    budget = cfg.finops.monthly_budget if cfg else None
     if est_mod.crossed_budget(est.total_hourly, budget, base_total):
         url = webhook or os.environ.get(WEBHOOK_ENV)
         if url and budget is not None:

@@ -21,7 +21,7 @@ from automation.plan.engine import Plan, config_map, run_program
 from automation.plan.provider_check import ProviderCheck, check_plan
 from automation.plan.provider_check.kubernetes import resolve_version
 from automation.stack_files import project_defaults, read_stack_file, stack_names
-from stacks.config import DEFAULT_KUBERNETES_VERSION, from_values, namespace_values
+from stacks.config import DEFAULT_KUBERNETES_VERSION, PROJECT, from_values, namespace_values
 
 
 @dataclass
@@ -77,8 +77,10 @@ def stack_inputs(
     values = namespace_values(project, defaults, raw, str(path))
     if overrides:
         values.update(overrides)
-    if project == "summit-platform" or "regions" in values:
-        from_values(values, str(path))  # raises ConfigError naming file and dotted key
+    if project == PROJECT:
+        # The platform's model describes the platform project only; another project's
+        # program reads its own config (a `regions` key there means whatever it means).
+        from_values(values, str(path), project)  # raises ConfigError naming file and key
     flat: dict[str, Any] = {
         k: v for k, v in raw.items() if ":" in k and not k.startswith(f"{project}:")
     }
