@@ -9,6 +9,7 @@ files), so both see the same defaults and the same errors. Every error names the
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -113,6 +114,38 @@ class KubernetesTarget(_Model):
         return v
 
 
+class EntryConfig(_Model):
+    """Where production traffic enters the region's cluster: the ingress controller's
+    namespace, or the load balancer's source ranges when it targets pods directly (an ALB with
+    IP targets connects from its subnets' addresses). Services marked ``public`` admit it."""
+
+    ingress_namespace: Annotated[str, Field(pattern=_DNS1123.pattern)] | None = Field(
+        default=None, description="Namespace of the ingress controller whose pods forward it."
+    )
+    source_ranges: list[str] = Field(
+        default_factory=list,
+        description="CIDRs the load balancer connects from when it targets pods (its subnets).",
+    )
+
+    @field_validator("source_ranges")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                raise ValueError(
+                    f"expected CIDRs like 10.20.0.0/20 (no host bits set), found {cidr!r}"
+                ) from None
+        return v
+
+    @model_validator(mode="after")
+    def _one(self) -> EntryConfig:
+        if (self.ingress_namespace is None) == (not self.source_ranges):
+            raise ValueError("give exactly one of ingressNamespace or sourceRanges")
+        return self
+
+
 class RegionConfig(_Model):
     """One serving region."""
 
@@ -124,6 +157,10 @@ class RegionConfig(_Model):
     )
     dial: Annotated[int, Field(ge=0, le=100)] = 100
     kubernetes: KubernetesTarget = KubernetesTarget()
+    entry: EntryConfig = Field(
+        default=EntryConfig(ingress_namespace="ingress-nginx"),
+        description="Where production traffic enters the cluster (default: ingress-nginx).",
+    )
 
     @field_validator("endpoint_arn")
     @classmethod
@@ -269,12 +306,36 @@ class ServiceConfig(_Model):
     region_versions: dict[str, str] = Field(
         default_factory=dict, description="Per-region image version (serial deploys)."
     )
+    public: bool = Field(
+        default=False,
+        description="Production traffic reaches it from the region's entry (regions[].entry).",
+    )
+    callers: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Services whose pods may call it: a service of this stack by name, or"
+            " 'namespace/service' for one elsewhere. Nothing else gets in."
+        ),
+    )
 
     @field_validator("name")
     @classmethod
     def _dns(cls, v: str) -> str:
         if not _DNS1123.match(v):
             raise ValueError(f"expected a DNS-1123 name (lowercase, digits, '-'), found {v!r}")
+        return v
+
+    @field_validator("callers")
+    @classmethod
+    def _callers(cls, v: list[str]) -> list[str]:
+        for caller in v:
+            parts = caller.split("/")
+            if len(parts) > 2 or not all(_DNS1123.match(p) for p in parts):
+                raise ValueError(
+                    f"expected 'service' or 'namespace/service' (DNS-1123 names), found {caller!r}"
+                )
+        if len(set(v)) != len(v):
+            raise ValueError(f"each caller once, found {v}")
         return v
 
 
@@ -464,6 +525,13 @@ class StackConfig(_Model):
         svc = [s.name for s in self.services]
         if len(set(svc)) != len(svc):
             raise ValueError(f"services: each name once, found {svc}")
+        for s in self.services:
+            for caller in s.callers:
+                if "/" not in caller and (caller not in svc or caller == s.name):
+                    raise ValueError(
+                        f"services: {s.name}.callers: {caller!r} is not another service of"
+                        f" this stack {svc} (write 'namespace/service' for one elsewhere)"
+                    )
         return self
 
     @property
