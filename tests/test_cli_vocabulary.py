@@ -134,6 +134,7 @@ def test_the_walk_reaches_every_command(summit: typer.Typer) -> None:
     # Every command users have; a new one joins this list (and so the vocabulary walk).
     assert sorted(leaves) == [
         "deploy",
+        "finops budget",
         "finops estimate",
         "finops reconcile",
         "finops refresh-prices",

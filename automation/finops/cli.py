@@ -8,7 +8,9 @@ with ``--fail-over-budget``) -> ``CheckFailed`` (exit 1).
 from __future__ import annotations
 
 import json
+import math
 import os
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,13 +22,14 @@ from rich.table import Table
 
 from automation import options
 from automation.errors import CheckFailed, UserError
-from automation.finops import alerts, previews, prices, reconcile
+from automation.finops import alerts, budget, previews, prices, reconcile
 from automation.finops import estimate as est_mod
 from automation.finops.cost import AWS_PRICES, PriceTable, estimate, load_usage
 from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, duration_option
 from automation.plan.analyzer import discover_packs
 from automation.plan.engine import PlanError
 from automation.plan.runner import plan_stack
+from automation.redact import redact_url
 from automation.stack_files import load_stack, platform_config
 
 app = options.new_app("finops", "Cost estimates, price refresh and OpenCost reconciliation.")
@@ -44,6 +47,25 @@ def _usage(path: Path | None) -> Any:
         return load_usage(path)
     except ValueError as err:
         raise UserError(str(err)) from None
+
+
+def _webhook(flag: str | None) -> str | None:
+    """The webhook to alert (``--webhook``, else the environment), checked before anything
+    runs; no message shows more of it than scheme and host (its path is the secret)."""
+    url, key = (
+        (flag, "--webhook") if flag is not None else (os.environ.get(WEBHOOK_ENV), WEBHOOK_ENV)
+    )
+    if not url:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        ok = False
+    if not ok or any(c.isspace() or not c.isprintable() for c in url):
+        shown = redact_url(url, keep_path=False)
+        raise UserError(f"expected an http(s) webhook URL, found {shown}", key=key)
+    return url
 
 
 def _plan_error(err: Exception, project_dir: Path, stack: str) -> UserError:
@@ -168,9 +190,68 @@ def refresh_prices_cmd(
         typer.echo(f"summit: not found in the Price List API (kept old price): {m}", err=True)
 
 
+@app.command("budget")
+def budget_cmd(
+    stack: Stack,
+    cwd: Cwd = Path("."),
+    headroom: Annotated[
+        float, typer.Option("--headroom", help="Share added to the scaled-out estimate.")
+    ] = budget.HEADROOM,
+    json_out: JsonOut = None,
+) -> None:
+    """Derive a platform stack's monthly budget: its estimate with every service at the HPA
+    floor and fully scaled out (replicas.max), plus headroom, rounded up to $50; shown next
+    to the stack's finops.monthlyBudget."""
+    if not math.isfinite(headroom) or headroom < 0:
+        raise UserError(f"expected a finite share >= 0, found {headroom}", key="--headroom")
+    options.check_output(json_out, "--json")
+    project_dir = options.project(cwd)
+    cfg = platform_config(project_dir, stack)
+    if cfg is None:
+        raise UserError(
+            "budgets (finops.monthlyBudget) are the platform project's", source=str(project_dir)
+        )
+    floor = _estimate(project_dir, stack, load_usage(None))
+    try:
+        scaled = est_mod.plan_resources(
+            project_dir, stack, {"services": budget.at_ceiling(cfg.services)}
+        )
+    except PlanError as err:
+        raise _plan_error(err, project_dir, stack) from None
+    ceiling = estimate(scaled, PriceTable.load(), stack=stack).total_hourly
+    doc = budget.derivation(stack, floor.total_hourly, ceiling, headroom, cfg.finops.monthly_budget)
+    options.write_json(json_out, doc)
+    if json_out is None:
+        configured = cfg.finops.monthly_budget
+        typer.echo(
+            f"{stack}: ${doc['floorMonthly']:,.2f}/month at the HPA floor,"
+            f" ${doc['ceilingMonthly']:,.2f}/month scaled out; with {headroom:.0%} headroom"
+            f" the budget is ${doc['suggestedMonthlyBudget']:,}/month (set: "
+            + ("none" if configured is None else f"${configured:,.2f}")
+            + ")."
+        )
+
+
+def _actuals(urls: list[str], span: str, api_path: str) -> dict[str, Decimal]:
+    """Per-namespace actual $/h over every cluster's OpenCost (a stack spans two clusters)."""
+    total: dict[str, Decimal] = {}
+    for url in urls:
+        for ns, hourly in reconcile.actual_hourly(
+            reconcile.fetch_allocation(url, span, path=api_path)
+        ).items():
+            total[ns] = total.get(ns, Decimal(0)) + hourly
+    return total
+
+
 @app.command("reconcile")
 def reconcile_cmd(
-    opencost: Annotated[str, typer.Option("--opencost", help="OpenCost/Kubecost base URL.")],
+    opencost: Annotated[
+        list[str],
+        typer.Option(
+            "--opencost",
+            help="OpenCost/Kubecost base URL, one per cluster of the stack (repeatable).",
+        ),
+    ],
     window: Annotated[
         Duration, duration_option("--window", "Allocation window, e.g. 1d, 7d, 12h.")
     ] = Duration.of("1d"),
@@ -188,26 +269,46 @@ def reconcile_cmd(
     ] = "/allocation/compute",
     json_out: JsonOut = None,
     markdown_out: MarkdownOut = None,
+    webhook: Webhook = None,
 ) -> None:
-    """Compare OpenCost actuals with the estimate per namespace; exit 1 on drift."""
+    """Compare OpenCost actuals with the estimate per namespace, and the spend rate with the
+    stack's finops.monthlyBudget (a budget alert goes to the webhook); exit 1 on drift or
+    over budget."""
     if threshold <= 0:
         raise UserError(f"expected a threshold > 0, found {threshold}", key="--threshold")
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
+    url = _webhook(webhook)
     span = reconcile.opencost_window(window.seconds, "--window")
     project_dir = options.project(cwd)
+    cfg = platform_config(project_dir, stack)
     usage = _usage(usage_file)
     est = _estimate(project_dir, stack, usage)
-    actual = reconcile.actual_hourly(reconcile.fetch_allocation(opencost, span, path=api_path))
+    actual = _actuals(opencost, span, api_path)
     rows = reconcile.compare(est.by_namespace(), actual, threshold=threshold)
+    spend = budget.check(stack, est, actual, cfg.finops.monthly_budget if cfg else None)
     if json_out is None and markdown_out is None:
         _print_drift(rows, f"{stack} vs OpenCost ({span})")
-    doc = {"window": span, "threshold": threshold, "namespaces": [r.to_json() for r in rows]}
+        typer.echo(budget.to_markdown(spend, span).strip())
+    doc = {
+        "window": span,
+        "threshold": threshold,
+        "namespaces": [r.to_json() for r in rows],
+        "budget": spend.to_json(),
+    }
     options.write_json(json_out, doc)
-    options.write_markdown(markdown_out, reconcile.to_markdown(rows, span, threshold))
+    markdown = reconcile.to_markdown(rows, span, threshold) + budget.to_markdown(spend, span)
+    options.write_markdown(markdown_out, markdown)
+    failed = []
+    if spend.over:
+        if url:
+            alerts.post(url, budget.alert_payload(spend, span))
+        failed.append(f"{stack} spends ${spend.run_rate_monthly:,.2f}/month, over its budget")
     flagged = [r.namespace for r in rows if r.flagged]
     if flagged:
-        raise CheckFailed(f"cost drift beyond {threshold:.0%} in: {', '.join(flagged)}")
+        failed.append(f"cost drift beyond {threshold:.0%} in: {', '.join(flagged)}")
+    if failed:
+        raise CheckFailed("; ".join(failed))
 
 
 def _print_drift(rows: list[Any], title: str) -> None:
