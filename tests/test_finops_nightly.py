@@ -7,10 +7,9 @@ regional cluster) and the webhook are real HTTP servers on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ import yaml
 from conftest import ROOT
 from hypothesis import given
 from hypothesis import strategies as st
+from loopback import Server
 
 from automation.cli import main
 from automation.finops import budget
@@ -27,44 +27,6 @@ from stacks.config import from_values
 
 SECRET = "T0001/B0002/nightlySecretToken42"
 WORKFLOW = ROOT / ".github" / "workflows" / "finops-nightly.yml"
-
-
-class Server:
-    """A loopback HTTP server answering every request with ``body`` (JSON) and ``status``,
-    recording (method, path, body)."""
-
-    def __init__(self, body: Any = None, status: int = 200) -> None:
-        self.body, self.status = body if body is not None else {}, status
-        self.requests: list[tuple[str, str, bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                outer.requests.append((self.command, self.path, self.rfile.read(length)))
-                data = json.dumps(outer.body).encode()
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def allocation(costs: dict[str, float], minutes: float = 1440) -> dict[str, Any]:
@@ -234,3 +196,27 @@ def test_the_nightly_workflow_reconciles_stage_and_prod_and_alerts_from_a_secret
     assert "::add-mask::" in run["run"] and "--opencost" in run["run"]
     assert "--webhook" not in run["run"]  # from the environment, never on a command line
     assert any("upload-artifact" in str(s.get("uses")) for s in steps.values())
+
+
+def test_observed_usage_flows_from_the_nightly_run_to_the_preview_gate() -> None:
+    nightly = yaml.safe_load(WORKFLOW.read_text())
+    (job,) = nightly["jobs"].values()
+    observe = next(s for s in job["steps"] if "summit finops observe" in str(s.get("run")))
+    assert "secrets.PROMETHEUS_URLS" in observe["env"]["PROMETHEUS_URLS"]
+    assert "::add-mask::" in observe["run"] and "--json usage/observed.json" in observe["run"]
+    kept = next(
+        s for s in job["steps"] if str(s.get("with", {}).get("name", "")).startswith("observed")
+    )
+    assert kept["with"]["name"] == "observed-usage-${{ matrix.stack }}"
+    gate = yaml.safe_load((ROOT / ".github" / "workflows" / "finops-gate.yml").read_text())
+    steps = gate["jobs"]["finops"]["steps"]
+    names = [s.get("name") for s in steps]
+    fetch = steps[names.index("Observed usage of stage (right-size hints)")]
+    assert "--name observed-usage-stage" in fetch["run"]
+    # into the folder the preview config's usageFile names, before the preview is planned
+    pack_cfg = json.loads((ROOT / "policypacks/finops/config/preview.json").read_text())
+    usage_file = Path("policypacks/finops") / pack_cfg["right-size-hints"]["usageFile"]
+    assert f"--dir {usage_file.parent}" in fetch["run"]
+    assert names.index("Observed usage of stage (right-size hints)") < names.index(
+        "Preview stack of this PR (embedded lane)"
+    )

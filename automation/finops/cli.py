@@ -22,7 +22,7 @@ from rich.table import Table
 
 from automation import options
 from automation.errors import CheckFailed, UserError
-from automation.finops import alerts, budget, previews, prices, reconcile
+from automation.finops import alerts, budget, observed, previews, prices, reconcile
 from automation.finops import estimate as est_mod
 from automation.finops.cost import AWS_PRICES, PriceTable, estimate, load_usage
 from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, duration_option
@@ -230,6 +230,47 @@ def budget_cmd(
             + ("none" if configured is None else f"${configured:,.2f}")
             + ")."
         )
+
+
+@app.command("observe")
+def observe_cmd(
+    prometheus: Annotated[
+        list[str],
+        typer.Option(
+            "--prometheus", help="Prometheus base URL, one per cluster of the stack (repeatable)."
+        ),
+    ],
+    stack: Stack,
+    cwd: Cwd = Path("."),
+    window: Annotated[
+        Duration, duration_option("--window", "How far back usage is averaged, e.g. 7d.")
+    ] = Duration.of("7d"),
+    json_out: JsonOut = None,
+) -> None:
+    """Observed CPU and memory per pod of each workload in a platform stack's namespaces,
+    from Prometheus (cAdvisor), as a usage file: the right-size hints' usage/observed.json
+    and estimate --usage. Across clusters the busier one counts. Without --json it prints."""
+    options.check_output(json_out, "--json")
+    if window.seconds < 60:
+        raise UserError(f"expected at least 1m, found {window.text}", key="--window")
+    project_dir = options.project(cwd)
+    cfg = platform_config(project_dir, stack)
+    if cfg is None:
+        raise UserError("observe reads the platform project's stacks", source=str(project_dir))
+    namespaces = [r.kubernetes.namespace for r in cfg.regions]
+    span = f"{int(window.seconds)}s"
+    cpu: dict[str, float] = {}
+    memory: dict[str, float] = {}
+    for url in prometheus:
+        source = f"Prometheus answer from {redact_url(url)}"
+        for merged, template in ((cpu, observed.CPU), (memory, observed.MEMORY)):
+            answer = observed.query(url, observed.promql(template, namespaces, span))
+            for name, value in observed.vector(answer, source).items():
+                merged[name] = max(merged.get(name, 0.0), value)
+    doc = observed.usage_doc(cpu, memory)
+    if json_out is None:
+        typer.echo(json.dumps(doc, indent=2))
+    options.write_json(json_out, doc)
 
 
 def _actuals(urls: list[str], span: str, api_path: str) -> dict[str, Decimal]:
