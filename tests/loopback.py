@@ -1,6 +1,6 @@
 """A loopback HTTP stand-in for the servers the FinOps commands talk to (OpenCost, Prometheus's
-query API, a chat webhook): it answers every GET and POST with one JSON body and status and
-records each request. Used with ``with Server(body) as s: ... s.url``."""
+query API, a chat webhook): it answers every GET and POST with one JSON body (or raw bytes)
+and status and records each request. Used with ``with Server(body) as s: ... s.url``."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ class Server:
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 outer.requests.append((self.command, self.path, self.rfile.read(length)))
-                data = json.dumps(outer.body).encode()
+                body = outer.body
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -37,7 +38,9 @@ class Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> Server:
         self.thread.start()

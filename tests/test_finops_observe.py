@@ -15,9 +15,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import fuzz
 import pytest
 import requests
 from conftest import ROOT, require_tool
+from hypothesis import given
+from hypothesis import strategies as st
 from loopback import Server
 
 from automation.cli import main
@@ -184,3 +187,75 @@ def test_unreachable_or_bad_flags_exit_2(capsys) -> None:
         main(["finops", "observe", "--prometheus", secret, "-s", "stage", "--window", "30s"]) == 2
     )
     assert "at least 1m" in capsys.readouterr().err
+
+
+VALID = {
+    "status": "success",
+    "data": {
+        "resultType": "vector",
+        "result": [{"metric": {"container": "gateway"}, "value": [1700000000.0, "0.05"]}],
+    },
+}
+ODD = st.one_of(
+    st.sampled_from(["NaN", "+Inf", "-Inf", "-0.5", "٣", "1_0", "0x10", "", " 1", "1e999"]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+PLACES = [
+    ("status",),
+    ("data",),
+    ("data", "resultType"),
+    ("data", "result"),
+    ("data", "result", 0),
+    ("data", "result", 0, "metric"),
+    ("data", "result", 0, "metric", "container"),
+    ("data", "result", 0, "value"),
+    ("data", "result", 0, "value", 1),
+]
+
+
+def _put(doc: object, place: tuple, value: object) -> object:
+    doc = json.loads(json.dumps(doc))
+    cur = doc
+    for key in place[:-1]:
+        cur = cur[key]
+    cur[place[-1]] = value
+    return doc
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> Iterator[Server]:
+    """One stand-in for every generated answer (a server per example would mostly wait)."""
+    with Server() as server:
+        yield server
+
+
+@pytest.mark.fuzz
+@fuzz.surface_settings()
+@given(
+    st.one_of(
+        st.builds(_put, st.just(VALID), st.sampled_from(PLACES), ODD).map(
+            lambda d: json.dumps(d, allow_nan=True).encode()
+        ),
+        st.integers(0, 150).map(lambda n: json.dumps(VALID).encode()[:n]),  # truncated
+        st.binary(max_size=40).map(lambda b: b'{"status": "' + b + b'"}'),  # odd bytes
+    )
+)
+def test_any_prometheus_answer_is_read_or_refused_cleanly(
+    tmp_path_factory, stand_in: Server, answer: bytes
+) -> None:
+    out = tmp_path_factory.mktemp("fuzz") / "observed.json"
+    stand_in.body = answer
+    argv = ["finops", "observe", "--prometheus", stand_in.url, "-s", "stage"]
+    outcome = fuzz.run("finops-observe", [*argv, "--json", str(out)])
+    fuzz.assert_clean(outcome, allowed=(0, 2), names="Prometheus")
+    if outcome.code == 0:  # what was written holds only finite usage >= 0
+        for usage in json.loads(out.read_text())["resources"].values():
+            assert all(0 <= v < float("inf") for v in usage.values())
+    else:
+        assert not out.exists()  # a refused answer writes nothing

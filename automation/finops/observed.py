@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from automation.errors import UserError
-from automation.redact import redact_text, redact_url
+from automation.redact import redact_text, redact_url, short
 
 _SELECTOR = '{{namespace=~"{ns}", container!="", container!="POD"}}'
 CPU = "avg by (container) (rate(container_cpu_usage_seconds_total" + _SELECTOR + "[{window}]))"
@@ -36,6 +36,8 @@ MEMORY = (
     + "[{window}]))"
 )
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+"""A sample value as Prometheus writes it (ASCII; ``float`` alone also takes "٣" and "1_0")."""
 
 
 def promql(template: str, namespaces: Iterable[str], window: str) -> str:
@@ -94,16 +96,13 @@ def vector(doc: Any, source: str) -> dict[str, float]:
             raise UserError(
                 "expected {metric: {container}, value: [t, v]}", source=source, key=where
             )
-        try:
-            number = float(value[1])
-        except (TypeError, ValueError):
-            number = math.nan
-        if math.isnan(number):
+        text = value[1]
+        if text == "NaN":
             continue  # no samples for this series in the window: nothing observed
-        if not math.isfinite(number) or number < 0:
-            raise UserError(
-                f"expected a finite number >= 0, found {value[1]!r:.30}", source=source, key=where
-            )
+        number = float(text) if isinstance(text, str) and _NUMBER.fullmatch(text) else math.nan
+        if not math.isfinite(number) or number < 0 or name in out:
+            what = "once per container" if name in out else "a finite number >= 0"
+            raise UserError(f"expected {what}, found {short(text)}", source=source, key=where)
         out[name] = number
     return out
 
