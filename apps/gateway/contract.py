@@ -63,6 +63,10 @@ def schemathesis_argv(
         str(seed),
         "--workers",
         "1",
+        # No example database: a run depends on the seed alone, and writes nothing beside
+        # its report (the default keeps one in ./.schemathesis).
+        "--generation-database",
+        "none",
     ]
     if junit is not None:
         argv += ["--report", "junit", "--report-junit-path", str(junit)]
