@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from apps.gateway.app import start
@@ -63,8 +64,7 @@ def schemathesis_argv(
         str(seed),
         "--workers",
         "1",
-        # No example database: a run depends on the seed alone, and writes nothing beside
-        # its report (the default keeps one in ./.schemathesis).
+        # No example database: a run depends on its seed alone.
         "--generation-database",
         "none",
     ]
@@ -81,16 +81,21 @@ def run(
     seed: int = 1,
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
-    """Run Schemathesis against a gateway at ``url``; the report's folder is created."""
+    """Run Schemathesis against a gateway at ``url``; the report's folder is created. It runs
+    in a temporary folder: Schemathesis keeps a cache of failures under ``./.schemathesis``,
+    which must not land in the checkout."""
     if junit is not None:
+        junit = junit.resolve()
         junit.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(
-        schemathesis_argv(url, junit=junit, max_examples=max_examples, seed=seed),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    with tempfile.TemporaryDirectory(prefix="contract-") as scratch:
+        return subprocess.run(
+            schemathesis_argv(url, junit=junit, max_examples=max_examples, seed=seed),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=scratch,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
