@@ -220,3 +220,10 @@ def test_observed_usage_flows_from_the_nightly_run_to_the_preview_gate() -> None
     assert names.index("Observed usage of stage (right-size hints)") < names.index(
         "Preview stack of this PR (embedded lane)"
     )
+
+
+@pytest.mark.parametrize("headroom", ["nan", "-1", "inf"])
+def test_a_bad_headroom_exits_2_before_planning(headroom, capsys) -> None:
+    assert main(["finops", "budget", "-s", "prod", "--headroom", headroom]) == 2
+    err = capsys.readouterr().err
+    assert "--headroom: expected a finite share >= 0" in err and "Traceback" not in err
