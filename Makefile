@@ -10,7 +10,7 @@ STACK ?= dev
 APT_TOOLS := prometheus jq haproxy prometheus-alertmanager chromium
 PYTEST_ARGS ?=
 
-.PHONY: setup tools plan test lint bench fuzz clean
+.PHONY: setup tools plan test lint style types layers bench fuzz clean
 
 $(BIN)/summit: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -45,10 +45,17 @@ plan: setup
 test: setup tools
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-lint: setup
+# lint = style + types + layers; the CI workflow (.github/workflows/ci.yml) runs each as a step.
+lint: style types layers
+
+style: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+types: setup
 	$(BIN)/mypy
+
+layers: setup
 	$(BIN)/lint-imports --no-cache --no-logo
 
 # Every bad-input surface with 10x the generated inputs; prints the inputs tried per surface and

@@ -289,7 +289,18 @@ def load_stack(project_dir: Path | str, stack: str) -> StackConfig:
     project_dir = Path(project_dir)
     pf, _, values = stack_values(project_dir, stack)
     path = project_dir / f"Pulumi.{stack}.yaml"
-    return from_values(values, str(path), secret_keys=pf.secret_keys)
+    return from_values(values, str(path), secret_keys=pf.secret_keys, namespace=pf.name)
+
+
+def platform_config(project_dir: Path | str, stack: str) -> StackConfig | None:
+    """The platform's typed config of ``stack`` when ``project_dir`` is the platform project;
+    None for any other Pulumi project (a service's own program), whose config the platform's
+    model does not describe. The stack file is read (and checked) either way."""
+    project_dir = Path(project_dir)
+    pf, _, _ = stack_values(project_dir, stack)
+    if pf.name != PROJECT:
+        return None
+    return load_stack(project_dir, stack)
 
 
 def stack_names(project_dir: Path | str) -> list[str]:

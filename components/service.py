@@ -12,7 +12,9 @@ watched, reusing the other domains' pieces rather than copying them:
   analysis needs;
 - ``<name>-hpa`` (autoscaling/v2 on the Rollout), ``<name>-pdb`` (policy/v1);
 - ``<name>-deny-ingress`` and ``<name>-allow-ingress`` NetworkPolicies: nothing reaches the
-  service's pods except the gateway/ingress controller and Prometheus;
+  service's pods but its declared callers (``callers``), the region's entry path when it is
+  given one (the ingress controller's namespace, or the load balancer's source ranges) and
+  Prometheus, and only on the service's port;
 - ``<name>-ingress`` (only with ``ingress_host``);
 - ``<name>-monitoring``: a :class:`~components.monitoring_rules.MonitoringRules` for this one
   service (RED, USE, SLO burn-rate rules and its dashboards); the region overview dashboard stays
@@ -25,6 +27,7 @@ composition maps its stack config onto these args in :mod:`stacks.services`.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -54,6 +57,15 @@ _DNS1123_SUBDOMAIN = r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a
 
 class ServiceComponentError(ComponentArgsError):
     """Args that do not fit: one line per problem, each naming the field."""
+
+
+class Caller(ComponentArgs):
+    """A service whose pods may call this one: pods labelled with its name in its namespace."""
+
+    service: Annotated[str, Field(pattern=_DNS1123)]
+    """The calling service's name (its pods' ``app.kubernetes.io/name``)."""
+    namespace: Annotated[str, Field(pattern=_DNS1123)] | None = None
+    """Its namespace (None: this service's own namespace)."""
 
 
 class ServiceComponentArgs(ComponentArgs):
@@ -120,10 +132,14 @@ class ServiceComponentArgs(ComponentArgs):
     """Create an Ingress for this host (the gateway's public name), if set."""
     ingress_class: str = "alb"
     """IngressClass of that Ingress."""
-    ingress_namespace: str = "ingress-nginx"
-    """Namespace of the ingress controller allowed to reach the pods."""
-    gateway_service: str = "gateway"
-    """Service whose pods may call this one (any namespace)."""
+    ingress_namespace: Annotated[str, Field(pattern=_DNS1123)] | None = "ingress-nginx"
+    """Namespace of the ingress controller whose pods may reach the service (None: none; an
+    internal service that only its callers reach)."""
+    entry_cidrs: list[str] = Field(default_factory=list)
+    """Source ranges of a load balancer that targets the pods directly (an ALB with IP
+    targets connects from its subnets): admitted like the ingress controller."""
+    callers: list[Caller] = Field(default_factory=list)
+    """Services whose pods may call this one; no other pod gets in."""
     prometheus_namespace: str = "monitoring"
     """Namespace of Prometheus: allowed to scrape, and where the rules go (unless
     ``rules_namespace``)."""
@@ -195,6 +211,16 @@ class ServiceComponentArgs(ComponentArgs):
     @classmethod
     def _steps(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return render.build_steps(v)
+
+    @field_validator("entry_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                raise ValueError(f"expected a CIDR without host bits, found {cidr!r}") from None
+        return v
 
     @field_validator("max_surge", "max_unavailable", mode="before")
     @classmethod
@@ -424,25 +450,40 @@ def deny_ingress_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
     }
 
 
-def allow_ingress_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
-    """Allow the gateway's pods (any namespace; not for the gateway itself), the ingress
-    controller's namespace and Prometheus to reach the service's port."""
-    name_label = "kubernetes.io/metadata.name"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+"""The label the API server puts on every namespace, with its name (immutable)."""
+
+
+def ingress_sources(a: ServiceComponentArgs) -> list[dict[str, Any]]:
+    """The peers the allow policy admits, in this order: each caller's pods (its name label in
+    its namespace, never any namespace: a pod elsewhere could wear the label), the entry path
+    (the ingress controller's namespace, the load balancer's source ranges) and Prometheus."""
+
+    def in_namespace(ns: str) -> dict[str, Any]:
+        return {"matchLabels": {NAMESPACE_NAME_LABEL: ns}}
+
     sources: list[dict[str, Any]] = [
-        {"namespaceSelector": {"matchLabels": {name_label: a.ingress_namespace}}},
         {
-            "namespaceSelector": {"matchLabels": {name_label: a.prometheus_namespace}},
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
-        },
+            "namespaceSelector": in_namespace(c.namespace or a.namespace),
+            "podSelector": {"matchLabels": {render.APP_LABEL: c.service}},
+        }
+        for c in a.callers
     ]
-    if a.gateway_service != a.name:
-        sources.insert(
-            0,
-            {
-                "namespaceSelector": {},
-                "podSelector": {"matchLabels": {render.APP_LABEL: a.gateway_service}},
-            },
-        )
+    if a.ingress_namespace:
+        sources.append({"namespaceSelector": in_namespace(a.ingress_namespace)})
+    sources += [{"ipBlock": {"cidr": cidr}} for cidr in a.entry_cidrs]
+    sources.append(
+        {
+            "namespaceSelector": in_namespace(a.prometheus_namespace),
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        }
+    )
+    return sources
+
+
+def allow_ingress_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
+    """Allow :func:`ingress_sources` to reach the service's port, and nothing else."""
+    sources = ingress_sources(a)
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

@@ -9,6 +9,7 @@ files), so both see the same defaults and the same errors. Every error names the
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -169,6 +170,38 @@ class KubernetesTarget(_Model):
         return v
 
 
+class EntryConfig(_Model):
+    """Where production traffic enters the region's cluster: the ingress controller's
+    namespace, or the load balancer's source ranges when it targets pods directly (an ALB with
+    IP targets connects from its subnets' addresses). Services marked ``public`` admit it."""
+
+    ingress_namespace: Annotated[str, Field(pattern=_DNS1123.pattern)] | None = Field(
+        default=None, description="Namespace of the ingress controller whose pods forward it."
+    )
+    source_ranges: list[str] = Field(
+        default_factory=list,
+        description="CIDRs the load balancer connects from when it targets pods (its subnets).",
+    )
+
+    @field_validator("source_ranges")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                raise ValueError(
+                    f"expected CIDRs like 10.20.0.0/20 (no host bits set), found {cidr!r}"
+                ) from None
+        return v
+
+    @model_validator(mode="after")
+    def _one(self) -> EntryConfig:
+        if (self.ingress_namespace is None) == (not self.source_ranges):
+            raise ValueError("give exactly one of ingressNamespace or sourceRanges")
+        return self
+
+
 class RegionConfig(_Model):
     """One serving region. Its endpoint (``endpointArn`` or ``endpointStackRef``) is what
     global traffic sends to; a stack with ``traffic.mode: none`` has none."""
@@ -181,6 +214,10 @@ class RegionConfig(_Model):
     )
     dial: Annotated[int, Field(ge=0, le=100)] = 100
     kubernetes: KubernetesTarget = KubernetesTarget()
+    entry: EntryConfig = Field(
+        default=EntryConfig(ingress_namespace="ingress-nginx"),
+        description="Where production traffic enters the cluster (default: ingress-nginx).",
+    )
 
     @field_validator("endpoint_arn")
     @classmethod
@@ -350,6 +387,17 @@ class ServiceConfig(_Model):
         default=None,
         description="Pod runtimeClassName: one of runtimeClasses (none: the node's default).",
     )
+    public: bool = Field(
+        default=False,
+        description="Production traffic reaches it from the region's entry (regions[].entry).",
+    )
+    callers: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Services whose pods may call it: a service of this stack by name, or"
+            " 'namespace/service' for one elsewhere. Nothing else gets in."
+        ),
+    )
 
     @field_validator("name")
     @classmethod
@@ -358,6 +406,19 @@ class ServiceConfig(_Model):
             raise ValueError(
                 f"expected a DNS-1123 name (lowercase, digits, '-'), found {_describe(v)}"
             )
+        return v
+
+    @field_validator("callers")
+    @classmethod
+    def _callers(cls, v: list[str]) -> list[str]:
+        for caller in v:
+            parts = caller.split("/")
+            if len(parts) > 2 or not all(_DNS1123.fullmatch(p) for p in parts):
+                raise ValueError(
+                    f"expected 'service' or 'namespace/service' (DNS-1123 names), found {caller!r}"
+                )
+        if len(set(v)) != len(v):
+            raise ValueError(f"each caller once, found {v}")
         return v
 
 
@@ -696,13 +757,24 @@ class StackConfig(_Model):
         if len(set(svc)) != len(svc):
             raise ValueError(f"services: each name once, found {svc}")
         self._check_dashboard_uids()
+        self._check_service_refs(svc)
+        return self
+
+    def _check_service_refs(self, svc: list[str]) -> None:
+        """What a service names must exist: its runtime class among ``runtimeClasses``, each
+        caller written without a namespace among the stack's other services."""
         for s in self.services:
             if s.runtime_class is not None and s.runtime_class not in self.runtime_classes:
                 raise ValueError(
                     f"services: {s.name}'s runtimeClass {s.runtime_class!r} is not one of"
                     f" runtimeClasses {self.runtime_classes}"
                 )
-        return self
+            for caller in s.callers:
+                if "/" not in caller and (caller not in svc or caller == s.name):
+                    raise ValueError(
+                        f"services: {s.name}.callers: {caller!r} is not another service of"
+                        f" this stack {svc} (write 'namespace/service' for one elsewhere)"
+                    )
 
     def _check_dashboard_uids(self) -> None:
         """Each service's dashboards are ``summit-<prefix><name>-red|use``: Grafana refuses a
@@ -809,17 +881,21 @@ def _clip(msg: str, value: Any) -> str:
 
 
 def _problems(
-    err: ValidationError, secret_keys: Collection[str], *, all_secret: bool = False
+    err: ValidationError,
+    secret_keys: Collection[str],
+    *,
+    all_secret: bool = False,
+    namespace: str = PROJECT,
 ) -> list[tuple[str, str]]:
     problems = []
     for e in err.errors():
         loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        key = f"{PROJECT}:{_dotted(tuple(loc))}" if loc else PROJECT
+        key = f"{namespace}:{_dotted(tuple(loc))}" if loc else namespace
         secret = all_secret or (bool(loc) and loc[0] in secret_keys)
         msg = e["msg"].removeprefix("Value error, ")
         head, sep, tail = msg.partition(": ")
         if not loc and sep and head in TOP_LEVEL_KEYS:  # a cross-check names its key first
-            key, msg = f"{PROJECT}:{head}", tail
+            key, msg = f"{namespace}:{head}", tail
         if e["type"] == "missing":
             msg = "required key is missing"
         elif e["type"] == "extra_forbidden":
@@ -838,16 +914,18 @@ def from_values(
     *,
     secret_keys: Collection[str] = (),
     decrypted: bool = False,
+    namespace: str = PROJECT,
 ) -> StackConfig:
     """Build the model from the namespace's values (keys without the ``summit-platform:``
     prefix). ``source`` names the file or origin for error messages; ``secret_keys`` are the
     keys Pulumi.yaml marks secret (besides :data:`SECRET_KEYS`), whose values no message
-    shows; ``decrypted`` says the values come from a running program (see :class:`Secret`)."""
+    shows; ``decrypted`` says the values come from a running program (see :class:`Secret`);
+    ``namespace`` is the config namespace the keys were written in (for messages)."""
     secrets = {*SECRET_KEYS, *secret_keys}
     try:
         return StackConfig.model_validate(dict(values), context={DECRYPTED: decrypted})
     except ValidationError as err:
-        raise ConfigError(source, _problems(err, secrets)) from None
+        raise ConfigError(source, _problems(err, secrets, namespace=namespace)) from None
 
 
 def secret_problems(key: str, value: Any) -> list[tuple[str, str]]:

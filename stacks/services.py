@@ -4,12 +4,30 @@ provider."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from components.canary_rollout import component_name
-from components.service import ServiceComponent, ServiceComponentArgs
+from components.service import Caller, ServiceComponent, ServiceComponentArgs
 from stacks.config import ServiceConfig, StackConfig
 from stacks.delivery import analysis_settings, region_flags, service_version
 from stacks.observability import metric_contract
 from stacks.region import RegionContext
+
+
+def network_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> dict[str, Any]:
+    """Who may reach the service's pods in ``region``: its declared callers (a bare name is a
+    service of this stack, in the region's namespace) and, when it is ``public``, the region's
+    entry path; ServiceComponent turns these into its NetworkPolicies."""
+    entry = cfg.region(region).entry
+    callers = [
+        Caller(service=c.rpartition("/")[2], namespace=c.rpartition("/")[0] or None)
+        for c in svc.callers
+    ]
+    return {
+        "callers": callers,
+        "ingress_namespace": entry.ingress_namespace if svc.public else None,
+        "entry_cidrs": list(entry.source_ranges) if svc.public else [],
+    }
 
 
 def service_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> ServiceComponentArgs:
@@ -48,6 +66,7 @@ def service_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> ServiceCo
         rules_namespace=o.rule_namespace,
         metric_service=f"{o.service_label_prefix}{svc.name}" if o.service_label_prefix else None,
         alert_labels=dict(o.alert_labels),
+        **network_args(cfg, svc, region),
         rule_selector_labels=dict(o.rule_selector_labels),
         dashboard_label=o.dashboard_label,
         slo_period_days=o.slo_period_days,

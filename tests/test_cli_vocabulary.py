@@ -134,7 +134,9 @@ def test_the_walk_reaches_every_command(summit: typer.Typer) -> None:
     # Every command users have; a new one joins this list (and so the vocabulary walk).
     assert sorted(leaves) == [
         "deploy",
+        "finops budget",
         "finops estimate",
+        "finops observe",
         "finops reconcile",
         "finops refresh-prices",
         "gate",
@@ -173,8 +175,9 @@ def _duration_options(summit: typer.Typer) -> list[tuple[list[str], str]]:
 def test_duration_flags_found_are_the_known_ones(summit: typer.Typer) -> None:
     found = _duration_options(summit)
     assert {flag for _, flag in found} == DURATION_FLAGS
-    # run, simulate x3, pin, gate, deploy, reconcile, previews gc, drill, perf lighthouse
-    assert len(found) == 11
+    # run, simulate x3, pin, gate, deploy, reconcile, observe, previews gc, drill,
+    # perf lighthouse
+    assert len(found) == 12
 
 
 def test_a_bare_number_is_refused_by_every_duration_flag(

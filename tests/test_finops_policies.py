@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pulumi_policy import (
     PolicyProviderResource,
     PolicyResource,
@@ -267,12 +269,24 @@ def test_right_size_ratio_and_observed_usage_with_suggestion():
         {"name": "app", "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "1"}}}
     )
     assert run(p, ROLLOUT, ratio) == [
-        "Rollout 'r' container 'app': cpu limit/request ratio is 10.0 (> 4); raise the request or"
-        " lower the limit."
+        "Rollout 'r' container 'app': cpu limit/request ratio is 10.0 (> 4); suggested: request"
+        " 250m (limit / 4) or limit 400m (request x 4)."
+    ]
+    mem_ratio = rollout(
+        {"name": "app", "resources": {"requests": {"memory": "128Mi"}, "limits": {"memory": "2Gi"}}}
+    )
+    assert run(p, ROLLOUT, mem_ratio) == [
+        "Rollout 'r' container 'app': memory limit/request ratio is 16.0 (> 4); suggested:"
+        " request 512Mi (limit / 4) or limit 512Mi (request x 4)."
     ]
     obs = config(p, observed={"r": {"cpuMillis": 120}})
     msgs = run(p, ROLLOUT, rollout(c(cpu="800m")), obs)
     assert msgs == ["Rollout 'r' requests 800m CPU per pod but uses 120m; suggested request: 150m."]
+    mem_obs = config(p, observed={"r": {"cpuMillis": 700, "memoryMiB": 300}})
+    msgs = run(p, ROLLOUT, rollout(c(cpu="800m", mem="2Gi")), mem_obs)
+    assert msgs == [
+        "Rollout 'r' requests 2048Mi memory per pod but uses 300Mi; suggested request: 360Mi."
+    ]
     # missing usage: no usage hint; override the factor: 800 <= 120 x 10
     assert run(p, ROLLOUT, rollout(c(cpu="800m"))) == []
     assert run(p, ROLLOUT, rollout(c(cpu="800m")), {**obs, "overRequestFactor": 10}) == []
@@ -281,6 +295,25 @@ def test_right_size_ratio_and_observed_usage_with_suggestion():
 def test_suggested_request_rounds_up_with_headroom():
     assert fp.policies.suggested_cpu_request(120, 0.2) == 150
     assert fp.policies.suggested_cpu_request(0, 0.2) == 10
+    assert fp.policies.suggested_memory_request(300, 0.2) == 360
+    assert fp.policies.suggested_memory_request(301, 0.2) == 368  # 361.2 up to 8Mi
+    assert fp.policies.suggested_memory_request(0, 0.2) == 16
+
+
+@given(st.floats(0, 1e6), st.floats(0, 2))
+def test_suggested_requests_cover_usage_plus_headroom(used, headroom):
+    cpu = fp.policies.suggested_cpu_request(used, headroom)
+    assert (
+        cpu >= used * (1 + headroom) - 1e-6
+        and cpu % 10 == 0
+        and cpu - 10 < max(10, used * (1 + headroom))
+    )
+    mem = fp.policies.suggested_memory_request(used, headroom)
+    assert (
+        mem >= used * (1 + headroom) - 1e-6
+        and mem % 8 == 0
+        and mem - 8 < max(16, used * (1 + headroom))
+    )
 
 
 # --- preview-cost-cap ------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from crds import manifest
 from automation.stack_files import load_stack
 from components.service import (
     TOKEN,
+    Caller,
     ServiceComponent,
     ServiceComponentArgs,
     ServiceComponentError,
@@ -102,14 +103,34 @@ def test_hpa_pdb_and_network_policies() -> None:
     deny = m["deny-ingress"]["spec"]
     assert deny["ingress"] == [] and deny["policyTypes"] == ["Ingress"]
     sources = m["allow-ingress"]["spec"]["ingress"][0]["from"]
-    pods = [s.get("podSelector", {}).get("matchLabels") for s in sources]
-    assert {"app.kubernetes.io/name": "gateway"} in pods
     ns = [s["namespaceSelector"].get("matchLabels", {}) for s in sources]
     assert {"kubernetes.io/metadata.name": "monitoring"} in ns
     assert {"kubernetes.io/metadata.name": "ingress-nginx"} in ns
-    # the gateway itself is reached from the ingress controller, not from itself
-    gw = manifests(args(name="gateway"))["allow-ingress"]["spec"]["ingress"][0]["from"]
-    assert all("gateway" not in str(s.get("podSelector")) for s in gw)
+    # no caller is admitted unless declared
+    assert all("podSelector" not in s or "prometheus" in str(s) for s in sources)
+    called = manifests(
+        args(callers=[Caller(service="gateway"), Caller(service="cron", namespace="jobs")])
+    )["allow-ingress"]["spec"]["ingress"][0]["from"]
+    # each caller in its own namespace (the service's when not named), never any namespace
+    assert called[:2] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "demo-svc"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}},
+        },
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "jobs"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "cron"}},
+        },
+    ]
+    # an internal service has no entry path; an ALB targeting pods is admitted by its ranges
+    internal = manifests(args(ingress_namespace=None))["allow-ingress"]["spec"]["ingress"][0]
+    assert "ingress-nginx" not in str(internal) and len(internal["from"]) == 1
+    alb = manifests(args(ingress_namespace=None, entry_cidrs=["10.20.0.0/20"]))
+    assert {"ipBlock": {"cidr": "10.20.0.0/20"}} in alb["allow-ingress"]["spec"]["ingress"][0][
+        "from"
+    ]
+    with pytest.raises(ServiceComponentError, match=r"entry_cidrs.*10\.20\.0\.1/20"):
+        args(entry_cidrs=["10.20.0.1/20"])
 
 
 def test_no_delivery_means_no_rollout_hpa_or_pdb_and_no_namespace_when_shared() -> None:

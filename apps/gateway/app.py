@@ -69,6 +69,8 @@ METRIC = "http_server_request_duration_seconds"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0)
 """Histogram bounds (seconds); ``+Inf`` is added by the client."""
 ANY_ROUTE = "*"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+"""Method label values the request counter keeps; any other method counts as ``OTHER``."""
 ADMIN_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 _CATALOG: list[dict[str, Any]] = [
@@ -156,8 +158,16 @@ def _ingest(_p: dict[str, str], _q: dict[str, list[str]], body: bytes) -> tuple[
     return 202, {"accepted": len(events)}
 
 
+def _number(text: str) -> int | None:
+    """ASCII decimal digits (at most 18) as an int; None for anything else. ``str.isdigit``
+    alone takes "²" and "٣", which ``int`` then refuses (a 500 instead of a 404)."""
+    if 0 < len(text) <= 18 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def _user(p: dict[str, str], _q: dict[str, list[str]], _b: bytes) -> tuple[int, Any]:
-    if not p["id"].isdigit():
+    if _number(p["id"]) is None:
         return 404, {"error": "no such user"}
     return 200, {"id": int(p["id"]), "name": f"user-{p['id']}"}
 
@@ -171,12 +181,16 @@ def _create_order(_p: dict[str, str], _q: dict[str, list[str]], body: bytes) -> 
         doc = json.loads(body or b"{}")
     except ValueError:
         return 400, {"error": "body must be JSON"}
-    return 201, {"id": 4242, "items": len(doc.get("items", [])) if isinstance(doc, dict) else 0}
+    if not isinstance(doc, dict):
+        return 400, {"error": "expected a JSON object {'items': [...]}"}
+    items = doc.get("items", [])
+    if not isinstance(items, list):
+        return 400, {"error": "items must be a list"}
+    return 201, {"id": 4242, "items": len(items)}
 
 
 def _catalog(_p: dict[str, str], q: dict[str, list[str]], _b: bytes) -> tuple[int, Any]:
-    raw = (q.get("page") or ["0"])[0]
-    page = int(raw) if raw.isdigit() else 0
+    page = _number((q.get("page") or ["0"])[0]) or 0
     return 200, {"page": page, "items": _CATALOG[page * 50 : page * 50 + 50]}
 
 
@@ -295,8 +309,10 @@ class GatewayApp:
         start = time.perf_counter()
         url = urlsplit(target)
         path = url.path.rstrip("/") or "/"
-        if path == "/metrics" and method == "GET":
-            return 200, CONTENT_TYPE_LATEST, generate_latest(self.registry)
+        if path == "/metrics":  # the exporter: never observed, never slowed
+            if method in ("GET", "HEAD"):
+                return 200, CONTENT_TYPE_LATEST, generate_latest(self.registry)
+            return 405, "application/json", json.dumps({"error": "method not allowed"}).encode()
         status, payload, template = 404, {"error": "not found"}, "unmatched"
         allowed = False
         for route in ROUTES:
@@ -321,9 +337,21 @@ class GatewayApp:
                 status, payload = 405, {"error": "method not allowed"}
         data = json.dumps(payload).encode()
         code = str(status)
+        # Any method token reaches here (see _Handler): label the unknown ones as one value so
+        # a client cannot grow the counter's label set without bound.
+        label = method if method in METHODS else "OTHER"
         self.duration.labels(self.service, self.region, code).observe(time.perf_counter() - start)
-        self.requests.labels(self.service, self.region, template, method, code).inc()
+        self.requests.labels(self.service, self.region, template, label, code).inc()
         return status, "application/json", data
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods ``path`` serves (the ``Allow`` header of a 405), sorted."""
+    path = urlsplit(path).path.rstrip("/") or "/"
+    found = {r.method for r in ROUTES if r.regex.match(path)}
+    if path == "/metrics":
+        found |= {"GET", "HEAD"}
+    return sorted(found)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -340,11 +368,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
+        if status == 405:
+            self.send_header("Allow", ", ".join(allowed_methods(self.path)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up ``do_<METHOD>`` and answers 501 when it is missing. Every
+        # method goes through the router instead, so a method a path does not serve (TRACE,
+        # QUERY, ...) is a 405 with ``Allow``, as the contract says, never a server error.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request logging: a load test would flood stderr."""

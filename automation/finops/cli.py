@@ -8,6 +8,7 @@ with ``--fail-over-budget``) -> ``CheckFailed`` (exit 1).
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import re
@@ -22,14 +23,14 @@ from rich.table import Table
 
 from automation import options, safe_io
 from automation.errors import CheckFailed, UserError
-from automation.finops import alerts, previews, prices, reconcile
+from automation.finops import alerts, budget, observed, previews, prices, reconcile
 from automation.finops import estimate as est_mod
 from automation.finops.cost import AWS_PRICES, PriceTable, estimate, load_usage
 from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, duration_option
 from automation.plan.analyzer import discover_packs
 from automation.plan.engine import PlanError
 from automation.plan.runner import plan_stack
-from automation.stack_files import load_stack
+from automation.stack_files import load_stack, platform_config
 from components.render import redact
 from components.render.redact import redact_text, redact_url
 
@@ -86,7 +87,7 @@ def estimate_cmd(
     options.check_output(markdown_out, "--markdown")
     url = _webhook(webhook)
     project_dir = options.project(cwd)
-    cfg = load_stack(project_dir, stack)
+    cfg = platform_config(project_dir, stack)
     usage = load_usage(usage_file)
     base_doc = est_mod.load_base(base) if base else None
     est = _estimate(project_dir, stack, usage)
@@ -96,17 +97,18 @@ def estimate_cmd(
     # Every report is computed before any is written: a failure writes none.
     doc = est_mod.to_json(est, deltas, base_hourly)
     markdown = est_mod.to_markdown(est, deltas)
-    budget = cfg.finops.monthly_budget
-    crossed = est_mod.crossed_budget(est.total_hourly, budget, base_total)
+    monthly_budget = cfg.finops.monthly_budget if cfg else None
+    crossed = est_mod.crossed_budget(est.total_hourly, monthly_budget, base_total)
     if json_out is None and markdown_out is None:
         _print_table(est)
     options.write_json(json_out, doc)
     options.write_markdown(markdown_out, markdown)
     if crossed:
-        if url and budget is not None:
-            alerts.post(url, alerts.budget_payload(stack, est.total_hourly, budget))
+        if url and monthly_budget is not None:
+            alerts.post(url, alerts.budget_payload(stack, est.total_hourly, monthly_budget))
         typer.echo(
-            f"summit: {stack} estimate crosses its monthly budget of ${budget:,.2f}", err=True
+            f"summit: {stack} estimate crosses its monthly budget of ${monthly_budget:,.2f}",
+            err=True,
         )
         if fail_over_budget:
             raise CheckFailed(f"{stack}: estimate over budget")
@@ -177,9 +179,110 @@ def refresh_prices_cmd(
         typer.echo(f"summit: not found in the Price List API (kept old price): {m}", err=True)
 
 
+@app.command("budget")
+def budget_cmd(
+    stack: Stack,
+    cwd: Cwd = Path("."),
+    headroom: Annotated[
+        float, typer.Option("--headroom", help="Share added to the scaled-out estimate.")
+    ] = budget.HEADROOM,
+    json_out: JsonOut = None,
+) -> None:
+    """Derive a platform stack's monthly budget: its estimate with every service at the HPA
+    floor and fully scaled out (replicas.max), plus headroom, rounded up to $50; shown next
+    to the stack's finops.monthlyBudget."""
+    if not math.isfinite(headroom) or headroom < 0:
+        raise UserError(f"expected a finite share >= 0, found {headroom}", key="--headroom")
+    options.check_output(json_out, "--json")
+    project_dir = options.project(cwd)
+    cfg = platform_config(project_dir, stack)
+    if cfg is None:
+        raise UserError(
+            "budgets (finops.monthlyBudget) are the platform project's", source=str(project_dir)
+        )
+    floor = _estimate(project_dir, stack, load_usage(None))
+    try:
+        scaled = est_mod.plan_resources(
+            project_dir, stack, {"services": budget.at_ceiling(cfg.services)}
+        )
+    except PlanError as err:
+        raise _plan_error(err, project_dir, stack) from None
+    ceiling = estimate(scaled, PriceTable.load(), stack=stack).total_hourly
+    doc = budget.derivation(stack, floor.total_hourly, ceiling, headroom, cfg.finops.monthly_budget)
+    options.write_json(json_out, doc)
+    if json_out is None:
+        configured = cfg.finops.monthly_budget
+        typer.echo(
+            f"{stack}: ${doc['floorMonthly']:,.2f}/month at the HPA floor,"
+            f" ${doc['ceilingMonthly']:,.2f}/month scaled out; with {headroom:.0%} headroom"
+            f" the budget is ${doc['suggestedMonthlyBudget']:,}/month (set: "
+            + ("none" if configured is None else f"${configured:,.2f}")
+            + ")."
+        )
+
+
+@app.command("observe")
+def observe_cmd(
+    prometheus: Annotated[
+        list[str],
+        typer.Option(
+            "--prometheus", help="Prometheus base URL, one per cluster of the stack (repeatable)."
+        ),
+    ],
+    stack: Stack,
+    cwd: Cwd = Path("."),
+    window: Annotated[
+        Duration, duration_option("--window", "How far back usage is averaged, e.g. 7d.")
+    ] = Duration.of("7d"),
+    json_out: JsonOut = None,
+) -> None:
+    """Observed CPU and memory per pod of each workload in a platform stack's namespaces,
+    from Prometheus (cAdvisor), as a usage file: the right-size hints' usage/observed.json
+    and estimate --usage. Across clusters the busier one counts. Without --json it prints."""
+    options.check_output(json_out, "--json")
+    if window.seconds < 60:
+        raise UserError(f"expected at least 1m, found {window.text}", key="--window")
+    project_dir = options.project(cwd)
+    cfg = platform_config(project_dir, stack)
+    if cfg is None:
+        raise UserError("observe reads the platform project's stacks", source=str(project_dir))
+    namespaces = [r.kubernetes.namespace for r in cfg.regions]
+    span = f"{int(window.seconds)}s"
+    cpu: dict[str, float] = {}
+    memory: dict[str, float] = {}
+    for url in prometheus:
+        source = f"Prometheus answer from {redact_url(url)}"
+        for merged, template in ((cpu, observed.CPU), (memory, observed.MEMORY)):
+            answer = observed.query(url, observed.promql(template, namespaces, span))
+            for name, value in observed.vector(answer, source).items():
+                merged[name] = max(merged.get(name, 0.0), value)
+    doc = observed.usage_doc(cpu, memory)
+    if json_out is None:
+        typer.echo(json.dumps(doc, indent=2))
+    options.write_json(json_out, doc)
+
+
+def _actuals(urls: list[str], span: str, api_path: str) -> dict[str, Decimal]:
+    """Per-namespace actual $/h over every cluster's OpenCost (a stack spans two clusters).
+    Each answer is untrusted input, checked whole before it is used."""
+    total: dict[str, Decimal] = {}
+    for url in urls:
+        answer = reconcile.fetch_allocation(url, span, path=api_path)
+        source = f"OpenCost answer from {redact_url(url)}"
+        for ns, hourly in reconcile.actual_hourly(answer, source).items():
+            total[ns] = total.get(ns, Decimal(0)) + hourly
+    return total
+
+
 @app.command("reconcile")
 def reconcile_cmd(
-    opencost: Annotated[str, typer.Option("--opencost", help="OpenCost/Kubecost base URL.")],
+    opencost: Annotated[
+        list[str],
+        typer.Option(
+            "--opencost",
+            help="OpenCost/Kubecost base URL, one per cluster of the stack (repeatable).",
+        ),
+    ],
     window: Annotated[
         Duration, duration_option("--window", "Allocation window, e.g. 1d, 7d, 12h.")
     ] = Duration.of("1d"),
@@ -197,31 +300,57 @@ def reconcile_cmd(
     ] = "/allocation/compute",
     json_out: JsonOut = None,
     markdown_out: MarkdownOut = None,
+    webhook: Webhook = None,
 ) -> None:
-    """Compare OpenCost actuals with the estimate per namespace; exit 1 on drift."""
+    """Compare OpenCost actuals with the estimate per namespace, and the spend rate with the
+    stack's finops.monthlyBudget (a budget alert goes to the webhook); exit 1 on drift or
+    over budget."""
     if not math.isfinite(threshold) or threshold <= 0:
         raise UserError(f"expected a finite threshold > 0, found {threshold}", key="--threshold")
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
+    url = _webhook(webhook)
     span = reconcile.opencost_window(window.seconds, "--window")
-    reconcile.check_base_url(opencost)
+    for base_url in opencost:
+        reconcile.check_base_url(base_url)
     reconcile.check_api_path(api_path)
     project_dir = options.project(cwd)
+    cfg = platform_config(project_dir, stack)
     usage = load_usage(usage_file)
-    # The answer is read and checked before the (slower) plan: a bad answer costs nothing.
-    answer = reconcile.fetch_allocation(opencost, span, path=api_path)
-    actual = reconcile.actual_hourly(answer, f"OpenCost answer from {redact_url(opencost)}")
+    # The answers are read and checked before the (slower) plan: a bad answer costs nothing.
+    actual = _actuals(opencost, span, api_path)
     est = _estimate(project_dir, stack, usage)
     rows = reconcile.compare(est.by_namespace(), actual, threshold=threshold)
-    doc = {"window": span, "threshold": threshold, "namespaces": [r.to_json() for r in rows]}
-    markdown = reconcile.to_markdown(rows, span, threshold)
+    spend = budget.check(stack, est, actual, cfg.finops.monthly_budget if cfg else None)
+    doc = {
+        "window": span,
+        "threshold": threshold,
+        "namespaces": [r.to_json() for r in rows],
+        "budget": spend.to_json(),
+    }
+    markdown = reconcile.to_markdown(rows, span, threshold) + budget.to_markdown(spend, span)
     if json_out is None and markdown_out is None:
         _print_drift(rows, f"{stack} vs OpenCost ({span})")
+        typer.echo(budget.to_markdown(spend, span).strip())
     options.write_json(json_out, doc)
     options.write_markdown(markdown_out, markdown)
+    _reconcile_verdict(stack, rows, spend, span, threshold, url)
+
+
+def _reconcile_verdict(
+    stack: str, rows: list[Any], spend: Any, span: str, threshold: float, url: str | None
+) -> None:
+    """Alert the webhook when over budget; exit 1 (CheckFailed) on drift or over budget."""
+    failed = []
+    if spend.over:
+        if url:
+            alerts.post(url, budget.alert_payload(spend, span))
+        failed.append(f"{stack} spends ${spend.run_rate_monthly:,.2f}/month, over its budget")
     flagged = [r.namespace for r in rows if r.flagged]
     if flagged:
-        raise CheckFailed(f"cost drift beyond {threshold:.0%} in: {', '.join(flagged)}")
+        failed.append(f"cost drift beyond {threshold:.0%} in: {', '.join(flagged)}")
+    if failed:
+        raise CheckFailed("; ".join(failed))
 
 
 def _print_drift(rows: list[Any], title: str) -> None:

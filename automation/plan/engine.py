@@ -22,7 +22,7 @@ import os
 import runpy
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -289,10 +289,19 @@ class RecordingMonitor(pm.MockMonitor):
     """The SDK's mock monitor, extended to keep what the engine would keep: parents,
     providers, dependencies, wire-encoded inputs and options, with engine URNs."""
 
-    def __init__(self, mocks: _Mocks, stack: str, project: str):
+    def __init__(
+        self,
+        mocks: _Mocks,
+        stack: str,
+        project: str,
+        config: Mapping[str, str] | None = None,
+        secret_keys: Sequence[str] = (),
+    ):
         super().__init__(mocks)  # type: ignore[arg-type]
         self.stack = stack
         self.project = project
+        self.config = dict(config or {})
+        self.secret_keys = set(secret_keys)
         self.records: list[RecordedResource] = []
         self.by_urn: dict[str, RecordedResource] = {}
         self.stack_outputs: dict[str, Any] = {}
@@ -322,13 +331,24 @@ class RecordingMonitor(pm.MockMonitor):
             property_dependencies={},
             options={"default": True},
             id=pid,
-            wire_inputs=_struct({"version": version} if version else {}),
+            wire_inputs=_struct(self._default_provider_inputs(package, version)),
             wire_outputs=_struct(outs),
         )
         self._keep(rec)
         ref = f"{urn}::{pid}"
         self.default_providers[key] = ref
         return ref
+
+    def _default_provider_inputs(self, package: str, version: str) -> dict[str, Any]:
+        """What the engine gives a default provider: the stack's ``<package>:<key>`` config
+        (``aws:region`` -> ``region``), as the config map holds it; secrets are left out
+        (the embedded lane holds only their ciphertext)."""
+        inputs: dict[str, Any] = {"version": version} if version else {}
+        prefix = f"{package}:"
+        for key, value in sorted(self.config.items()):
+            if key.startswith(prefix) and key not in self.secret_keys:
+                inputs[key[len(prefix) :]] = value
+        return inputs
 
     def _keep(self, rec: RecordedResource) -> None:
         if rec.urn in self.by_urn:
@@ -495,7 +515,7 @@ def config_map(project: str, values: Mapping[str, Any]) -> dict[str, str]:
 
 def _configure_mocks(stack: str, project: str, config: Mapping[str, str], secret_keys: list[str]):
     """Point the SDK's runtime settings at a fresh recording monitor with this run's config."""
-    monitor = RecordingMonitor(_Mocks(stack, project), stack, project)
+    monitor = RecordingMonitor(_Mocks(stack, project), stack, project, config, secret_keys)
     features = set(monitor.GetDeploymentInfo(empty_pb2.Empty()).supportedFeatures)
     settings = pm.MockSettings(
         monitor=monitor,

@@ -76,8 +76,10 @@ def stack_inputs(
     path = project_dir / f"Pulumi.{stack}.yaml"
     if overrides:
         values.update(overrides)
-    if project == PROJECT or "regions" in values:
-        # raises ConfigError naming file and dotted key
+    if project == PROJECT:
+        # The platform's model describes the platform project only; another project's
+        # program reads its own config (a `regions` key there means whatever it means).
+        # Raises ConfigError naming the file and the dotted key.
         from_values(values, str(path), secret_keys=pf.secret_keys)
     flat: dict[str, Any] = {
         k: v for k, v in raw.items() if ":" in k and not k.startswith(f"{project}:")

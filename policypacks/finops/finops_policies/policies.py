@@ -412,10 +412,25 @@ def suggested_cpu_request(observed_millis: float, headroom: float) -> int:
     return max(10, math.ceil(observed_millis * (1 + headroom) / 10.0) * 10)
 
 
+def suggested_memory_request(observed_mib: float, headroom: float) -> int:
+    """A memory request (MiB) for observed usage plus headroom, rounded up to 8Mi (at least
+    16Mi)."""
+    return max(16, math.ceil(observed_mib * (1 + headroom) / 8.0) * 8)
+
+
+def _quantity(what: str, amount: float) -> str:
+    """A request or limit as the hint shows it: ``250m`` CPU, ``384Mi`` memory."""
+    if what == "cpu":
+        return f"{max(10, math.ceil(amount / 10.0) * 10)}m"
+    return f"{max(16, math.ceil(amount / 2**20))}Mi"
+
+
 def _observed(cfg: Mapping[str, Any], name: str, metadata_name: str | None) -> Mapping[str, Any]:
     obs = dict(cfg.get("observed") or {})
     path = cfg.get("usageFile")
     if path:
+        # Relative to the pack's folder (the working directory the engine runs packs in);
+        # no file means no observations yet, never a failure.
         try:
             doc = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError):
@@ -424,45 +439,77 @@ def _observed(cfg: Mapping[str, Any], name: str, metadata_name: str | None) -> M
     return obs.get(name) or (obs.get(metadata_name) if metadata_name else None) or {}
 
 
-def _check_right_size(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    cfg = args.get_config()
-    pairs = _workload_containers(args)
-    if not pairs:
-        return
-    max_ratio = float(cfg["maxLimitRequestRatio"])
+def _ratio_hints(args: ResourceValidationArgs, pairs: list[Any], max_ratio: float) -> list[str]:
+    """Containers whose limit dwarfs their request, each with the two values that fix it."""
+    out = []
     for kind, c in pairs:
         res = c.get("resources") or {}
         req, lim = res.get("requests") or {}, res.get("limits") or {}
         for what, parse in (("cpu", cost.cpu_millis), ("memory", cost.memory_bytes)):
             r, limit = parse(req.get(what)), parse(lim.get(what))
             if r and limit and limit / r > max_ratio:
-                report_violation(
+                out.append(
                     f"{_who(args, kind, c)}: {what} limit/request ratio is {limit / r:.1f}"
-                    f" (> {max_ratio:g}); raise the request or lower the limit."
+                    f" (> {max_ratio:g}); suggested: request {_quantity(what, limit / max_ratio)}"
+                    f" (limit / {max_ratio:g}) or limit {_quantity(what, r * max_ratio)}"
+                    f" (request x {max_ratio:g})."
                 )
+    return out
+
+
+def _usage_hints(
+    args: ResourceValidationArgs, pairs: list[Any], cfg: Mapping[str, Any]
+) -> list[str]:
+    """Pods that request far more than they were observed to use, with a suggested request."""
     meta_name = (args.props.get("metadata") or {}).get("name")
     obs = _observed(cfg, args.name, meta_name)
-    if "cpuMillis" not in obs:
-        return
-    used = float(obs["cpuMillis"])
-    total = 0.0
-    for kind, c in pairs:
-        if kind != "initContainer":
-            total += (
-                cost.cpu_millis(((c.get("resources") or {}).get("requests") or {}).get("cpu")) or 0
+    factor, headroom = float(cfg["overRequestFactor"]), float(cfg["headroom"])
+    wk = cost.WORKLOAD_KINDS[args.resource_type]
+    out = []
+    for what, key, parse, unit in (
+        ("CPU", "cpuMillis", cost.cpu_millis, 1.0),
+        ("memory", "memoryMiB", cost.memory_bytes, 2**20),
+    ):
+        if key not in obs:
+            continue
+        used = float(obs[key])
+        total = (
+            sum(
+                (parse(((c.get("resources") or {}).get("requests") or {}).get(what.lower())) or 0)
+                for kind, c in pairs
+                if kind != "initContainer"
             )
-    factor = float(cfg["overRequestFactor"])
-    if total > 0 and total > used * factor:
-        suggested = suggested_cpu_request(used, float(cfg["headroom"]))
-        report_violation(
-            f"{cost.WORKLOAD_KINDS[args.resource_type]} '{args.name}' requests {total:g}m CPU per"
-            f" pod but uses {used:g}m; suggested request: {suggested}m."
+            / unit
         )
+        if total > 0 and total > used * factor:
+            if what == "CPU":
+                shown, suggested = "m", f"{suggested_cpu_request(used, headroom)}m"
+            else:
+                shown, suggested = "Mi", f"{suggested_memory_request(used, headroom)}Mi"
+            out.append(
+                f"{wk} '{args.name}' requests {total:g}{shown} {what} per pod but uses"
+                f" {used:g}{shown}; suggested request: {suggested}."
+            )
+    return out
+
+
+def _check_right_size(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    cfg = args.get_config()
+    pairs = _workload_containers(args)
+    if not pairs:
+        return
+    for hint in _ratio_hints(args, pairs, float(cfg["maxLimitRequestRatio"])):
+        report_violation(hint)
+    for hint in _usage_hints(args, pairs, cfg):
+        report_violation(hint)
 
 
 right_size_hints = ResourceValidationPolicy(
     name="right-size-hints",
-    description="Hints where limits dwarf requests or requests dwarf observed usage.",
+    description=(
+        "Hints, each with a suggested value, where limits dwarf requests or requests dwarf"
+        " observed usage."
+    ),
     validate=_check_right_size,
     enforcement_level=EnforcementLevel.ADVISORY,
     remediation_steps="Apply the suggested request; re-check after a week of usage data.",
@@ -476,7 +523,14 @@ right_size_hints = ResourceValidationPolicy(
                 "description": "Workload name -> {cpuMillis, memoryMiB} observed per pod.",
                 "additionalProperties": {"type": "object"},
             },
-            "usageFile": {"type": "string", "description": "A JSON usage file to read instead."},
+            "usageFile": {
+                "type": "string",
+                "description": (
+                    "A JSON usage file ({resources: {name: {cpuMillis, memoryMiB}}}, what"
+                    " `summit finops observe` writes), relative to the pack's folder; read"
+                    " when present, `observed` wins."
+                ),
+            },
         }
     ),
 )
