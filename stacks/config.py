@@ -9,6 +9,8 @@ files), so both see the same defaults and the same errors. Every error names the
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import math
 import re
@@ -144,6 +146,53 @@ class HealthCheckConfig(_Model):
     threshold_count: Annotated[int, Field(ge=1, le=10)] = 3
 
 
+PIN_MAX_SECONDS = 3600
+"""A pin lasts at most 60 minutes (``expiresAt`` - ``at``)."""
+
+
+def _pin_time(value: Any) -> dt.datetime:
+    """An ISO 8601 time (``2026-11-27T12:00:00Z``; no zone means UTC) or a YAML timestamp."""
+    if isinstance(value, str) and value.isascii():
+        with contextlib.suppress(ValueError):  # not a time: refused below, naming the value
+            value = dt.datetime.fromisoformat(value.strip())
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    # Numbers are refused: seconds and milliseconds look alike, and the pin writes ISO 8601.
+    raise ValueError(f"expected an ISO 8601 time like 2026-11-27T12:00:00Z, found {value!r:.40}")
+
+
+class TrafficPin(_Model):
+    """A manual pin written by ``summit traffic pin``: fixed shares of traffic (percent, over
+    exactly the stack's regions, adding to 100) with a reason, until ``expiresAt``, at most
+    60 minutes after ``at``."""
+
+    shares: dict[str, Annotated[int, Field(strict=True, ge=0, le=100)]] = Field(
+        description="Share of traffic per region, whole percents adding to 100."
+    )
+    reason: Annotated[str, Field(min_length=1)] = Field(description="Why (required).")
+    by: Annotated[str, Field(min_length=1)] = Field(default="unknown", description="Who.")
+    at: dt.datetime = Field(description="When the pin was set (ISO 8601).")
+    expires_at: dt.datetime = Field(description="When it ends, at most 60 minutes after `at`.")
+
+    @field_validator("at", "expires_at", mode="before")
+    @classmethod
+    def _time(cls, v: Any) -> dt.datetime:
+        return _pin_time(v)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> TrafficPin:
+        total = sum(self.shares.values())
+        if total != 100:
+            raise ValueError(f"shares: expected whole percents adding to 100, found {total}")
+        ttl = (self.expires_at - self.at).total_seconds()
+        if not 0 < ttl <= PIN_MAX_SECONDS:
+            raise ValueError(
+                "expiresAt: expected a time after `at` and at most 60 minutes after it, found"
+                f" at {self.at.isoformat()} and expiresAt {self.expires_at.isoformat()}"
+            )
+        return self
+
+
 class TrafficConfig(_Model):
     """How global traffic reaches the regions and the guardrails that bound steering."""
 
@@ -156,7 +205,7 @@ class TrafficConfig(_Model):
     dns_zone_id: str | None = Field(default=None, description="Route53 zone (route53 mode).")
     dns_name: str | None = Field(default=None, description="Record name (route53 mode).")
     dns_ttl: Annotated[int, Field(ge=1, le=60)] = 60
-    pin: dict[str, Any] | None = Field(
+    pin: TrafficPin | None = Field(
         default=None, description="Manual pin written by `summit traffic pin` (with expiry)."
     )
     breach_hold: Annotated[int, Field(ge=1, le=20)] = Field(
@@ -436,6 +485,12 @@ class StackConfig(_Model):
             self.traffic.dns_zone_id and self.traffic.dns_name
         ):
             raise ValueError("traffic: route53 mode needs dnsZoneId and dnsName")
+        pin = self.traffic.pin
+        if pin is not None and sorted(pin.shares) != sorted(names):
+            raise ValueError(
+                f"traffic.pin.shares: expected a share for each of the regions {names},"
+                f" found {sorted(pin.shares)}"
+            )
         for region, kc in self.kubeconfigs.items():
             if region not in names:
                 raise ValueError(f"kubeconfigs: {region!r} is not one of the regions {names}")

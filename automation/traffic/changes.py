@@ -1,0 +1,175 @@
+"""Audited changes to a stack's traffic config: ``summit traffic pin``, ``unpin`` and ``apply``.
+
+Each change runs under the stack file's lock (:func:`automation.safe_io.locked`), so two
+commands on one stack never interleave their read-modify-write; reads the value it changes
+under that lock (a pin and an unpin at once both land, in some order, never a mix); checks the
+stack config the change would leave against the config model; writes an audit intent, makes
+the change, and completes the audit entry (:mod:`automation.traffic.audit`).
+
+Where the change goes: the stack file itself (``--offline``, :class:`OfflineConfig`: the
+original formatting kept, undone byte for byte if the audit entry cannot be completed), or
+the Automation API (:class:`AutomationConfig`: whole values in one ``config set-all --json``
+call, read back). A change that would leave the config as it is (``unpin`` with no pin) writes
+nothing and is not audited.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from automation import safe_io
+from automation.stack_files import project_defaults, read_stack_file
+from automation.traffic import actuators, audit
+from automation.traffic.actuators import (
+    REGIONS_KEY,
+    TRAFFIC_KEY,
+    ApplyReport,
+    AutomationConfig,
+    FastPath,
+    OfflineConfig,
+)
+from stacks.config import StackConfig, from_values, namespace_values
+
+
+@dataclass(frozen=True)
+class Target:
+    """The stack a change is for, how it is written, and where it is audited."""
+
+    project_dir: Path
+    stack: str
+    offline: bool
+    log: Path
+
+    @property
+    def path(self) -> Path:
+        return self.project_dir / f"Pulumi.{self.stack}.yaml"
+
+
+def resulting_config(
+    project_dir: Path,
+    stack: str,
+    traffic: Mapping[str, Any],
+    dials: Mapping[str, int] | None = None,
+) -> StackConfig:
+    """The stack config as it would be with ``traffic`` (and ``dials``) written, validated by
+    the config model: a change never leaves a stack file that ``summit plan`` refuses."""
+    project, defaults = project_defaults(project_dir)
+    raw = copy.deepcopy(dict(read_stack_file(project_dir, stack)))
+    raw[TRAFFIC_KEY] = dict(traffic)
+    if dials and isinstance(raw.get(REGIONS_KEY), list):
+        raw[REGIONS_KEY] = [
+            {**r, "dial": int(dials[r["name"]])}
+            if isinstance(r, dict) and r.get("name") in dials
+            else r
+            for r in raw[REGIONS_KEY]
+        ]
+    source = str(project_dir / f"Pulumi.{stack}.yaml")
+    return from_values(namespace_values(project, defaults, raw, source), source)
+
+
+def _writer(t: Target, handle: Any = None) -> OfflineConfig | AutomationConfig:
+    if t.offline:
+        return OfflineConfig(t.project_dir, t.stack, lock=False)  # the caller holds the lock
+    return AutomationConfig(handle or actuators.open_stack(t.project_dir, t.stack))
+
+
+def _undo(
+    writer: OfflineConfig | AutomationConfig, traffic: Any, before: Mapping[str, Any]
+) -> Callable[[], None]:
+    """How to take a written change back if its audit entry cannot be completed: the stack
+    file's bytes, or the previous ``traffic`` value and dials through the Automation API."""
+    if isinstance(writer, OfflineConfig):
+        data = writer.read_bytes()
+        return lambda: writer.restore(data)
+    return lambda: writer.set_traffic(traffic, before["dials"])
+
+
+def change_traffic(
+    t: Target,
+    entry: Callable[[dict[str, Any]], Mapping[str, Any]],
+    update: Callable[[dict[str, Any]], dict[str, Any] | None],
+) -> dict[str, Any] | None:
+    """Under the stack file's lock: read the stack's ``traffic`` value, let ``update`` derive
+    the new one (``None``: nothing to change), validate the result and write it, audited with
+    the intent ``entry(current)`` describes. Returns the completed audit entry, or ``None``
+    when nothing changed."""
+    with safe_io.locked(t.path):
+        current = actuators.traffic_with_defaults(t.project_dir, t.stack)
+        new = update(copy.deepcopy(current))
+        if new is None:
+            return None
+        resulting_config(t.project_dir, t.stack, new)
+        writer = _writer(t)
+        before = writer.snapshot()
+
+        def change() -> dict[str, Any]:
+            writer.set_traffic(new)
+            return {"after": writer.snapshot()}
+
+        intent = {**entry(current), "via": writer.via, "before": before}
+        return audit.record(t.log, intent, change, undo=_undo(writer, current, before))
+
+
+def apply_offline(
+    t: Target, entry: Mapping[str, Any], dials: Mapping[str, int], pin: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``apply --offline``: the dials (and the pin, when the apply is one) into the stack file
+    in one write, audited; nothing is applied to AWS."""
+    with safe_io.locked(t.path):
+        current = actuators.traffic_with_defaults(t.project_dir, t.stack)
+        traffic = {**current, "pin": dict(pin)} if pin is not None else current
+        resulting_config(t.project_dir, t.stack, traffic, dials)
+        writer = OfflineConfig(t.project_dir, t.stack, lock=False)
+        before = writer.snapshot()
+
+        def change() -> dict[str, Any]:
+            if pin is not None:
+                writer.set_traffic(traffic, dials)
+            else:
+                writer.set_dials(dials)
+            return {"after": writer.snapshot(), "applied": False}
+
+        intent = {**entry, "via": writer.via, "before": before}
+        return audit.record(t.log, intent, change, undo=_undo(writer, current, before))
+
+
+def apply_online(
+    t: Target,
+    entry: Mapping[str, Any],
+    dials: Mapping[str, int],
+    shares: Mapping[str, int],
+    pin: Mapping[str, Any] | None,
+    fast: FastPath,
+) -> tuple[dict[str, Any], ApplyReport]:
+    """``apply``: the dials (and the pin) through the Automation API in one call, then the
+    targeted ``up`` with the policy packs, else the fast path; audited, with the report in
+    the result. Reality cannot be undone, so the audit entry has no undo: if it cannot be
+    completed the error says the intent entry records the change."""
+    with safe_io.locked(t.path):
+        current = actuators.traffic_with_defaults(t.project_dir, t.stack)
+        traffic = {**current, "pin": dict(pin)} if pin is not None else None
+        resulting_config(t.project_dir, t.stack, traffic or current, dials)
+        handle = actuators.open_stack(t.project_dir, t.stack)
+        writer = AutomationConfig(handle)
+        reports: list[ApplyReport] = []
+
+        def write() -> None:
+            if traffic is not None:
+                writer.set_traffic(traffic, dials)
+            else:
+                writer.set_dials(dials)
+
+        def change() -> dict[str, Any]:
+            report = actuators.apply_decision(
+                t.project_dir, t.stack, dials, shares=shares, stack=handle, fast=fast, write=write
+            )
+            reports.append(report)
+            return {"ok": report.consistent, "after": writer.snapshot(), "report": report.to_dict()}
+
+        intent = {**entry, "via": writer.via, "before": writer.snapshot()}
+        done = audit.record(t.log, intent, change)
+        return done, reports[0]
