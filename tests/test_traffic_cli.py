@@ -163,7 +163,7 @@ def test_pin_writes_config_and_audit_then_holds_until_expiry(
     assert intent["id"] == result["id"] and result["ok"] is True
     assert intent["who"].startswith("octocat") and intent["why"] == "us-west-2 db failover"
     assert intent["what"] == {E: 100, W: 0} and intent["action"] == "pin"
-    assert intent["before"]["pin"] is None
+    assert result["before"]["pin"] is None
     assert result["after"]["pin"]["shares"] == {E: 100, W: 0}
 
     state = tmp_path / "s.json"

@@ -37,7 +37,7 @@ from typing import Any
 
 from automation import pulumi_ops, safe_io
 from automation.errors import UserError
-from automation.redact import short
+from automation.redact import redact_text, short
 from automation.stack_files import load_stack, project_defaults, read_stack_file
 from stacks.config import GA_CONTROL_REGION, PROJECT, StackConfig
 from stacks.outputs import ENDPOINT_GROUP_ARNS
@@ -163,9 +163,10 @@ class AutomationConfig:
         except (pulumi_ops.PulumiCommandFailed, UserError) as err:
             now = {k: self.read(k) for k in values}
             held = "unchanged" if now == before else f"now {json.dumps(now)[:300]}"
+            said = " ".join((getattr(err, "stderr_tail", "") or str(err)).split())
             raise pulumi_ops.PulumiCommandFailed(
-                f"could not write {', '.join(values)} ({str(err).splitlines()[0][:300]}); "
-                f"the stack config is {held}",
+                f"could not write {', '.join(values)} (the Pulumi CLI said: "
+                f"{redact_text(said)[:300]}); the stack config is {held}",
                 stack=self.stack.name,
                 action="config set-all",
             ) from None

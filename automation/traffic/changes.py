@@ -1,10 +1,11 @@
 """Audited changes to a stack's traffic config: ``summit traffic pin``, ``unpin`` and ``apply``.
 
-Each change runs under the stack file's lock (:func:`automation.safe_io.locked`), so two
-commands on one stack never interleave their read-modify-write; reads the value it changes
-under that lock (a pin and an unpin at once both land, in some order, never a mix); checks the
-stack config the change would leave against the config model; writes an audit intent, makes
-the change, and completes the audit entry (:mod:`automation.traffic.audit`).
+Each change writes its audit intent first (:mod:`automation.traffic.audit`), then runs under
+the stack file's lock (:func:`automation.safe_io.locked`), so two commands on one stack never
+interleave their read-modify-write: it reads the value it changes under that lock (a pin and
+an unpin at once both land, in some order, never a mix), checks the stack config the change
+would leave against the config model, writes, and completes the audit entry with the config
+before and after, still under the lock.
 
 Where the change goes: the stack file itself (``--offline``, :class:`OfflineConfig`: the
 original formatting kept, undone byte for byte if the audit entry cannot be completed), or
@@ -77,15 +78,28 @@ def _writer(t: Target, handle: Any = None) -> OfflineConfig | AutomationConfig:
     return AutomationConfig(handle or actuators.open_stack(t.project_dir, t.stack))
 
 
-def _undo(
-    writer: OfflineConfig | AutomationConfig, traffic: Any, before: Mapping[str, Any]
-) -> Callable[[], None]:
+class _Undo:
     """How to take a written change back if its audit entry cannot be completed: the stack
-    file's bytes, or the previous ``traffic`` value and dials through the Automation API."""
-    if isinstance(writer, OfflineConfig):
-        data = writer.read_bytes()
-        return lambda: writer.restore(data)
-    return lambda: writer.set_traffic(traffic, before["dials"])
+    file's bytes, or the previous ``traffic`` value and dials through the Automation API.
+    Filled in under the lock, just before the change."""
+
+    def __init__(self, writer: OfflineConfig | AutomationConfig):
+        self.writer = writer
+        self.data: bytes | None = None
+        self.traffic: Any = None
+        self.dials: Mapping[str, Any] = {}
+
+    def remember(self, traffic: Any, before: Mapping[str, Any]) -> None:
+        if isinstance(self.writer, OfflineConfig):
+            self.data = self.writer.read_bytes()
+        self.traffic, self.dials = traffic, before["dials"]
+
+    def __call__(self) -> None:
+        if isinstance(self.writer, OfflineConfig):
+            if self.data is not None:
+                self.writer.restore(self.data)
+        else:
+            self.writer.set_traffic(self.traffic, self.dials)
 
 
 def change_traffic(
@@ -93,25 +107,35 @@ def change_traffic(
     entry: Callable[[dict[str, Any]], Mapping[str, Any]],
     update: Callable[[dict[str, Any]], dict[str, Any] | None],
 ) -> dict[str, Any] | None:
-    """Under the stack file's lock: read the stack's ``traffic`` value, let ``update`` derive
-    the new one (``None``: nothing to change), validate the result and write it, audited with
-    the intent ``entry(current)`` describes. Returns the completed audit entry, or ``None``
-    when nothing changed."""
-    with safe_io.locked(t.path):
+    """Derive the stack's new ``traffic`` value with ``update`` (``None``: nothing to
+    change), then, audited, under the stack file's lock: read the value again, derive it
+    again, validate the config it makes, write it. The intent is ``entry(current)``. Returns
+    the completed audit entry, or ``None`` when nothing changed (no audit entry when that is
+    clear before locking; a no-op found under the lock completes the entry as unchanged)."""
+    first = actuators.traffic_with_defaults(t.project_dir, t.stack)
+    if update(copy.deepcopy(first)) is None:
+        return None
+    writer = _writer(t)
+    undo = _Undo(writer)
+
+    def change() -> dict[str, Any]:
         current = actuators.traffic_with_defaults(t.project_dir, t.stack)
         new = update(copy.deepcopy(current))
         if new is None:
-            return None
+            raise audit.Unchanged("another command made this change first")
         resulting_config(t.project_dir, t.stack, new)
-        writer = _writer(t)
         before = writer.snapshot()
+        undo.remember(current, before)
+        writer.set_traffic(new)
+        return {"before": before, "after": writer.snapshot()}
 
-        def change() -> dict[str, Any]:
-            writer.set_traffic(new)
-            return {"after": writer.snapshot()}
+    intent = {**entry(first), "via": writer.via}
+    return audit.record(t.log, intent, change, undo=undo, guard=lambda: safe_io.locked(t.path))
 
-        intent = {**entry(current), "via": writer.via, "before": before}
-        return audit.record(t.log, intent, change, undo=_undo(writer, current, before))
+
+def _traffic_for(t: Target, pin: Mapping[str, Any] | None) -> tuple[dict[str, Any], Any]:
+    current = actuators.traffic_with_defaults(t.project_dir, t.stack)
+    return ({**current, "pin": dict(pin)} if pin is not None else current), current
 
 
 def apply_offline(
@@ -119,22 +143,24 @@ def apply_offline(
 ) -> dict[str, Any]:
     """``apply --offline``: the dials (and the pin, when the apply is one) into the stack file
     in one write, audited; nothing is applied to AWS."""
-    with safe_io.locked(t.path):
-        current = actuators.traffic_with_defaults(t.project_dir, t.stack)
-        traffic = {**current, "pin": dict(pin)} if pin is not None else current
+    writer = OfflineConfig(t.project_dir, t.stack, lock=False)
+    undo = _Undo(writer)
+
+    def change() -> dict[str, Any]:
+        traffic, current = _traffic_for(t, pin)
         resulting_config(t.project_dir, t.stack, traffic, dials)
-        writer = OfflineConfig(t.project_dir, t.stack, lock=False)
         before = writer.snapshot()
+        undo.remember(current, before)
+        if pin is not None:
+            writer.set_traffic(traffic, dials)
+        else:
+            writer.set_dials(dials)
+        return {"before": before, "after": writer.snapshot(), "applied": False}
 
-        def change() -> dict[str, Any]:
-            if pin is not None:
-                writer.set_traffic(traffic, dials)
-            else:
-                writer.set_dials(dials)
-            return {"after": writer.snapshot(), "applied": False}
-
-        intent = {**entry, "via": writer.via, "before": before}
-        return audit.record(t.log, intent, change, undo=_undo(writer, current, before))
+    intent = {**entry, "via": writer.via}
+    done = audit.record(t.log, intent, change, undo=undo, guard=lambda: safe_io.locked(t.path))
+    assert done is not None  # an apply always changes (Unchanged is never raised here)
+    return done
 
 
 def apply_online(
@@ -149,27 +175,33 @@ def apply_online(
     targeted ``up`` with the policy packs, else the fast path; audited, with the report in
     the result. Reality cannot be undone, so the audit entry has no undo: if it cannot be
     completed the error says the intent entry records the change."""
-    with safe_io.locked(t.path):
-        current = actuators.traffic_with_defaults(t.project_dir, t.stack)
-        traffic = {**current, "pin": dict(pin)} if pin is not None else None
-        resulting_config(t.project_dir, t.stack, traffic or current, dials)
-        handle = actuators.open_stack(t.project_dir, t.stack)
-        writer = AutomationConfig(handle)
-        reports: list[ApplyReport] = []
+    handle = actuators.open_stack(t.project_dir, t.stack)
+    writer = AutomationConfig(handle)
+    reports: list[ApplyReport] = []
+
+    def change() -> dict[str, Any]:
+        traffic, _ = _traffic_for(t, pin)
+        resulting_config(t.project_dir, t.stack, traffic, dials)
+        before = writer.snapshot()
 
         def write() -> None:
-            if traffic is not None:
+            if pin is not None:
                 writer.set_traffic(traffic, dials)
             else:
                 writer.set_dials(dials)
 
-        def change() -> dict[str, Any]:
-            report = actuators.apply_decision(
-                t.project_dir, t.stack, dials, shares=shares, stack=handle, fast=fast, write=write
-            )
-            reports.append(report)
-            return {"ok": report.consistent, "after": writer.snapshot(), "report": report.to_dict()}
+        report = actuators.apply_decision(
+            t.project_dir, t.stack, dials, shares=shares, stack=handle, fast=fast, write=write
+        )
+        reports.append(report)
+        return {
+            "ok": report.consistent,
+            "before": before,
+            "after": writer.snapshot(),
+            "report": report.to_dict(),
+        }
 
-        intent = {**entry, "via": writer.via, "before": writer.snapshot()}
-        done = audit.record(t.log, intent, change)
-        return done, reports[0]
+    intent = {**entry, "via": writer.via}
+    done = audit.record(t.log, intent, change, guard=lambda: safe_io.locked(t.path))
+    assert done is not None
+    return done, reports[0]

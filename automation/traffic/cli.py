@@ -538,10 +538,35 @@ def run(
     def stop(signum: int, _frame: Any) -> None:  # finish the current evaluation, then exit 0
         stopping["flag"] = True
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    ctl_state, rejected = _start_state(state, cfg)
+    loop = _Loop(project_dir, stack, src, state, interval.seconds, max_iterations)
     act = _Actuation(dry_run, accelerator_arn, haproxy_socket)
+    previous = signal.signal(signal.SIGTERM, stop), signal.signal(signal.SIGINT, stop)
+    try:
+        _loop(loop, act, cfg, json_out, stopping)
+    finally:  # an in-process caller (tests, the drill) gets its own handlers back
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """What the loop evaluates and how often."""
+
+    project_dir: Path
+    stack: str
+    src: Any
+    state: Path | None
+    interval_s: float
+    max_iterations: int | None
+
+
+def _loop(
+    loop: _Loop, act: _Actuation, cfg: StackConfig, json_out: str, stopping: dict[str, bool]
+) -> None:
+    """Evaluate every ``interval_s`` until stopped, logging each decision."""
+    project_dir, stack, src, state = loop.project_dir, loop.stack, loop.src, loop.state
+    max_iterations = loop.max_iterations
+    ctl_state, rejected = _start_state(state, cfg)
     n = 0
     with _log(json_out) as out:
         if rejected:
@@ -561,7 +586,7 @@ def run(
             n += 1
             if max_iterations is not None and n >= max_iterations:
                 break
-            deadline = started + interval.seconds
+            deadline = started + loop.interval_s
             while not stopping["flag"] and time.time() < deadline:
                 time.sleep(min(0.2, max(0.0, deadline - time.time())))
         _line(out, {"ts": files.iso(time.time()), "action": "stopped", "evaluations": n})

@@ -42,6 +42,15 @@ MAX_STREAK = 10**9
 """A streak longer than this was not counted by the controller (30 years at 1 s)."""
 
 
+def _found(value: Any) -> str:
+    """A value for an error message: a short, redacted prefix of a string (quoted), other
+    values as JSON would show them (cut short)."""
+    if isinstance(value, str):
+        return short(value)
+    text = "null" if value is None else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _float(value: int | float) -> float:
     try:
         return float(value)
@@ -65,7 +74,7 @@ def parse_time(value: Any, *, source: str, key: str) -> float:
                 parsed = parsed.replace(tzinfo=dt.UTC)
             return parsed.timestamp()
     raise UserError(
-        f"expected unix seconds or an ISO 8601 time, found {short(value)}", source=source, key=key
+        f"expected unix seconds or an ISO 8601 time, found {_found(value)}", source=source, key=key
     )
 
 
@@ -87,7 +96,7 @@ def _number(value: Any, *, source: str, key: str, optional: bool = False) -> flo
         text = value.strip()
         if _NUMBER.fullmatch(text) or text.lower() in _NOT_A_NUMBER:
             return float(text)
-    raise UserError(f"expected a number, found {short(value)}", source=source, key=key)
+    raise UserError(f"expected a number, found {_found(value)}", source=source, key=key)
 
 
 _SAMPLE_KEYS = {"name", "p95", "err", "sat", "rps", "ts"}
@@ -162,7 +171,7 @@ def read_weights(path: Path, regions: list[str]) -> dict[str, int]:
         region, weight = item["region"], item["weight"]
         if not isinstance(region, str) or region not in regions:
             raise UserError(
-                f"expected one of the stack's regions {regions}, found {short(region)}",
+                f"expected one of the stack's regions {regions}, found {_found(region)}",
                 source=src,
                 key=f"{key}.region",
             )
@@ -171,7 +180,7 @@ def read_weights(path: Path, regions: list[str]) -> dict[str, int]:
         pct = _whole_percent(weight)
         if pct is None:
             raise UserError(
-                f"expected a whole percent 0..100, found {short(weight)}",
+                f"expected a whole percent 0..100, found {_found(weight)}",
                 source=src,
                 key=f"{key}.weight",
             )
@@ -190,7 +199,7 @@ def read_weights(path: Path, regions: list[str]) -> dict[str, int]:
 def _count(value: Any, src: str, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_STREAK:
         raise UserError(
-            f"expected a whole number 0..{MAX_STREAK}, found {short(value)}", source=src, key=key
+            f"expected a whole number 0..{MAX_STREAK}, found {_found(value)}", source=src, key=key
         )
     return value
 
@@ -207,7 +216,7 @@ def _region_state(value: Any, src: str, key: str) -> RegionState:
         )
     mode, weight = value["mode"], value["shedWeight"]
     if mode not in ("ok", "shed"):
-        raise UserError(f"expected ok or shed, found {short(mode)}", source=src, key=f"{key}.mode")
+        raise UserError(f"expected ok or shed, found {_found(mode)}", source=src, key=f"{key}.mode")
     # A shed region remembers its shed weight (natural share x score, so 0..10000); a region
     # that is ok has none. Anything else was not written by the controller.
     ok_weight = (
@@ -220,7 +229,7 @@ def _region_state(value: Any, src: str, key: str) -> RegionState:
     if not ok_weight:
         expected = "null" if mode == "ok" else "a number 0..10000"
         raise UserError(
-            f"expected {expected} for a region that is {mode}, found {short(weight)}",
+            f"expected {expected} for a region that is {mode}, found {_found(weight)}",
             source=src,
             key=f"{key}.shedWeight",
         )
@@ -241,7 +250,7 @@ def state_from_doc(doc: Any, src: str) -> State:
     if set(doc) - known or not {"version", "shares", "regions"} <= set(doc):
         raise UserError(f"expected the keys {sorted(known)}, found {sorted(doc)}", source=src)
     if doc["version"] != 1 or isinstance(doc["version"], bool):
-        raise UserError(f"expected 1, found {short(doc['version'])}", source=src, key="version")
+        raise UserError(f"expected 1, found {_found(doc['version'])}", source=src, key="version")
     shares_doc, regions_doc = doc["shares"], doc["regions"]
     if not isinstance(shares_doc, dict) or not shares_doc:
         raise UserError("expected {region: percent}", source=src, key="shares")
@@ -252,7 +261,7 @@ def state_from_doc(doc: Any, src: str) -> State:
         pct = _whole_percent(value)
         if pct is None:
             raise UserError(
-                f"expected a whole percent 0..100, found {short(value)}",
+                f"expected a whole percent 0..100, found {_found(value)}",
                 source=src,
                 key=f"shares.{region}",
             )
@@ -261,11 +270,11 @@ def state_from_doc(doc: Any, src: str) -> State:
         raise UserError(f"expected shares adding to 100, found {sum(shares.values())}", source=src)
     pinned, last = doc.get("pinned", False), doc.get("lastAt")
     if not isinstance(pinned, bool):
-        raise UserError(f"expected true or false, found {short(pinned)}", source=src, key="pinned")
+        raise UserError(f"expected true or false, found {_found(pinned)}", source=src, key="pinned")
     if last is not None and (
         isinstance(last, bool) or not isinstance(last, int | float) or not math.isfinite(last)
     ):
-        raise UserError(f"expected unix seconds, found {short(last)}", source=src, key="lastAt")
+        raise UserError(f"expected unix seconds, found {_found(last)}", source=src, key="lastAt")
     return State(
         shares=shares,
         regions={r: _region_state(v, src, f"regions.{r}") for r, v in regions_doc.items()},

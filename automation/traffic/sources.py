@@ -100,20 +100,30 @@ def freshness_query(promql: str, region_label: str = "region") -> str:
     return f'min by ({region_label}) (timestamp({{__name__=~"{pattern}"}}))'
 
 
+def _shown(value: Any) -> str:
+    return short(value) if isinstance(value, str) else "null" if value is None else repr(value)[:40]
+
+
 def _vector(doc: Any, promql: str) -> list[Any]:
     """The ``result`` list of an instant-vector answer, or :class:`SourceError` saying how
     the answer is not one."""
     if not isinstance(doc, dict):
-        raise SourceError(f"expected a JSON object from Prometheus for {promql!r}")
+        raise SourceError(
+            f"Prometheus answered {promql!r} with {type(doc).__name__}, not an object"
+        )
     if doc.get("status") != "success":
-        raise SourceError(f"Prometheus error for {promql!r}: {short(doc.get('error'), 200)}")
+        raise SourceError(f"Prometheus error for {promql!r}: {_shown(doc.get('error'))}")
     data = doc.get("data")
     if not isinstance(data, dict) or data.get("resultType") != "vector":
         kind = data.get("resultType") if isinstance(data, dict) else data
-        raise SourceError(f"expected an instant vector for {promql!r}, found {short(kind)}")
+        raise SourceError(
+            f"Prometheus answered {promql!r} with resultType {_shown(kind)}, expected vector"
+        )
     result = data.get("result")
     if not isinstance(result, list):
-        raise SourceError(f"expected a list of series for {promql!r}, found {short(result)}")
+        raise SourceError(
+            f"Prometheus answered {promql!r} with result {_shown(result)}, expected a list"
+        )
     return result
 
 
@@ -191,7 +201,7 @@ class PrometheusSource:
         try:
             return safe_io.load_json_text(safe_io.decode_utf8(body, where), where)
         except UserError as err:
-            raise SourceError(f"Prometheus answer for {promql!r}: {err.detail}") from None
+            raise SourceError(f"Prometheus answered {promql!r} with {err.detail}") from None
 
     def query(self, promql: str, at: float | None = None) -> dict[str, tuple[float, float]]:
         """region -> (timestamp, value) of an instant vector query. A value that is not a
