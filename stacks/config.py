@@ -22,10 +22,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from components.render import canary
 from components.render.durations import go_duration
@@ -473,6 +475,25 @@ class StackConfig(_Model):
     flags: FlagsConfig = FlagsConfig()
     finops: FinopsConfig = FinopsConfig()
 
+    @field_validator("traffic")
+    @classmethod
+    def _pin_regions(cls, traffic: TrafficConfig, info: ValidationInfo) -> TrafficConfig:
+        """A pin's shares cover exactly the stack's regions (reported at traffic.pin.shares)."""
+        regions = info.data.get("regions")
+        pin = traffic.pin
+        if pin is None or regions is None:
+            return traffic
+        names = [r.name for r in regions]
+        if sorted(pin.shares) != sorted(names):
+            msg = f"expected a share for each of the regions {names}, found {sorted(pin.shares)}"
+            detail = InitErrorDetails(
+                type=PydanticCustomError("value_error", msg),
+                loc=("pin", "shares"),
+                input=dict(pin.shares),
+            )
+            raise ValidationError.from_exception_data("TrafficConfig", [detail])
+        return traffic
+
     @model_validator(mode="after")
     def _cross_checks(self) -> StackConfig:
         names = [r.name for r in self.regions]
@@ -485,12 +506,6 @@ class StackConfig(_Model):
             self.traffic.dns_zone_id and self.traffic.dns_name
         ):
             raise ValueError("traffic: route53 mode needs dnsZoneId and dnsName")
-        pin = self.traffic.pin
-        if pin is not None and sorted(pin.shares) != sorted(names):
-            raise ValueError(
-                f"traffic.pin.shares: expected a share for each of the regions {names},"
-                f" found {sorted(pin.shares)}"
-            )
         for region, kc in self.kubeconfigs.items():
             if region not in names:
                 raise ValueError(f"kubeconfigs: {region!r} is not one of the regions {names}")

@@ -206,13 +206,18 @@ class AutomationConfig:
         return snapshot(self.read(TRAFFIC_KEY), self.read(REGIONS_KEY))
 
 
-def traffic_with_defaults(project_dir: Path, stack: str) -> dict[str, Any]:
-    """The stack's ``traffic`` value as the stack file would hold it after a write: the stack
-    file's own value, or Pulumi.yaml's default (a stack value replaces the default whole)."""
-    _, defaults = project_defaults(project_dir)
-    raw = read_stack_file(project_dir, stack)
+def traffic_value(raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``traffic`` value of a stack file's ``config`` map ``raw`` as the file would hold
+    it after a write: its own value, or Pulumi.yaml's default (a stack value replaces the
+    default whole)."""
     value = raw.get(TRAFFIC_KEY, raw.get("traffic", defaults.get("traffic")))
     return _plain(value or {})
+
+
+def traffic_with_defaults(project_dir: Path, stack: str) -> dict[str, Any]:
+    """:func:`traffic_value` of ``Pulumi.<stack>.yaml``."""
+    _, defaults = project_defaults(project_dir)
+    return traffic_value(read_stack_file(project_dir, stack), defaults)
 
 
 # --------------------------------------------------------------------------- Automation API

@@ -50,26 +50,43 @@ class Target:
         return self.project_dir / f"Pulumi.{self.stack}.yaml"
 
 
-def resulting_config(
-    project_dir: Path,
-    stack: str,
-    traffic: Mapping[str, Any],
-    dials: Mapping[str, int] | None = None,
-) -> StackConfig:
-    """The stack config as it would be with ``traffic`` (and ``dials``) written, validated by
-    the config model: a change never leaves a stack file that ``summit plan`` refuses."""
-    project, defaults = project_defaults(project_dir)
-    raw = copy.deepcopy(dict(read_stack_file(project_dir, stack)))
-    raw[TRAFFIC_KEY] = dict(traffic)
-    if dials and isinstance(raw.get(REGIONS_KEY), list):
-        raw[REGIONS_KEY] = [
-            {**r, "dial": int(dials[r["name"]])}
-            if isinstance(r, dict) and r.get("name") in dials
-            else r
-            for r in raw[REGIONS_KEY]
-        ]
-    source = str(project_dir / f"Pulumi.{stack}.yaml")
-    return from_values(namespace_values(project, defaults, raw, source), source)
+@dataclass(frozen=True)
+class _Stack:
+    """One read of the stack file (under the lock) and the project's defaults."""
+
+    project: str
+    defaults: Mapping[str, Any]
+    raw: Mapping[str, Any]
+    source: str
+
+    @classmethod
+    def read(cls, t: Target, project: tuple[str, Mapping[str, Any]] | None = None) -> _Stack:
+        name, defaults = project or project_defaults(t.project_dir)
+        return cls(name, defaults, read_stack_file(t.project_dir, t.stack), str(t.path))
+
+    @property
+    def traffic(self) -> dict[str, Any]:
+        return actuators.traffic_value(self.raw, self.defaults)
+
+    def snapshot(self) -> dict[str, Any]:
+        return actuators.snapshot(self.raw.get(TRAFFIC_KEY), self.raw.get(REGIONS_KEY))
+
+    def resulting_config(
+        self, traffic: Mapping[str, Any], dials: Mapping[str, int] | None = None
+    ) -> StackConfig:
+        """The stack config as it would be with ``traffic`` (and ``dials``) written, validated
+        by the config model: a change never leaves a stack file ``summit plan`` refuses."""
+        raw = copy.deepcopy(dict(self.raw))
+        raw[TRAFFIC_KEY] = dict(traffic)
+        if dials and isinstance(raw.get(REGIONS_KEY), list):
+            raw[REGIONS_KEY] = [
+                {**r, "dial": int(dials[r["name"]])}
+                if isinstance(r, dict) and r.get("name") in dials
+                else r
+                for r in raw[REGIONS_KEY]
+            ]
+        values = namespace_values(self.project, self.defaults, raw, self.source)
+        return from_values(values, self.source)
 
 
 def _writer(t: Target, handle: Any = None) -> OfflineConfig | AutomationConfig:
@@ -112,19 +129,21 @@ def change_traffic(
     again, validate the config it makes, write it. The intent is ``entry(current)``. Returns
     the completed audit entry, or ``None`` when nothing changed (no audit entry when that is
     clear before locking; a no-op found under the lock completes the entry as unchanged)."""
-    first = actuators.traffic_with_defaults(t.project_dir, t.stack)
+    project = project_defaults(t.project_dir)
+    first = _Stack.read(t, project).traffic
     if update(copy.deepcopy(first)) is None:
         return None
     writer = _writer(t)
     undo = _Undo(writer)
 
     def change() -> dict[str, Any]:
-        current = actuators.traffic_with_defaults(t.project_dir, t.stack)
+        stack = _Stack.read(t, project)
+        current = stack.traffic
         new = update(copy.deepcopy(current))
         if new is None:
             raise audit.Unchanged("another command made this change first")
-        resulting_config(t.project_dir, t.stack, new)
-        before = writer.snapshot()
+        stack.resulting_config(new)
+        before = stack.snapshot() if t.offline else writer.snapshot()
         undo.remember(current, before)
         writer.set_traffic(new)
         return {"before": before, "after": writer.snapshot()}
@@ -133,9 +152,8 @@ def change_traffic(
     return audit.record(t.log, intent, change, undo=undo, guard=lambda: safe_io.locked(t.path))
 
 
-def _traffic_for(t: Target, pin: Mapping[str, Any] | None) -> tuple[dict[str, Any], Any]:
-    current = actuators.traffic_with_defaults(t.project_dir, t.stack)
-    return ({**current, "pin": dict(pin)} if pin is not None else current), current
+def _with_pin(traffic: dict[str, Any], pin: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {**traffic, "pin": dict(pin)} if pin is not None else traffic
 
 
 def apply_offline(
@@ -143,13 +161,16 @@ def apply_offline(
 ) -> dict[str, Any]:
     """``apply --offline``: the dials (and the pin, when the apply is one) into the stack file
     in one write, audited; nothing is applied to AWS."""
+    project = project_defaults(t.project_dir)
     writer = OfflineConfig(t.project_dir, t.stack, lock=False)
     undo = _Undo(writer)
 
     def change() -> dict[str, Any]:
-        traffic, current = _traffic_for(t, pin)
-        resulting_config(t.project_dir, t.stack, traffic, dials)
-        before = writer.snapshot()
+        stack = _Stack.read(t, project)
+        current = stack.traffic
+        traffic = _with_pin(current, pin)
+        stack.resulting_config(traffic, dials)
+        before = stack.snapshot()
         undo.remember(current, before)
         if pin is not None:
             writer.set_traffic(traffic, dials)
@@ -180,8 +201,9 @@ def apply_online(
     reports: list[ApplyReport] = []
 
     def change() -> dict[str, Any]:
-        traffic, _ = _traffic_for(t, pin)
-        resulting_config(t.project_dir, t.stack, traffic, dials)
+        stack = _Stack.read(t)
+        traffic = _with_pin(stack.traffic, pin)
+        stack.resulting_config(traffic, dials)
         before = writer.snapshot()
 
         def write() -> None:

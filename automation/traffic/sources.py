@@ -128,8 +128,8 @@ def _vector(doc: Any, promql: str) -> list[Any]:
 
 
 def _point(series: Any, label: str) -> tuple[str, float, float] | None:
-    """(region, ts, value) of one series; NaN for a value or time that is not a number (no
-    data); ``None`` for a series without the region label."""
+    """(region, ts, value) of one series; NaN for a value or time that is not what the API
+    sends (no data); ``None`` for a series without the region label."""
     if not isinstance(series, dict) or not isinstance(series.get("metric"), dict):
         return None
     region = series["metric"].get(label)
@@ -138,14 +138,22 @@ def _point(series: Any, label: str) -> tuple[str, float, float] | None:
     pair = series.get("value")
     if not isinstance(pair, list) or len(pair) != 2:
         return region, math.nan, math.nan
-    return region, _float(pair[0]), _float(pair[1])
+    return region, _time(pair[0]), _value(pair[1])
 
 
-def _float(value: Any) -> float:
-    """Prometheus sends values as strings ("0.42", "NaN", "+Inf") and times as numbers."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+def _time(value: Any) -> float:
+    """The API sends a sample's time as a JSON number (unix seconds)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return math.nan
-    if isinstance(value, str) and not (value.isascii() and value.strip()):
+    try:
+        return float(value)
+    except OverflowError:
+        return math.nan
+
+
+def _value(value: Any) -> float:
+    """The API sends values as strings ("0.42", "NaN", "+Inf"); anything else is not data."""
+    if not isinstance(value, str) or not value.isascii() or not value.strip():
         return math.nan  # float() would read Arabic-Indic or full-width digits
     try:
         return float(value)
