@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -33,15 +34,19 @@ PROCESSES = 20
 
 
 def _child(argv: list[str], out: str, err: str, barrier: Any) -> None:
-    """In the forked process: wait for the others, run summit, exit with its code."""
+    """In the forked process: wait for the others, run summit, exit with its code. Its output
+    goes to its own files, at the descriptor and at the Python level (pytest's capture
+    replaced sys.stdout in the parent, and a fork inherits that)."""
     code = 70
     try:
-        fd_out = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        fd_err = os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(fd_out, 1)
-        os.dup2(fd_err, 2)
-        barrier.wait(timeout=60)
-        code = cli.main(argv)
+        with open(out, "w", encoding="utf-8") as o, open(err, "w", encoding="utf-8") as e:
+            os.dup2(o.fileno(), 1)
+            os.dup2(e.fileno(), 2)
+            sys.stdout, sys.stderr = o, e
+            barrier.wait(timeout=60)
+            code = cli.main(argv)
+            o.flush()
+            e.flush()
     finally:
         os._exit(code)
 
