@@ -445,3 +445,15 @@ def test_corrupted_state_at_start_gives_a_safe_state_and_says_so(
     )
     saved = json.loads(state.read_text())  # replaced by a valid state
     assert saved["shares"] == {E: 80, W: 20} and saved["regions"][W]["mode"] == "shed"
+
+
+@pytest.mark.parametrize(
+    "url", ["not-a-url", "ftp://metrics:9090", "http://user:hunter2@[::1", "http://h:99999"]
+)
+def test_a_prometheus_url_that_is_not_http_exits_2_without_echoing_it(
+    project: Path, url: str
+) -> None:
+    argv = ["traffic", "run", "-s", "prod", "--dry-run", "--max-iterations", "1"]
+    out = fuzz.run("traffic-reproducers", [*argv, "--prometheus-url", url, "-C", str(project)])
+    fuzz.assert_clean(out, names="--prometheus-url")
+    assert "hunter2" not in out.text and out.out == ""

@@ -10,6 +10,7 @@ import json
 import signal
 import sys
 import time
+import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from automation.options import (
     Stack,
     duration_option,
 )
+from automation.redact import redact_text, redact_url
 from automation.stack_files import load_stack
 from automation.traffic import actuators, changes, files, haproxy, sources
 from automation.traffic import pin as pinmod
@@ -441,6 +443,13 @@ def _source(cfg: StackConfig, source: str, prometheus_url: str | None, stack_fil
                 "no Prometheus URL: set summit-platform:traffic.prometheusUrl or --prometheus-url",
                 key="--prometheus-url",
             )
+        if not _http_url(url):
+            raise UserError(
+                f"expected an http(s) URL, found {redact_url(url)!r}",
+                key="--prometheus-url"
+                if prometheus_url
+                else "summit-platform:traffic.prometheusUrl",
+            )
         try:
             return sources.PrometheusSource(url, cfg.traffic.queries)
         except ValueError as err:
@@ -451,6 +460,14 @@ def _source(cfg: StackConfig, source: str, prometheus_url: str | None, stack_fil
         albs: dict[str, str] = {r.name: r.endpoint_arn for r in cfg.regions if r.endpoint_arn}
         return sources.CloudWatchSource(albs)
     raise UserError(f"expected prometheus or cloudwatch, found {source!r}", key="--source")
+
+
+def _http_url(url: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # "[::1" and ports out of range
+        return False
 
 
 def _start_state(path: Path | None, cfg: StackConfig) -> tuple[State | None, str | None]:
@@ -626,7 +643,7 @@ def _evaluate_once(
         samples = src.fetch(policy.regions, started)
         error = None
     except Exception as err:  # a source outage is fail-static, not a crash
-        samples, error = {}, f"{type(err).__name__}: {err}"
+        samples, error = {}, f"{type(err).__name__}: {redact_text(str(err))}"
     ctl_state, decision = evaluate(ctl_state, samples, policy, now=started)
     line: dict[str, Any] = {"ts": files.iso(started), **decision.to_dict()}
     if error:
@@ -655,7 +672,7 @@ def _actuate(
             "path": "error",
             "dials": decision.dials,
             "consistent": False,
-            "error": f"{type(err).__name__}: {str(err)[:300]}",
+            "error": f"{type(err).__name__}: {redact_text(str(err))[:300]}",
         }
 
 
