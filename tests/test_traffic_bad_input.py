@@ -172,6 +172,19 @@ def test_garbage_traffic_pin_in_config_exits_2_for_compute_and_apply(
     fuzz.assert_clean(out, names="summit-platform:traffic.pin")
 
 
+def test_garbage_traffic_pin_before_run_starts_exits_2(project: Path) -> None:
+    """Before the loop starts there is nothing to hold: a bad pin is bad input (while it runs,
+    a bad edit holds instead: test_garbage_traffic_pin_during_run_holds_and_the_loop_lives_on)."""
+    set_pin(project, GARBAGE_PINS[0])
+    argv = ["traffic", "run", "-s", "prod", "--dry-run", "--max-iterations", "1"]
+    out = fuzz.run(
+        "traffic-reproducers",
+        [*argv, "--prometheus-url", "http://127.0.0.1:9", "-C", str(project)],
+        watch=[project],
+    )
+    fuzz.assert_clean(out, names="summit-platform:traffic.pin")
+
+
 def test_hand_edited_pin_500_400_expiring_2099_fails_summit_plan(project: Path) -> None:
     set_pin(
         project,

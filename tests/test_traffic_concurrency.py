@@ -91,6 +91,9 @@ class _Reader(threading.Thread):
                 self.failures.append(f"{type(err).__name__}: {err}")
 
 
+# Twenty processes take both cores for a few seconds: run on the worker of the timing-sensitive
+# loopback tests (Makefile: --dist loadgroup), one after the other, never beside them.
+@pytest.mark.xdist_group("loopback-timing")
 def test_twenty_parallel_pins_unpins_and_applies_on_one_stack_file(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
