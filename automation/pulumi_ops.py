@@ -470,6 +470,20 @@ def get_tags(stack: auto.Stack) -> dict[str, str]:
         return dict(stack.list_tags())
 
 
+def list_tags(
+    project_dir: str | Path,
+    stack: str,
+    *,
+    command: auto.PulumiCommand | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """``pulumi stack tag ls --json --stack NAME`` without selecting the stack first: reading
+    a stack's tags leaves the workspace's current stack as it was (dry runs change nothing)."""
+    ws = _workspace(project_dir, command=command, env=env)
+    with _mapped("stack tag ls", stack, ws.work_dir):
+        return dict(ws.list_tags(stack))
+
+
 # --------------------------------------------------------------------------------------------
 # Engine operations
 # --------------------------------------------------------------------------------------------

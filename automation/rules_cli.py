@@ -48,7 +48,8 @@ def render_stack(project_dir: Path, stack: str) -> dict[str, dict[str, Any]]:
             for name, board in dash.service_dashboards(spec.service).items():
                 files[f"{region}/dashboards/{name}"] = board
         if specs:
-            overview = dash.overview_dashboard(region, [s.service for s in specs])
+            prefix = cfg.observability.service_label_prefix
+            overview = dash.overview_dashboard(region, [s.service for s in specs], prefix)
             files[f"{region}/dashboards/{overview['uid']}.json"] = overview
     return files
 

@@ -95,6 +95,9 @@ class CanaryRolloutArgs(ComponentArgs):
     """Pod service account name (default: the namespace's ``default``)."""
     runtime_class: str | None = None
     """Pod ``runtimeClassName``, if any."""
+    metric_service: str | None = None
+    """The ``service`` label value of the pods' series, when a ServiceMonitor rewrites it
+    (None: ``service``): the analysis queries by it."""
 
     @field_validator("steps")
     @classmethod
@@ -222,6 +225,7 @@ class CanaryRollout(pulumi.ComponentResource):
             pod_annotations=dict(a.pod_annotations),
             service_account=a.service_account,
             runtime_class=a.runtime_class,
+            metric_service=a.metric_service,
         )
 
 

@@ -51,6 +51,9 @@ class MonitoringRulesArgs(ComponentArgs):
     overview: bool = True
     """Emit the region overview dashboard. False inside a ServiceComponent: one overview per
     region, owned by the platform's per-region instance."""
+    service_label_prefix: str = ""
+    """The stack's service label prefix (a preview's ``pr-<N>-``): the overview's uid and
+    steering panels carry it, so two stacks' overviews stay apart in one Grafana."""
 
 
 def rule_object_name(service: str) -> str:
@@ -113,7 +116,9 @@ class MonitoringRules(pulumi.ComponentResource):
             )
         self.overview = None
         if args.overview:
-            overview = dash.overview_dashboard(args.region, [s.service for s in args.services])
+            overview = dash.overview_dashboard(
+                args.region, [s.service for s in args.services], args.service_label_prefix
+            )
             uids.append(overview["uid"])
             self.overview = k8s.core.v1.ConfigMap(
                 f"{name}-overview-dashboard",

@@ -25,6 +25,7 @@ composition maps its stack config onto these args in :mod:`stacks.services`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -123,7 +124,18 @@ class ServiceComponentArgs(ComponentArgs):
     gateway_service: str = "gateway"
     """Service whose pods may call this one (any namespace)."""
     prometheus_namespace: str = "monitoring"
-    """Namespace of Prometheus: allowed to scrape, and where the rules go."""
+    """Namespace of Prometheus: allowed to scrape, and where the rules go (unless
+    ``rules_namespace``)."""
+    rules_namespace: Annotated[str, Field(pattern=_DNS1123)] | None = None
+    """Namespace of the service's PrometheusRule and dashboards, when not Prometheus's own (a
+    preview keeps every object it creates in its namespace)."""
+    metric_service: Annotated[str, Field(pattern=_DNS1123)] | None = None
+    """The ``service`` label value on this service's series (None: ``name``). When it differs,
+    the ServiceMonitor rewrites the label at scrape time, and the rules, dashboards and canary
+    analysis read the rewritten value: two stacks sharing one Prometheus (a preview beside
+    stage) then never read each other's series."""
+    alert_labels: dict[str, str] = Field(default_factory=dict)
+    """Static labels on every SLO alert (Alertmanager routing, e.g. ``route: preview``)."""
     rule_selector_labels: dict[str, str] = Field(
         default_factory=lambda: {"release": "kube-prometheus-stack"}
     )
@@ -214,6 +226,11 @@ class ServiceComponentArgs(ComponentArgs):
         return self
 
     @property
+    def series_service(self) -> str:
+        """The ``service`` label value on this service's series."""
+        return self.metric_service or self.name
+
+    @property
     def labels(self) -> dict[str, str]:
         """Cost-allocation labels for every object (FinOps allocates by them)."""
         return {
@@ -302,7 +319,8 @@ def metrics_service_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
 
 def service_monitor_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
     """The ServiceMonitor scraping the metrics Service, relabelled with the pod-template hash
-    the canary analysis scopes its queries by, and with the pod name."""
+    the canary analysis scopes its queries by, and with the pod name; with a
+    ``metric_service``, the service label is rewritten to it at scrape time."""
     relabelings = [
         # The canary analysis scopes its queries to the new pods by this label.
         {
@@ -316,6 +334,25 @@ def service_monitor_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
             "targetLabel": "pod",
         },
     ]
+    endpoint: dict[str, Any] = {
+        "port": "http",
+        "path": "/metrics",
+        "interval": a.scrape_interval,
+        "honorLabels": True,
+        "relabelings": relabelings,
+    }
+    if a.series_service != a.name:
+        label = a.metrics.service_label
+        endpoint["metricRelabelings"] = [
+            # After the app's own labels (honorLabels): only this service's value changes.
+            {
+                "action": "replace",
+                "sourceLabels": [label],
+                "regex": re.escape(a.name),
+                "targetLabel": label,
+                "replacement": a.series_service,
+            }
+        ]
     return {
         "apiVersion": SERVICE_MONITOR_API,
         "kind": "ServiceMonitor",
@@ -323,15 +360,7 @@ def service_monitor_manifest(a: ServiceComponentArgs) -> dict[str, Any]:
         "spec": {
             "selector": {"matchLabels": {**_app(a), SCRAPE_LABEL: "true"}},
             "namespaceSelector": {"matchNames": [a.namespace]},
-            "endpoints": [
-                {
-                    "port": "http",
-                    "path": "/metrics",
-                    "interval": a.scrape_interval,
-                    "honorLabels": True,
-                    "relabelings": relabelings,
-                }
-            ],
+            "endpoints": [endpoint],
         },
     }
 
@@ -486,13 +515,16 @@ def rollout_args(a: ServiceComponentArgs) -> CanaryRolloutArgs:
         pod_annotations=annotations,
         service_account=a.name,
         runtime_class=a.runtime_class,
+        metric_service=a.metric_service,
     )
 
 
 def service_rules(a: ServiceComponentArgs) -> pr.ServiceRules:
     """The observability builders' input for this service."""
     return pr.ServiceRules(
-        service=a.name,
+        service=a.series_service,
+        container=a.name,
+        alert_labels=dict(a.alert_labels),
         region=a.region,
         namespace=a.namespace,
         team=a.team,
@@ -646,7 +678,7 @@ class ServiceComponent(pulumi.ComponentResource):
             MonitoringRulesArgs(
                 region=args.region,
                 services=[service_rules(args)],
-                namespace=args.prometheus_namespace,
+                namespace=args.rules_namespace or args.prometheus_namespace,
                 labels=args.labels,
                 rule_selector_labels=dict(args.rule_selector_labels),
                 dashboard_label=args.dashboard_label,

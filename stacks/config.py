@@ -51,6 +51,10 @@ _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _K8S_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
+_PREFIX = re.compile(r"^[a-z0-9][-a-z0-9]{0,13}-$")
+"""A service label prefix (at most 15 characters): the region overview dashboard's uid
+``summit-<prefix>overview-us-east-1`` stays within Grafana's 40 characters."""
+GRAFANA_UID_MAX = 40
 
 
 class ConfigError(Exception):
@@ -110,6 +114,13 @@ class KubernetesTarget(_Model):
 
     context: str | None = None
     namespace: str = "platform"
+    create_namespace: bool = Field(
+        default=False,
+        description=(
+            "Create `namespace` in this stack (a preview's own `pr-<N>`); false when the"
+            " cluster bootstrap owns it (dev, stage, prod share `platform`)."
+        ),
+    )
 
     @field_validator("namespace")
     @classmethod
@@ -120,7 +131,8 @@ class KubernetesTarget(_Model):
 
 
 class RegionConfig(_Model):
-    """One serving region."""
+    """One serving region. Its endpoint (``endpointArn`` or ``endpointStackRef``) is what
+    global traffic sends to; a stack with ``traffic.mode: none`` has none."""
 
     name: Literal["us-east-1", "us-west-2"]
     endpoint_arn: str | None = Field(default=None, description="ARN of the regional ALB.")
@@ -140,9 +152,13 @@ class RegionConfig(_Model):
 
     @model_validator(mode="after")
     def _endpoint(self) -> RegionConfig:
-        if (self.endpoint_arn is None) == (self.endpoint_stack_ref is None):
+        if self.endpoint_arn is not None and self.endpoint_stack_ref is not None:
             raise ValueError("give exactly one of endpointArn or endpointStackRef")
         return self
+
+    @property
+    def has_endpoint(self) -> bool:
+        return self.endpoint_arn is not None or self.endpoint_stack_ref is not None
 
 
 class HealthCheckConfig(_Model):
@@ -153,6 +169,14 @@ class HealthCheckConfig(_Model):
     protocol: Literal["HTTP", "HTTPS", "TCP"] = "HTTPS"
     interval_seconds: Literal[10, 30] = 10
     threshold_count: Annotated[int, Field(ge=1, le=10)] = 3
+
+
+TRAFFIC_MODES = ("ga", "route53", "none")
+"""``ga``: Global Accelerator; ``route53``: DNS failover records; ``none``: no global entry
+point at all (a preview: reviewers reach its services inside the cluster)."""
+
+_GLOBAL_ONLY = ("pin", "dns_zone_id", "dns_name", "flow_logs_bucket")
+"""Traffic keys that only a stack with a global entry point (ga or route53) can use."""
 
 
 PIN_MAX_SECONDS = 3600
@@ -205,7 +229,11 @@ class TrafficPin(_Model):
 class TrafficConfig(_Model):
     """How global traffic reaches the regions and the guardrails that bound steering."""
 
-    mode: Literal["ga", "route53"] = "ga"
+    mode: Literal["ga", "route53", "none"] = Field(
+        default="ga",
+        description="ga: Global Accelerator; route53: DNS failover records; none: no global"
+        " entry point (a preview: its services are reached inside the cluster).",
+    )
     floor_percent: Annotated[float, Field(ge=0, le=50)] = 20
     listener_port: Annotated[int, Field(ge=1, le=65535)] = 443
     client_ip_preservation: bool = True
@@ -331,11 +359,35 @@ class ServiceConfig(_Model):
         return v
 
 
+_ALERT_LABELS_SET = ("severity", "slo_service", "slo_name", "team")
+"""Labels the SLO alert builder sets itself; ``alertLabels`` may not replace them."""
+
+
 class ObservabilityConfig(_Model):
     """Where rules and dashboards go and how the input histogram is labelled."""
 
     enabled: bool = True
-    namespace: str = "monitoring"
+    namespace: str = Field(
+        default="monitoring",
+        description="Namespace Prometheus runs in (allowed to scrape); rules go here too"
+        " unless ruleNamespace says otherwise.",
+    )
+    rule_namespace: str | None = Field(
+        default=None,
+        description="Namespace of the stack's PrometheusRules and dashboard ConfigMaps"
+        " (default: namespace). A preview keeps them in its own namespace.",
+    )
+    alert_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Static labels on every SLO alert, for Alertmanager routing (a preview"
+        " sets route: preview, which routes to a receiver that never pages).",
+    )
+    service_label_prefix: str = Field(
+        default="",
+        description="Prefix of the service label on this stack's series (a preview: pr-<N>-)."
+        " The ServiceMonitor rewrites the label at scrape time, so stacks sharing one"
+        " Prometheus never read each other's series, rules or dashboards.",
+    )
     rule_selector_labels: dict[str, str] = Field(
         default_factory=lambda: {"release": "kube-prometheus-stack"}
     )
@@ -374,6 +426,37 @@ class ObservabilityConfig(_Model):
         if not _LABEL.match(v) or v.startswith("__"):
             raise ValueError(f"expected a Prometheus label name, found {v!r}")
         return v
+
+    @field_validator("rule_namespace")
+    @classmethod
+    def _namespace(cls, v: str | None) -> str | None:
+        if v is not None and not _DNS1123.match(v):
+            raise ValueError(f"expected a DNS-1123 label, found {v!r}")
+        return v
+
+    @field_validator("alert_labels")
+    @classmethod
+    def _alert_labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if not _LABEL.match(name) or name.startswith("__"):
+                raise ValueError(f"expected Prometheus label names, found {name!r}")
+            if name in _ALERT_LABELS_SET:
+                raise ValueError(f"{name!r} is set by the SLO alerts themselves; pick another")
+        return v
+
+    @field_validator("service_label_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if v and not _PREFIX.match(v):
+            raise ValueError(
+                f"expected lowercase letters, digits and '-', ending in '-', found {v!r}"
+            )
+        return v
+
+    @property
+    def rules_namespace(self) -> str:
+        """Where the PrometheusRules and dashboard ConfigMaps go."""
+        return self.rule_namespace or self.namespace
 
 
 _ANALYSIS = canary.DEFAULT_ANALYSIS
@@ -519,12 +602,26 @@ class FlagsConfig(_Model):
         return self
 
 
-class FinopsConfig(_Model):
-    """FinOps settings read by the cost model and the preview tooling."""
+PREVIEW_COST_CAP_HOME = "policypacks/finops/config/preview.json (preview-cost-cap.capHourly)"
+"""The one place the preview cost cap lives: the FinOps pack reads it in both lanes."""
 
-    preview_cost_cap_hourly: Annotated[float, Field(gt=0)] = 1.5
+
+class FinopsConfig(_Model):
+    """FinOps settings read by the cost model and the preview tooling. The preview cost cap
+    is not here: it is the FinOps pack's ``preview-cost-cap.capHourly`` (one place)."""
+
     monthly_budget: Annotated[float, Field(gt=0)] | None = None
     preview_ttl_hours: Annotated[float, Field(gt=0)] = 24
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "previewCostCapHourly" in data:
+            raise ValueError(
+                f"previewCostCapHourly: the preview cost cap lives in {PREVIEW_COST_CAP_HOME};"
+                " remove it here"
+            )
+        return data
 
 
 class StackConfig(_Model):
@@ -589,6 +686,7 @@ class StackConfig(_Model):
             self.traffic.dns_zone_id and self.traffic.dns_name
         ):
             raise ValueError("traffic: route53 mode needs dnsZoneId and dnsName")
+        self._check_endpoints()
         for region, kc in self.kubeconfigs.items():
             if region not in names:
                 raise ValueError(f"kubeconfigs: {region!r} is not one of the regions {names}")
@@ -596,7 +694,44 @@ class StackConfig(_Model):
         svc = [s.name for s in self.services]
         if len(set(svc)) != len(svc):
             raise ValueError(f"services: each name once, found {svc}")
+        self._check_dashboard_uids()
         return self
+
+    def _check_dashboard_uids(self) -> None:
+        """Each service's dashboards are ``summit-<prefix><name>-red|use``: Grafana refuses a
+        uid over 40 characters, so a long name is caught here rather than mid-plan."""
+        if not self.observability.enabled:
+            return
+        prefix = self.observability.service_label_prefix
+        for i, s in enumerate(self.services):
+            uid = f"summit-{prefix}{s.name}-red"
+            if len(uid) > GRAFANA_UID_MAX:
+                raise ValueError(
+                    f"services[{i}].name: its dashboard uid {uid!r} would be {len(uid)}"
+                    f" characters; Grafana allows {GRAFANA_UID_MAX}"
+                )
+
+    def _check_endpoints(self) -> None:
+        """Global traffic (ga, route53) needs each region's endpoint; ``none`` has no global
+        entry point, so an endpoint or a global-only traffic key would be silently unused."""
+        for i, r in enumerate(self.regions):
+            if self.traffic.mode != "none" and not r.has_endpoint:
+                raise ValueError(
+                    f"regions[{i}]: give exactly one of endpointArn or endpointStackRef"
+                )
+            if self.traffic.mode == "none" and r.has_endpoint:
+                raise ValueError(
+                    f"regions[{i}]: traffic.mode none sends no traffic to an endpoint;"
+                    " remove endpointArn/endpointStackRef"
+                )
+        if self.traffic.mode == "none":
+            for name in _GLOBAL_ONLY:
+                if getattr(self.traffic, name) is not None:
+                    key = TrafficConfig.model_fields[name].alias or to_camel(name)
+                    raise ValueError(
+                        f"traffic.{key}: only a stack with global traffic (mode ga or"
+                        " route53) uses it; traffic.mode is none"
+                    )
 
     @property
     def region_names(self) -> list[str]:

@@ -7,8 +7,6 @@ deploys and the files the CLI writes are the same."""
 
 from __future__ import annotations
 
-import pulumi
-
 from components.monitoring_rules import MonitoringRules, MonitoringRulesArgs
 from components.render import prometheus_rules as pr
 from stacks.config import StackConfig
@@ -35,7 +33,9 @@ def region_services(cfg: StackConfig, region: str) -> list[pr.ServiceRules]:
     namespace = cfg.region(region).kubernetes.namespace
     return [
         pr.ServiceRules(
-            service=s.name,
+            service=f"{o.service_label_prefix}{s.name}",
+            container=s.name,
+            alert_labels=dict(o.alert_labels),
             region=region,
             namespace=namespace,
             team=s.team,
@@ -64,12 +64,13 @@ def region_overview(cfg: StackConfig, ctx: RegionContext) -> MonitoringRules | N
         MonitoringRulesArgs(
             region=region,
             services=region_services(cfg, region),
-            namespace=o.namespace,
+            namespace=o.rules_namespace,
             labels=dict(ctx.labels),
             rule_selector_labels=dict(o.rule_selector_labels),
             dashboard_label=o.dashboard_label,
             # Each service's rules and dashboards come from its ServiceComponent.
             per_service=False,
+            service_label_prefix=o.service_label_prefix,
         ),
-        opts=pulumi.ResourceOptions(provider=ctx.kubernetes),
+        opts=ctx.kube_opts(),
     )

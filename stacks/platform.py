@@ -1,5 +1,5 @@
-"""The composition of one environment: providers, global traffic, and per-region platform
-workloads. Environments differ only in their stack files; nothing here branches on the name.
+"""The composition of one environment: providers, global traffic (if any), and per-region
+platform workloads. Environments differ only in their stack files; nothing here branches on the name.
 
 Each domain maps the config onto its components in its own module: :mod:`stacks.traffic`
 (Global Accelerator or Route53), :mod:`stacks.observability` (the region overview),
@@ -12,6 +12,7 @@ from typing import Any
 
 from stacks import outputs as keys
 from stacks.config import StackConfig
+from stacks.namespaces import region_namespace
 from stacks.observability import region_overview
 from stacks.providers import build_providers
 from stacks.region import RegionContext, region_contexts
@@ -21,8 +22,10 @@ from stacks.traffic import build_traffic
 
 def build_region(cfg: StackConfig, ctx: RegionContext) -> None:
     """Per-region platform workloads, one call per region, through ``ctx``'s providers: the
-    region overview dashboard, then each service's ServiceComponent (its workload, delivery,
-    rules and dashboards)."""
+    stack's own namespace (when the region's config asks for one), the region overview
+    dashboard, then each service's ServiceComponent (its workload, delivery, rules and
+    dashboards)."""
+    ctx = region_namespace(cfg, ctx)
     region_overview(cfg, ctx)
     platform_services(cfg, ctx)
 

@@ -24,6 +24,16 @@ class RegionContext:
     """Kubernetes provider of the region's cluster."""
     labels: dict[str, str]
     """Cost-allocation labels for Kubernetes objects (team, service, env, cost-center)."""
+    namespace: pulumi.Resource | None = None
+    """The namespace this stack created in the region's cluster (``createNamespace``), which
+    every builder's objects wait for; None when the cluster bootstrap owns it."""
+
+    def kube_opts(self) -> pulumi.ResourceOptions:
+        """Options of a per-region Kubernetes builder: the region's provider, and the
+        stack's own namespace (if any) created first."""
+        if self.namespace is None:
+            return pulumi.ResourceOptions(provider=self.kubernetes)
+        return pulumi.ResourceOptions(provider=self.kubernetes, depends_on=[self.namespace])
 
 
 def cost_labels(cfg: StackConfig) -> dict[str, str]:

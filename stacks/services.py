@@ -4,8 +4,6 @@ provider."""
 
 from __future__ import annotations
 
-import pulumi
-
 from components.canary_rollout import component_name
 from components.service import ServiceComponent, ServiceComponentArgs
 from stacks.config import ServiceConfig, StackConfig
@@ -26,8 +24,8 @@ def service_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> ServiceCo
         region=region,
         env=cfg.tags.env,
         cost_center=cfg.tags.cost_center,
-        # The platform's services share the region namespace the cluster bootstrap owns;
-        # moving them would replace live workloads.
+        # The platform's services share the region namespace: the cluster bootstrap's, or the
+        # stack's own (stacks.namespaces); moving them would replace live workloads.
         namespace=cfg.region(region).kubernetes.namespace,
         create_namespace=False,
         port=svc.port,
@@ -46,6 +44,9 @@ def service_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> ServiceCo
         flags=region_flags(cfg, region),
         deliver=svc.deliver,
         prometheus_namespace=o.namespace,
+        rules_namespace=o.rule_namespace,
+        metric_service=f"{o.service_label_prefix}{svc.name}" if o.service_label_prefix else None,
+        alert_labels=dict(o.alert_labels),
         rule_selector_labels=dict(o.rule_selector_labels),
         dashboard_label=o.dashboard_label,
         slo_period_days=o.slo_period_days,
@@ -73,7 +74,7 @@ def platform_services(cfg: StackConfig, ctx: RegionContext) -> dict[str, Service
         svc.name: ServiceComponent(
             component_name(svc.name, region),
             service_args(cfg, svc, region),
-            opts=pulumi.ResourceOptions(provider=ctx.kubernetes),
+            opts=ctx.kube_opts(),
         )
         for svc in cfg.services
     }

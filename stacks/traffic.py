@@ -1,6 +1,8 @@
 """Global traffic in front of the regions: the stack config mapped onto
 :class:`~components.global_traffic.GlobalTraffic` (``traffic.mode: ga``) or
-:class:`~components.dns_failover.DnsFailover` (``route53``), with the providers each needs."""
+:class:`~components.dns_failover.DnsFailover` (``route53``), with the providers each needs.
+``none`` creates neither: such a stack (a preview) has no global entry point, and its
+services are reached inside the cluster."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from components.dns_failover import DnsFailover, DnsFailoverArgs, DnsRegion
 from components.global_traffic import TOKEN as GA_TOKEN
 from components.global_traffic import GlobalTraffic, GlobalTrafficArgs, HealthCheck, RegionEndpoint
 from stacks import outputs as keys
-from stacks.config import PROJECT, RegionConfig, StackConfig
+from stacks.config import PROJECT, ConfigError, RegionConfig, StackConfig
 from stacks.providers import Providers
 
 
@@ -85,7 +87,10 @@ def _dns_regions(
 
 def build_traffic(cfg: StackConfig, providers: Providers) -> dict[str, Any]:
     """Global Accelerator (or Route53 failover) in front of the regional endpoints; returns
-    the stack outputs it provides (keys from :mod:`stacks.outputs`)."""
+    the stack outputs it provides (keys from :mod:`stacks.outputs`). Nothing for mode
+    ``none``."""
+    if cfg.traffic.mode == "none":
+        return {}
     refs: dict[str, pulumi.StackReference] = {}
     endpoints: dict[str, StrInput] = {r.name: _endpoint(r, refs) for r in cfg.regions}
     name = f"summit-{cfg.environment}"
@@ -117,7 +122,19 @@ ROUTE53_RECORD_TYPE = "aws:route53/record:Record"
 def traffic_target_urns(cfg: StackConfig, stack: str, project: str = PROJECT) -> list[str]:
     """URNs of the resources a dial change touches: the endpoint groups (ga mode) or the
     weighted records (route53 mode), from the components' tokens and child names
-    (``summit-<env>-<region>`` under the top-level component); no state export needed."""
+    (``summit-<env>-<region>`` under the top-level component); no state export needed. A stack
+    with ``traffic.mode: none`` has nothing to steer: an empty target list would make a
+    targeted ``up`` a full one, so it is an error naming the key."""
+    if cfg.traffic.mode == "none":
+        raise ConfigError(
+            f"Pulumi.{stack}.yaml",
+            [
+                (
+                    f"{project}:traffic.mode",
+                    "expected ga or route53 to steer traffic, found 'none' (no global entry point)",
+                )
+            ],
+        )
     parent, child = (
         (GA_TOKEN, ENDPOINT_GROUP_TYPE)
         if cfg.traffic.mode == "ga"

@@ -17,7 +17,7 @@ from pulumi.automation import StackSummary
 from automation.cli import main
 from automation.errors import UserError
 from automation.finops import previews
-from automation.stack_files import project_defaults, read_stack_file
+from automation.stack_files import load_stack, project_defaults, read_stack_file
 from stacks.config import from_values, namespace_values
 from tests.support.pulumi_standin import PulumiStandin
 
@@ -43,7 +43,8 @@ def stage_values() -> dict:
 
 def test_stack_name_and_bad_pr_numbers():
     assert previews.stack_name(17) == "pr-17"
-    for bad in (0, -3, True):
+    assert previews.stack_name(previews.MAX_PR) == f"pr-{previews.MAX_PR}"
+    for bad in (0, -3, True, previews.MAX_PR + 1):
         with pytest.raises(UserError, match="--pr"):
             previews.stack_name(bad)
 
@@ -59,8 +60,51 @@ def test_preview_values_one_region_minimal_replicas_and_valid():
     assert cfg.region_names == ["us-east-1"]
     assert len(base["regions"]) == 2  # the template is not modified
     assert (
+        "endpointArn" in base["regions"][0] and "namespace" not in base["regions"][0]["kubernetes"]
+    )
+    assert base["observability"] == {"enabled": True, "namespace": "monitoring"}
+    assert (
         previews.preview_values(base, 17, region="us-west-2")["regions"][0]["name"] == "us-west-2"
     )
+
+
+def test_preview_values_isolate_the_preview_by_config():
+    """Everything that keeps pr-17 apart from stage is a config value the model validates."""
+    cfg = from_values(previews.preview_values(stage_values(), 17), "preview")
+    (region,) = cfg.regions
+    assert region.kubernetes.context == "summit-stage-use1"  # the template's first cluster
+    assert region.kubernetes.namespace == "pr-17" and region.kubernetes.create_namespace
+    assert not region.has_endpoint and cfg.traffic.mode == "none"
+    assert cfg.observability.rules_namespace == "pr-17"
+    assert cfg.observability.namespace == "monitoring"  # Prometheus itself stays where it is
+    assert cfg.observability.service_label_prefix == "pr-17-"
+    assert cfg.observability.alert_labels == {"route": "preview", "stack": "pr-17"}
+
+
+def test_stack_file_config_orders_keys_and_keeps_other_namespaces():
+    project, _ = project_defaults(ROOT)
+    raw = {**read_stack_file(ROOT, "stage"), "aws:defaultTags": {"tags": {"a": "b"}}}
+    values = previews.preview_values(stage_values(), 3)
+    config = previews.stack_file_config(project, raw, values)
+    keys = list(config)
+    assert keys[:2] == ["aws:region", "aws:defaultTags"]
+    assert keys[2:5] == [f"{project}:environment", f"{project}:regions", f"{project}:traffic"]
+    assert config[f"{project}:traffic"] == {"mode": "none"}
+    assert {k.split(":", 1)[1] for k in keys[2:]} == set(values)
+
+
+def test_secret_paths_find_every_secure_leaf():
+    config = {
+        "summit-platform:kubeconfigs": {"us-east-1": {"secure": "v1:abc"}},
+        "aws:secretKey": {"secure": "v1:def"},
+        "x:list": [{"plain": 1}, {"odd key": {"secure": "v1:ghi"}}],
+        "summit-platform:environment": "preview",
+    }
+    assert previews.secret_paths(config) == [
+        "aws:secretKey",
+        "summit-platform:kubeconfigs.us-east-1",
+        'x:list[1]["odd key"]',
+    ]
 
 
 def test_preview_tags_keep_created_and_move_last_activity():
@@ -174,14 +218,21 @@ def test_idle_without_a_unit_is_exit_2(idle, says, capsys):
 # --- the Automation API layer, recorded at the CLI boundary -----------------------------------
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the project's stack files (the stand-in writes Pulumi.pr-N.yaml there)."""
-    dst = tmp_path / "project"
-    dst.mkdir()
-    for f in ("Pulumi.yaml", "Pulumi.stage.yaml", "Pulumi.prod.yaml", "__main__.py"):
+def project_copy(dst: Path, stacks: tuple[str, ...] = ("dev", "stage", "prod")) -> Path:
+    """A copy of the project's stack files, program and policy packs (the program's modules
+    come from the installed package); previews write their stack files here, never in ROOT."""
+    dst.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".*.lock")
+    shutil.copytree(ROOT / "policypacks", dst / "policypacks", ignore=ignore)
+    for f in ("Pulumi.yaml", "__main__.py", *(f"Pulumi.{s}.yaml" for s in stacks)):
         shutil.copy(ROOT / f, dst / f)
     return dst
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project (the stand-in and the previews write Pulumi.pr-N.yaml there)."""
+    return project_copy(tmp_path / "project", stacks=("stage", "prod"))
 
 
 @pytest.fixture
@@ -209,8 +260,11 @@ def test_up_creates_stack_with_preview_config_tags_and_enforced_packs(project, s
     stack_file = (project / "Pulumi.pr-12.yaml").read_text()
     assert "summit-platform:environment: preview" in stack_file
     assert "aws:region: us-east-1" in stack_file
+    # The CLI reads back the structured config it runs with (not JSON strings).
+    cfg = load_stack(project, "pr-12")
+    assert cfg.regions[0].kubernetes.namespace == "pr-12" and cfg.traffic.mode == "none"
     words = [c.command for c in standin.calls()]
-    assert "config set-all" in words and "stack tag set" in words
+    assert "stack tag set" in words and "config set-all" not in words
     assert words.index("preview") < words.index("up")
     for cmd in ("preview", "up"):
         call = standin.calls(cmd)[0]
@@ -258,16 +312,20 @@ def test_gc_dry_run_shows_and_yes_destroys_only_idle_previews(project, standin):
         "prod", last_update=NOW - timedelta(hours=500), resource_count=9, tags=PREVIEW
     )
     standin.add_stack("pr-9", last_update=NOW - timedelta(hours=500), resource_count=9)
+    standin.add_stack("stage", last_update=NOW, resource_count=9, current=True)
     dry = previews.gc(
         project, idle=timedelta(hours=24), now=NOW, apply=False, command=standin.command
     )
     assert [d.stack for d in dry if d.action == "destroy"] == ["pr-1"]
     assert not standin.calls("destroy") and not standin.calls("stack rm")
+    # A dry run changes nothing, not even which stack the workspace has selected.
+    assert not standin.calls("stack select") and standin.state["current"] == "stage"
+    assert {c.flag("--stack") for c in standin.calls("stack tag ls")} == {"pr-1", "pr-2", "pr-9"}
     previews.gc(project, idle=timedelta(hours=24), now=NOW, apply=True, command=standin.command)
     assert [c.argv for c in standin.calls("destroy")] and len(standin.calls("destroy")) == 1
     assert standin.calls("destroy")[0].flag("--stack") in ("pr-1", None)
     names = set(standin.state["stacks"])
-    assert names == {"pr-2", "prod", "pr-9"}
+    assert names == {"pr-2", "prod", "pr-9", "stage"}
 
 
 def test_destroy_refuses_a_stack_without_the_preview_tag(project, standin):
@@ -304,6 +362,7 @@ def test_cli_bad_idle_is_a_usage_error(capsys):
 def test_cli_previews_up_offline_plans_policies_and_cost(tmp_path, capsys):
     md = tmp_path / "comment.md"
     out = tmp_path / "up.json"
+    proj = project_copy(tmp_path / "proj")
     code = main(
         [
             "previews",
@@ -313,7 +372,7 @@ def test_cli_previews_up_offline_plans_policies_and_cost(tmp_path, capsys):
             "--from",
             "stage",
             "-C",
-            str(ROOT),
+            str(proj),
             "--offline",
             "--markdown",
             str(md),
@@ -326,17 +385,14 @@ def test_cli_previews_up_offline_plans_policies_and_cost(tmp_path, capsys):
     assert doc["stack"] == "pr-5" and doc["offline"] is True
     assert 0 < doc["total_hourly"] < 1.5
     assert "Preview stack `pr-5`" in md.read_text()
+    assert (proj / "Pulumi.pr-5.yaml").is_file() and doc["stackFile"].endswith("Pulumi.pr-5.yaml")
 
 
 def test_cli_previews_up_offline_over_the_cap_exits_1_with_the_message(tmp_path, capsys):
-    """A copy of the project whose preview pack config caps at $0.01/h: the accelerator alone
-    ($0.025/h) exceeds it, so the embedded lane exits 1 with the cost-cap message."""
-    proj = tmp_path / "proj"
-    ignore = shutil.ignore_patterns("__pycache__", ".venv", ".git", "tests", "docs", "*.pyc")
-    for d in ("stacks", "components", "automation", "policypacks"):
-        shutil.copytree(ROOT / d, proj / d, ignore=ignore)
-    for f in ("Pulumi.yaml", "Pulumi.stage.yaml", "__main__.py"):
-        shutil.copy(ROOT / f, proj / f)
+    """A copy of the project whose preview pack config caps at $0.01/h: the three rollouts
+    ($0.009/h each) exceed it, so the embedded lane exits 1 with the cost-cap message (and
+    no accelerator appears among the most expensive: a preview has none)."""
+    proj = project_copy(tmp_path / "proj", stacks=("stage",))
     cfg = proj / "policypacks" / "finops" / "config" / "preview.json"
     doc = json.loads(cfg.read_text())
     doc["preview-cost-cap"]["capHourly"] = 0.01
@@ -347,5 +403,6 @@ def test_cli_previews_up_offline_over_the_cap_exits_1_with_the_message(tmp_path,
     assert re.search(
         r"Preview exceeds cost cap: \$\d+\.\d\d/h \(cap \$0\.01/h\); top: ", captured.err
     )
-    assert "summit-preview-accelerator (Accelerator) $0.03/h" in captured.out
+    assert "gateway-us-east-1-canary-rollout (Rollout) $0.01/h" in captured.out
+    assert "Accelerator" not in captured.out
     assert "preview-cost-cap" in captured.out

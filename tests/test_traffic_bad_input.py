@@ -470,3 +470,26 @@ def test_a_prometheus_url_that_is_not_http_exits_2_without_echoing_it(
     out = fuzz.run("traffic-reproducers", [*argv, "--prometheus-url", url, "-C", str(project)])
     fuzz.assert_clean(out, names="--prometheus-url")
     assert "hunter2" not in out.text and out.out == ""
+
+
+@pytest.mark.parametrize("command", ["pin", "apply", "run"])
+def test_a_stack_without_a_global_entry_point_cannot_be_steered(
+    project: Path, tmp_path: Path, command: str
+) -> None:
+    """traffic.mode none (a preview): nothing to pin, apply or run; exit 2, nothing written."""
+    path = project / "Pulumi.prod.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["config"]["summit-platform:traffic"] = {"mode": "none"}
+    for region in doc["config"]["summit-platform:regions"]:
+        region.pop("endpointArn", None)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    w = write_json(tmp_path / "w.json", [{"region": E, "weight": 50}, {"region": W, "weight": 50}])
+    argv = {
+        "pin": ["traffic", "pin", f"{E}=100", f"{W}=0", "--reason", "x", "--offline"],
+        "apply": ["traffic", "apply", "--weights", str(w), "--offline"],
+        "run": ["traffic", "run", "--dry-run", "--prometheus-url", "http://127.0.0.1:9"],
+    }[command]
+    out = fuzz.run(
+        "traffic-reproducers", [*argv, "-s", "prod", "-C", str(project)], watch=[project]
+    )
+    fuzz.assert_clean(out, names="summit-platform:traffic.mode")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automation import options
+from automation import options, redact, safe_io
 from automation.errors import CheckFailed, UserError
 from automation.finops import alerts, previews, prices, reconcile
 from automation.finops import estimate as est_mod
@@ -228,57 +229,109 @@ def _print_drift(rows: list[Any], title: str) -> None:
 
 
 def _packs(project_dir: Path) -> list[tuple[Path, Path | None]]:
-    """Every pack of the project, each with its ``config/preview.json`` when it has one."""
-    out = []
+    """Every pack of the project with its ``config/preview.json``: both lanes evaluate each
+    pack with it (the cloud lane passes ``--policy-pack DIR --policy-pack-config FILE`` per
+    pack). A pack without one is bad input, not a silent fall back to its defaults."""
+    out: list[tuple[Path, Path | None]] = []
     for p in discover_packs(project_dir):
         cfg = p / "config" / "preview.json"
-        out.append((p, cfg if cfg.is_file() else None))
+        if not cfg.is_file():
+            raise UserError(
+                "policy pack has no config/preview.json; every pack runs with its preview"
+                " config in both lanes",
+                source=str(p),
+            )
+        out.append((p, cfg))
     return out
 
 
 def plan_offline(project_dir: Path, pr: int, template: str) -> dict[str, Any]:
-    """The embedded lane of ``previews up``: plan ``pr-N`` from the template's stack file with
-    the preview config, evaluate every pack (with its preview config) through the Analyzer
-    protocol (both by :func:`~automation.plan.runner.plan_stack`), and price it."""
-    name = previews.stack_name(pr)
-    _, base = previews.template_values(project_dir, template)
-    try:
-        result = plan_stack(
-            project_dir,
-            template,
-            packs=_packs(project_dir),
-            overrides=previews.preview_values(base, pr),
-            stack_tags={"preview": "true", "pr": str(pr)},
-            as_stack=name,
-        )
-    except PlanError as err:
-        raise _plan_error(err, project_dir, template) from None
-    violations = [v.to_json() for v in result.violations]
+    """The embedded lane of ``previews up``: plan ``pr-N`` with exactly the config its stack
+    file holds, evaluate every pack with its preview config through the Analyzer protocol,
+    check it against every stack file of the project, and price it."""
+    spec = previews.preview_spec(project_dir, pr, template)
+    pairs = _packs(project_dir)
+    result = previews.plan_preview(project_dir, spec, pairs)
+    found = previews.check_collisions(project_dir, spec, result)
     resources = [r.to_json() for r in result.plan.resources]
-    est = estimate(resources, PriceTable.load(), stack=name)
-    return {"stack": name, "template": template, "estimate": est, "violations": violations}
+    est = estimate(resources, PriceTable.load(), stack=spec.name)
+    return {
+        "spec": spec,
+        "estimate": est,
+        "violations": [v.to_json() for v in result.violations],
+        "packs": [
+            (p.pack, p.version, dict(p.policies), _relative(cfg, project_dir))
+            for p, (_, cfg) in zip(result.packs, pairs, strict=True)
+        ],
+        "collisions": found,
+    }
 
 
-def _preview_comment(stack: str, events: list[dict[str, Any]], est: Any | None) -> str:
-    lines = [f"### Preview stack `{stack}`", ""]
-    if est is not None:
-        lines.append(
-            f"Estimated cost: **${est.total_hourly:.4f}/h**"
-            + (f" ({len(est.unpriced)} unpriced)" if est.unpriced else "")
-        )
-        lines.append("")
+def _relative(path: Path | None, project_dir: Path) -> str:
+    """A pack config as the PR comment names it: relative to the project."""
+    if path is None:
+        return "no config"
+    try:
+        return str(path.resolve().relative_to(project_dir.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _cost_lines(est: Any) -> list[str]:
+    lines = [
+        f"Estimated cost: **${est.total_hourly:.4f}/h**"
+        + (f" ({len(est.unpriced)} unpriced)" if est.unpriced else ""),
+        "",
+        "| component | $/h |",
+        "|---|---:|",
+    ]
+    free = 0
+    for comp, v in sorted(est.by_component().items(), key=lambda kv: (-kv[1], kv[0])):
+        if v == 0:
+            free += 1  # namespaces, rules, dashboards: shown as a count, not as $0 rows
+            continue
+        lines.append(f"| `{comp}` | {v:.4f} |")
+    if free:
+        lines.append(f"| {free} more component(s) with no hourly cost | 0.0000 |")
+    return [*lines, ""]
+
+
+def _event_lines(events: list[dict[str, Any]]) -> list[str]:
     mandatory = [e for e in events if e.get("enforcement") == "mandatory"]
     if not events:
-        lines.append("No policy violations.")
-    else:
-        lines.append(
-            f"**{len(mandatory)} mandatory, {len(events) - len(mandatory)} advisory policy events**"
-        )
-        lines += ["", "| policy | level | resource | message |", "|---|---|---|---|"]
-        for e in events:
-            urn = (e.get("urn") or "(stack)").split("::")[-1]
-            msg = str(e.get("message", "")).replace("\n", " ").replace("|", "\\|")
-            lines.append(f"| {e.get('policy')} | {e.get('enforcement')} | `{urn}` | {msg} |")
+        return ["No policy violations."]
+    lines = [
+        f"**{len(mandatory)} mandatory, {len(events) - len(mandatory)} advisory policy events**",
+        "",
+        "| policy | level | resource | message |",
+        "|---|---|---|---|",
+    ]
+    for e in events:
+        urn = (e.get("urn") or "(stack)").split("::")[-1]
+        msg = str(e.get("message", "")).replace("\n", " ").replace("|", "\\|")
+        lines.append(f"| {e.get('policy')} | {e.get('enforcement')} | `{urn}` | {msg} |")
+    return lines
+
+
+def _preview_comment(
+    stack: str,
+    events: list[dict[str, Any]],
+    est: Any | None,
+    *,
+    spec: Any = None,
+    packs: list[str] | None = None,
+) -> str:
+    """The PR comment: where the preview runs and how to reach it, its cost by component, the
+    packs it was checked with, and every policy event."""
+    lines = [f"### Preview stack `{stack}`", ""]
+    if spec is not None:
+        lines += [f"Copied from `{spec.template}`. {previews.reach_instructions(spec.cfg)[0]}", ""]
+        lines += [*previews.reach_instructions(spec.cfg)[1:], ""]
+    if est is not None:
+        lines += _cost_lines(est)
+    if packs:
+        lines += ["Policies:", *(f"- {p}" for p in packs), ""]
+    lines += _event_lines(events)
     return "\n".join(lines) + "\n"
 
 
@@ -296,19 +349,24 @@ def previews_up(
     cwd: Cwd = Path("."),
     owner: Annotated[str, typer.Option("--owner", help="Who owns the preview (tag).")] = "",
     offline: Annotated[
-        bool, typer.Option("--offline", help="Embedded lane: plan, policies and cost; no engine.")
+        bool,
+        typer.Option(
+            "--offline",
+            help="Embedded lane: write Pulumi.pr-N.yaml, plan it with policies and cost.",
+        ),
     ] = False,
     markdown_out: MarkdownOut = None,
     json_out: JsonOut = None,
 ) -> None:
-    """Create or update preview stack pr-N from a template stack, with policies enforced.
-    Without --json or --markdown the PR comment is printed."""
+    """Create or update preview stack pr-N from a template stack, isolated in its own
+    namespace, after checking it against every stack file; policies enforced. Without --json
+    or --markdown the PR comment is printed."""
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
     project_dir = options.project(cwd)
     name = previews.stack_name(pr)
     if offline:
-        comment, doc = _up_offline(project_dir, pr, template)
+        comment, doc = _up_offline(project_dir, pr, template, markdown_out)
     else:
         comment, doc = _up_cloud(project_dir, pr, template, owner, markdown_out)
     options.write_markdown(markdown_out, comment)
@@ -321,13 +379,39 @@ def previews_up(
         raise CheckFailed(f"{len(mandatory)} mandatory policy violation(s) in {name}: {first}")
 
 
-def _up_offline(project_dir: Path, pr: int, template: str) -> tuple[str, dict[str, Any]]:
+def _refused(name: str, err: previews.CollisionsFound, markdown_out: str | None) -> None:
+    """The PR comment says which objects collide; then the error exits 1."""
+    options.write_markdown(markdown_out, _preview_comment(name, err.violations, None))
+    if markdown_out is None:
+        typer.echo(_preview_comment(name, err.violations, None), nl=False, err=True)
+
+
+def _up_offline(
+    project_dir: Path, pr: int, template: str, markdown_out: str | None
+) -> tuple[str, dict[str, Any]]:
     res = plan_offline(project_dir, pr, template)
-    comment = _preview_comment(res["stack"], res["violations"], res["estimate"])
+    spec = res["spec"]
+    if res["collisions"]:
+        err = previews.CollisionsFound(spec.name, res["collisions"])
+        _refused(spec.name, err, markdown_out)
+        raise err
+    path = previews.write_stack_file(project_dir, spec.name, spec.config)
+    est = res["estimate"]
+    used = [
+        f"`{n}@{v}` with `{cfg}`: " + ", ".join(f"{name} ({level})" for name, level in k.items())
+        for n, v, k, cfg in res["packs"]
+    ]
+    comment = _preview_comment(spec.name, res["violations"], est, spec=spec, packs=used)
     doc = {
-        "stack": res["stack"],
+        "stack": spec.name,
         "offline": True,
-        "total_hourly": float(res["estimate"].total_hourly),
+        "stackFile": str(path),
+        "namespace": spec.cfg.regions[0].kubernetes.namespace,
+        "total_hourly": float(est.total_hourly),
+        "components": {k: float(v) for k, v in sorted(est.by_component().items())},
+        "packs": [
+            {"name": n, "version": v, "config": c, "policies": k} for n, v, k, c in res["packs"]
+        ],
         "violations": res["violations"],
     }
     return comment, doc
@@ -343,8 +427,6 @@ def _up_cloud(
     ttl = load_stack(project_dir, template).finops.preview_ttl_hours
     who = owner or os.environ.get("GITHUB_ACTOR") or os.environ.get("USER", "unknown")
     pairs = _packs(project_dir)
-    # --policy-pack-config pairs with --policy-pack by position: all or nothing.
-    configs = [c for _, c in pairs] if all(c is not None for _, c in pairs) else []
     try:
         out = previews.up(
             project_dir,
@@ -354,22 +436,29 @@ def _up_cloud(
             now=datetime.now(UTC),
             ttl_hours=ttl,
             packs=[p for p, _ in pairs],
-            pack_configs=[c for c in configs if c is not None],
+            pack_configs=[c for _, c in pairs if c is not None],
             on_output=lambda line: typer.echo(line, err=True),
         )
+    except previews.CollisionsFound as err:
+        _refused(name, err, markdown_out)
+        raise
     except ops.PolicyViolations as err:
         # The engine refused: the PR comment still shows why, then the error exits 1.
         events = [previews._event_json(e) for e in err.policy_events]
         options.write_markdown(markdown_out, _preview_comment(name, events, None))
         raise
+    est = estimate(out.planned, PriceTable.load(), stack=name)
     doc = {
         "stack": name,
         "offline": False,
         "tags": out.tags,
         "changes": out.changes,
+        "total_hourly": float(est.total_hourly),
         "violations": out.policy_events,
     }
-    return _preview_comment(name, out.policy_events, None), doc
+    used = [f"`{p.name}` with `{_relative(c, project_dir)}`" for p, c in pairs]
+    comment = _preview_comment(name, out.policy_events, est, spec=out.spec, packs=used)
+    return comment, doc
 
 
 @previews_app.command("destroy")
@@ -377,27 +466,43 @@ def previews_destroy(
     pr: Pr,
     cwd: Cwd = Path("."),
     yes: Yes = False,
-    template: Annotated[
-        str, typer.Option("--from", metavar="NAME", help="Template stack (offline plan).")
-    ] = "stage",
     offline: Annotated[
-        bool, typer.Option("--offline", help="Embedded lane: show what the stack holds.")
+        bool,
+        typer.Option(
+            "--offline", help="Embedded lane: remove Pulumi.pr-N.yaml (shows it without --yes)."
+        ),
     ] = False,
 ) -> None:
     """Destroy preview stack pr-N and remove it (shows what it would do without --yes)."""
     project_dir = options.project(cwd)
     name = previews.stack_name(pr)
     if offline:
-        est = plan_offline(project_dir, pr, template)["estimate"]
-        typer.echo(
-            f"would destroy {name}: {len(est.lines) + len(est.unpriced)} resources,"
-            f" saving ${est.total_hourly:.4f}/h"
-        )
+        _destroy_offline(project_dir, pr, name, yes)
     elif not yes:
         typer.echo(f"would destroy and remove {name} (pass --yes to do it)")
     else:
         previews.destroy(project_dir, pr)
         typer.echo(f"destroyed and removed {name}")
+
+
+def _destroy_offline(project_dir: Path, pr: int, name: str, yes: bool) -> None:
+    """Show what the preview's stack file holds; with ``yes``, remove the file."""
+    path = project_dir / f"Pulumi.{name}.yaml"
+    if not path.is_file():
+        raise UserError(
+            "no such preview stack file (see `summit previews up --offline`)", source=str(path)
+        )
+    try:
+        res = plan_stack(project_dir, name, evaluate=False)
+    except PlanError as err:
+        raise _plan_error(err, project_dir, name) from None
+    est = estimate([r.to_json() for r in res.plan.resources], PriceTable.load(), stack=name)
+    held = f"{len(est.lines) + len(est.unpriced)} resources, ${est.total_hourly:.4f}/h"
+    if not yes:
+        typer.echo(f"would remove {path.name} ({held}); pass --yes to do it")
+        return
+    previews.remove_stack_file(project_dir, pr)
+    typer.echo(f"removed {path.name} ({held})")
 
 
 @previews_app.command("gc")
@@ -422,7 +527,8 @@ def previews_gc(
     webhook: Webhook = None,
 ) -> None:
     """Destroy preview stacks idle longer than --idle (time since the last update). Without
-    --json or --markdown the report is printed as Markdown."""
+    --yes nothing changes, not even the workspace's selected stack. Without --json or
+    --markdown the report is printed as Markdown."""
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
     limit = timedelta(seconds=idle.seconds)
@@ -449,39 +555,87 @@ def previews_gc(
         alerts.post(url, alerts.gc_payload(destroyed, idle.text))
 
 
+_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+)?(Z|[+-][0-9]{2}:?[0-9]{2})?")
+"""An ISO 8601 time in ASCII digits (what ``pulumi stack ls --json`` writes)."""
+
+
+def _row_time(row: dict[str, Any], source: str, key: str) -> datetime | None:
+    last = row.get("lastUpdate")
+    if last is None:
+        return None
+    found = redact.short(last)
+    if not isinstance(last, str) or not _ISO.fullmatch(last):
+        raise UserError(f"expected an ISO 8601 time or null, found {found}", source=source, key=key)
+    try:
+        when = datetime.fromisoformat(last.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(
+            f"expected an ISO 8601 time, found {found}", source=source, key=key
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _row_tags(row: dict[str, Any], source: str, key: str) -> dict[str, str]:
+    tags = row.get("tags")
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise UserError(
+            f"expected a map of tag name -> string, found {redact.short(tags)}",
+            source=source,
+            key=key,
+        )
+    return dict(tags)
+
+
 def _read_stack_list(path: Path) -> tuple[list[Any], dict[str, dict[str, str]]]:
-    """An offline stack list: what ``pulumi stack ls --json`` gives, plus each stack's tags."""
+    """An offline stack list: what ``pulumi stack ls --json`` gives, plus each stack's tags.
+    Every field is checked (one line naming the file and ``[i].key``); nothing is guessed."""
     # The Pulumi SDK (~1 s to import) is needed here only for its StackSummary type.
     from pulumi.automation import StackSummary
 
-    try:
-        rows = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise UserError(f"cannot read stack list: {err}", source=str(path)) from None
+    source = str(path)
+    rows = safe_io.load_json(path)
     if not isinstance(rows, list):
-        raise UserError("expected a JSON list of stacks", source=str(path))
+        raise UserError(
+            f"expected a JSON list of stacks, found {type(rows).__name__}", source=source
+        )
     summaries, tags = [], {}
     for i, row in enumerate(rows):
-        if not isinstance(row, dict) or not isinstance(row.get("name"), str):
-            raise UserError("expected {name, lastUpdate, tags}", source=str(path), key=f"[{i}]")
-        last = row.get("lastUpdate")
-        try:
-            when = datetime.fromisoformat(str(last).replace("Z", "+00:00")) if last else None
-        except ValueError:
+        if not isinstance(row, dict) or not isinstance(row.get("name"), str) or not row["name"]:
             raise UserError(
-                f"expected an ISO time, found {last!r}", source=str(path), key=f"[{i}].lastUpdate"
-            ) from None
+                "expected {name, lastUpdate, tags} with a name", source=source, key=f"[{i}]"
+            )
+        name = row["name"]
+        if name in tags:
+            raise UserError(f"stack {name!r} is listed twice", source=source, key=f"[{i}].name")
+        in_progress = row.get("updateInProgress", False)
+        if not isinstance(in_progress, bool):
+            raise UserError(
+                f"expected true or false, found {redact.short(in_progress)}",
+                source=source,
+                key=f"[{i}].updateInProgress",
+            )
+        count = row.get("resourceCount")
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or count < 0
+        ):
+            raise UserError(
+                f"expected a count >= 0 or null, found {redact.short(count)}",
+                source=source,
+                key=f"[{i}].resourceCount",
+            )
         summaries.append(
             StackSummary(
-                name=row["name"],
+                name=name,
                 current=False,
-                update_in_progress=bool(row.get("updateInProgress")),
-                last_update=when,
-                resource_count=row.get("resourceCount"),
+                update_in_progress=in_progress,
+                last_update=_row_time(row, source, f"[{i}].lastUpdate"),
+                resource_count=count,
                 url=None,
             )
         )
-        tags[row["name"]] = {str(k): str(v) for k, v in (row.get("tags") or {}).items()}
+        tags[name] = _row_tags(row, source, f"[{i}].tags")
     return summaries, tags
 
 

@@ -35,11 +35,13 @@ def plan(
 ) -> None:
     """Run the program in-process under Pulumi's mock engine, record every resource, check
     them as the providers would (Kubernetes schemas and API rules, AWS API models), and
-    evaluate policy packs through the Analyzer protocol. Exit 0 pass, 1 mandatory violation
-    or provider-check problem, 2 bad input."""
+    evaluate policy packs through the Analyzer protocol; stacks planned together (--stack all)
+    are checked for objects two of them would own. Exit 0 pass, 1 mandatory violation,
+    provider-check problem or collision, 2 bad input."""
     # The runner and its report load the Pulumi SDK and the providers (~0.5 s): only
     # `summit plan` pays for them, not every other command's start.
     from automation.plan import report
+    from automation.plan.collisions import check_plans
     from automation.plan.runner import plan_stack, resolve_packs, resolve_stacks
 
     options.check_output(json_out, "--json")
@@ -58,6 +60,9 @@ def plan(
             results.append(plan_stack(project_dir, name, packs=packs))
         except PlanError as err:
             raise UserError(str(err), source=str(project_dir / f"Pulumi.{name}.yaml")) from None
+    if len(results) > 1:
+        # No two stacks planned together may own the same object (automation/plan/collisions).
+        check_plans(results)
     _print(results, quiet, stderr=options.to_stdout(json_out, markdown_out))
     options.write_json(json_out, report.to_json(results))
     options.write_markdown(markdown_out, report.to_markdown(results))

@@ -139,6 +139,15 @@ def resolve_packs(
     return [(p, configs[i] if i < len(configs) else None) for i, p in enumerate(chosen)]
 
 
+def default_pack_config(pack: Path, stack: str, environment: Any = None) -> Path | None:
+    """A pack's config for a stack: ``config/<stack>.json``, else the stack's environment's
+    (``config/preview.json`` for a preview ``pr-N``), else none (the policies' defaults)."""
+    for name in (stack, environment):
+        if isinstance(name, str) and name and (pack / "config" / f"{name}.json").is_file():
+            return pack / "config" / f"{name}.json"
+    return None
+
+
 def plan_stack(
     project_dir: Path | str,
     stack: str,
@@ -151,8 +160,8 @@ def plan_stack(
 ) -> StackResult:
     """Plan one stack and evaluate the given (pack, config-file) pairs over it.
 
-    With ``packs=None`` every pack of the project is used, each with its own
-    ``config/<stack>.json`` when it has one. ``overrides`` replace namespace keys and
+    With ``packs=None`` every pack of the project is used, each with its
+    :func:`default_pack_config`. ``overrides`` replace namespace keys and
     ``as_stack`` plans under another stack name (a preview ``pr-N`` is planned from its
     template's stack file with its one-region, minimal-replica config). ``evaluate=False``
     only plans; otherwise the provider check runs between recording and the packs. The one
@@ -169,15 +178,8 @@ def plan_stack(
         return result
     result.provider_check = check_plan(plan, k8s_version)
     if packs is None:
-        packs = [
-            (
-                p,
-                p / "config" / f"{stack}.json"
-                if (p / "config" / f"{stack}.json").is_file()
-                else None,
-            )
-            for p in discover_packs(project_dir)
-        ]
+        env = inputs.values.get("environment")
+        packs = [(p, default_pack_config(p, stack, env)) for p in discover_packs(project_dir)]
     for pack_dir, cfg_file in packs:
         try:
             user_cfg = load_pack_config(cfg_file)

@@ -223,6 +223,16 @@ Reason = Annotated[str, typer.Option("--reason", help="Why (required).")]
 Now = Annotated[float | None, typer.Option("--now", hidden=True)]
 
 
+def _steerable(cfg: StackConfig, project_dir: Path, stack: str) -> None:
+    """A stack with ``traffic.mode: none`` (a preview) has no global entry point to steer."""
+    if cfg.traffic.mode == "none":
+        raise UserError(
+            "this stack has no global entry point to steer (traffic.mode is none)",
+            source=str(project_dir / f"Pulumi.{stack}.yaml"),
+            key="summit-platform:traffic.mode",
+        )
+
+
 def _target(cwd: Path, stack: str, offline: bool, audit_log: Path | None) -> changes.Target:
     project_dir = options.project(cwd)
     log = options.in_project(project_dir, audit_log, DEFAULT_AUDIT)
@@ -250,6 +260,7 @@ def pin_cmd(
     options.check_output(json_out, "--json")
     target = _target(cwd, stack, offline, audit_log)
     cfg = load_stack(target.project_dir, stack)
+    _steerable(cfg, target.project_dir, stack)
     parsed = pinmod.parse_shares(shares, cfg.region_names)
     by = pinmod.who()
     value = pinmod.build_pin(parsed, reason, ttl_s, time.time() if now is None else now, by)
@@ -398,6 +409,7 @@ def apply(
     pinmod.check_now(now)
     target = _target(cwd, stack, offline, audit_log)
     cfg = load_stack(target.project_dir, stack)
+    _steerable(cfg, target.project_dir, stack)
     shares = files.read_weights(weights, cfg.region_names)
     t = time.time() if now is None else now
     dials, pin = _apply_plan(cfg, shares, reason, ttl, t)
@@ -547,6 +559,7 @@ def run(
     project_dir = options.project(cwd)
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
     cfg = load_stack(project_dir, stack)
+    _steerable(cfg, project_dir, stack)
     if max_iterations is not None and max_iterations < 1:
         raise UserError(f"expected 1 or more, found {max_iterations}", key="--max-iterations")
     src = _source(cfg, source, prometheus_url, stack_file)

@@ -394,12 +394,15 @@ class RolloutSpecArgs:
     """Pod service account (default: the namespace's ``default``)."""
     runtime_class: str | None = None
     """Pod ``runtimeClassName`` (e.g. ``gvisor``), if any."""
+    metric_service: str | None = None
+    """The ``service`` label value of the pods' series when the scrape rewrites it (None:
+    ``service``); the analysis queries by it."""
 
 
 def _analysis_args(a: RolloutSpecArgs) -> list[dict[str, Any]]:
     """The analysis' scope: this service, this region, the newest pods' template hash."""
     return [
-        {"name": "service", "value": a.service},
+        {"name": "service", "value": a.metric_service or a.service},
         {"name": "region", "value": a.region},
         {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
     ]

@@ -38,8 +38,10 @@ def dashboard_uid(service: str, kind: str) -> str:
     return uid
 
 
-def overview_uid(region: str) -> str:
-    return f"summit-overview-{region}"
+def overview_uid(region: str, prefix: str = "") -> str:
+    """``summit-<prefix>overview-<region>``: the prefix (a preview's ``pr-<N>-``) keeps two
+    stacks' overviews apart in a Grafana that reads every namespace."""
+    return f"summit-{prefix}overview-{region}"
 
 
 def _query(expr: str, legend: str, ref: str = "A") -> Dataquery:
@@ -221,10 +223,13 @@ def use_dashboard(service: str) -> dict[str, Any]:
     return _encode(d)
 
 
-def overview_dashboard(region: str, services: list[str]) -> dict[str, Any]:
-    """One region at a glance: the steering signals and budgets of every service."""
-    reg = f'region="{region}"'
-    d = _base(overview_uid(region), f"Summit / {region} / overview", region_variable=False)
+def overview_dashboard(region: str, services: list[str], prefix: str = "") -> dict[str, Any]:
+    """One region at a glance: the steering signals and budgets of every service. With a
+    ``prefix`` (the stack's service label prefix) the steering panels show only the services
+    whose label starts with it, and the uid and title carry it."""
+    reg = f'region="{region}"' + (f', service=~"{prefix}.*"' if prefix else "")
+    heading = f"Summit / {prefix}{region} / overview" if prefix else f"Summit / {region} / overview"
+    d = _base(overview_uid(region, prefix), heading, region_variable=False)
     d = d.with_row(Row("Steering signals (what the traffic controller reads)"))
     for title, name, unit in (
         ("p95 latency (1m)", pr.STEERING_P95, "s"),

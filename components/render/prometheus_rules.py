@@ -116,7 +116,8 @@ class ServiceRules:
     """Everything the builders need to know about one service in one region."""
 
     service: str
-    """Service name, as in the histogram's ``service`` label and the container name."""
+    """The value of the histogram's ``service`` label (and the container name, unless
+    ``container`` says otherwise)."""
     region: str
     """Region whose Prometheus evaluates these rules (a static label on the USE series)."""
     namespace: str = "platform"
@@ -142,6 +143,11 @@ class ServiceRules:
     cannot wait for the global interval (30 s in kube-prometheus-stack)."""
     metrics: MetricContract = field(default_factory=MetricContract)
     """Metric and label names of the exporters."""
+    container: str | None = None
+    """Container name for cAdvisor/kube-state-metrics (USE), when it differs from ``service``
+    (a preview rewrites the service label to ``pr-<N>-<name>``; the container keeps the name)."""
+    alert_labels: dict[str, str] = field(default_factory=dict)
+    """Static labels added to every alert (Alertmanager routing, e.g. ``route: preview``)."""
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -252,9 +258,10 @@ def use_group(spec: ServiceRules) -> dict[str, Any]:
     as static rule labels (the rules run in the region's own Prometheus)."""
     m = spec.metrics
     static = {m.service_label: spec.service, m.region_label: spec.region}
-    c = _selector(namespace=spec.namespace, container=spec.service)
-    cpu_req = _selector(namespace=spec.namespace, container=spec.service, resource="cpu")
-    mem_lim = _selector(namespace=spec.namespace, container=spec.service, resource="memory")
+    container = spec.container or spec.service
+    c = _selector(namespace=spec.namespace, container=container)
+    cpu_req = _selector(namespace=spec.namespace, container=container, resource="cpu")
+    mem_lim = _selector(namespace=spec.namespace, container=container, resource="memory")
     svc = _svc(spec)
     return {
         "name": f"summit-use-{spec.service}",
@@ -454,6 +461,7 @@ def alert_group(spec: ServiceRules, dashboard_uid: str | None = None) -> dict[st
                     "alert": ALERT_BURN,
                     "expr": expr,
                     "labels": {
+                        **spec.alert_labels,
                         "severity": severity,
                         "slo_service": spec.service,
                         "slo_name": slo.name,
