@@ -28,6 +28,7 @@ with ``bin/pulumi``; tests point it at ``tests/support/pulumi_standin.py``), the
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -70,6 +71,7 @@ __all__ = [
     "remove_stack",
     "retry_when_locked",
     "set_all_config",
+    "set_all_config_json",
     "set_config",
     "set_tags",
     "up",
@@ -409,6 +411,33 @@ def set_all_config(
         return
     with _mapped("config set-all", stack.name, stack.workspace.work_dir):
         stack.set_all_config(config, path=path)
+
+
+def set_all_config_json(
+    stack: auto.Stack, values: Mapping[str, Any], *, secret_keys: Iterable[str] = ()
+) -> None:
+    """Set whole values, objects and lists included, in one ``pulumi config set-all --json``
+    call (the shape ``pulumi config --json`` prints: ``{key: {value, objectValue, secret}}``).
+
+    Unlike ``--path`` leaves, an object replaces the old one whole (a key it no longer has is
+    gone), and the CLI writes the stack file once: if the call fails, every value is as it
+    was. Needs a Pulumi CLI with ``config set-all --json`` (3.17x and later)."""
+    secrets = set(secret_keys)
+    doc: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        entry: dict[str, Any] = {"secret": key in secrets}
+        if isinstance(value, Mapping | list):
+            entry["value"] = json.dumps(value, allow_nan=False)
+            entry["objectValue"] = value
+        elif isinstance(value, bool):
+            entry["value"] = "true" if value else "false"
+        else:
+            entry["value"] = str(value)
+        doc[key] = entry
+    if not doc:
+        return
+    with _mapped("config set-all", stack.name, stack.workspace.work_dir):
+        stack.set_all_config_json(json.dumps(doc, allow_nan=False))
 
 
 def get_config(stack: auto.Stack, key: str, *, path: bool = False) -> auto.ConfigValue | None:

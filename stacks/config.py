@@ -9,6 +9,8 @@ files), so both see the same defaults and the same errors. Every error names the
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import ipaddress
 import json
 import math
@@ -27,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from components.render import canary
 from components.render.analysis_cadence import starting_step_problem
@@ -257,6 +260,53 @@ _GLOBAL_ONLY = ("pin", "dns_zone_id", "dns_name", "flow_logs_bucket")
 """Traffic keys that only a stack with a global entry point (ga or route53) can use."""
 
 
+PIN_MAX_SECONDS = 3600
+"""A pin lasts at most 60 minutes (``expiresAt`` - ``at``)."""
+
+
+def _pin_time(value: Any) -> dt.datetime:
+    """An ISO 8601 time (``2026-11-27T12:00:00Z``; no zone means UTC) or a YAML timestamp."""
+    if isinstance(value, str) and value.isascii():
+        with contextlib.suppress(ValueError):  # not a time: refused below, naming the value
+            value = dt.datetime.fromisoformat(value.strip())
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    # Numbers are refused: seconds and milliseconds look alike, and the pin writes ISO 8601.
+    raise ValueError(f"expected an ISO 8601 time like 2026-11-27T12:00:00Z, found {value!r:.40}")
+
+
+class TrafficPin(_Model):
+    """A manual pin written by ``summit traffic pin``: fixed shares of traffic (percent, over
+    exactly the stack's regions, adding to 100) with a reason, until ``expiresAt``, at most
+    60 minutes after ``at``."""
+
+    shares: dict[str, Annotated[int, Field(strict=True, ge=0, le=100)]] = Field(
+        description="Share of traffic per region, whole percents adding to 100."
+    )
+    reason: Annotated[str, Field(min_length=1)] = Field(description="Why (required).")
+    by: Annotated[str, Field(min_length=1)] = Field(default="unknown", description="Who.")
+    at: dt.datetime = Field(description="When the pin was set (ISO 8601).")
+    expires_at: dt.datetime = Field(description="When it ends, at most 60 minutes after `at`.")
+
+    @field_validator("at", "expires_at", mode="before")
+    @classmethod
+    def _time(cls, v: Any) -> dt.datetime:
+        return _pin_time(v)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> TrafficPin:
+        total = sum(self.shares.values())
+        if total != 100:
+            raise ValueError(f"shares: expected whole percents adding to 100, found {total}")
+        ttl = (self.expires_at - self.at).total_seconds()
+        if not 0 < ttl <= PIN_MAX_SECONDS:
+            raise ValueError(
+                "expiresAt: expected a time after `at` and at most 60 minutes after it, found"
+                f" at {self.at.isoformat()} and expiresAt {self.expires_at.isoformat()}"
+            )
+        return self
+
+
 class TrafficConfig(_Model):
     """How global traffic reaches the regions and the guardrails that bound steering."""
 
@@ -273,7 +323,7 @@ class TrafficConfig(_Model):
     dns_zone_id: str | None = Field(default=None, description="Route53 zone (route53 mode).")
     dns_name: str | None = Field(default=None, description="Record name (route53 mode).")
     dns_ttl: Annotated[int, Field(ge=1, le=60)] = 60
-    pin: dict[str, Any] | None = Field(
+    pin: TrafficPin | None = Field(
         default=None, description="Manual pin written by `summit traffic pin` (with expiry)."
     )
     breach_hold: Annotated[int, Field(ge=1, le=20)] = Field(
@@ -733,6 +783,25 @@ class StackConfig(_Model):
         if len(set(v)) != len(v):
             raise ValueError(f"each RuntimeClass once, found {v}")
         return v
+
+    @field_validator("traffic")
+    @classmethod
+    def _pin_regions(cls, traffic: TrafficConfig, info: ValidationInfo) -> TrafficConfig:
+        """A pin's shares cover exactly the stack's regions (reported at traffic.pin.shares)."""
+        regions = info.data.get("regions")
+        pin = traffic.pin
+        if pin is None or regions is None:
+            return traffic
+        names = [r.name for r in regions]
+        if sorted(pin.shares) != sorted(names):
+            msg = f"expected a share for each of the regions {names}, found {sorted(pin.shares)}"
+            detail = InitErrorDetails(
+                type=PydanticCustomError("value_error", msg),
+                loc=("pin", "shares"),
+                input=dict(pin.shares),
+            )
+            raise ValidationError.from_exception_data("TrafficConfig", [detail])
+        return traffic
 
     @model_validator(mode="after")
     def _cross_checks(self) -> StackConfig:

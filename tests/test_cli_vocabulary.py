@@ -175,9 +175,9 @@ def _duration_options(summit: typer.Typer) -> list[tuple[list[str], str]]:
 def test_duration_flags_found_are_the_known_ones(summit: typer.Typer) -> None:
     found = _duration_options(summit)
     assert {flag for _, flag in found} == DURATION_FLAGS
-    # run, simulate x3, pin, gate, deploy, reconcile, observe, previews gc, drill,
-    # perf lighthouse
-    assert len(found) == 12
+    # run, simulate x3, pin, apply (--ttl), gate, deploy, reconcile, observe, previews gc,
+    # drill, perf lighthouse
+    assert len(found) == 13
 
 
 def test_a_bare_number_is_refused_by_every_duration_flag(

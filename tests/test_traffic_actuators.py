@@ -189,8 +189,7 @@ def test_locked_stack_falls_back_to_fast_path_and_config_matches(project, standi
             "prod",
             {"us-east-1": 100, "us-west-2": 40},
             stack=stack,
-            ga=client,
-            endpoint_groups=EG,
+            fast=actuators.FastPath(ga=client, endpoint_groups=EG),
             sleep=lambda s: None,
         )
         stub.assert_no_pending_responses()
@@ -215,8 +214,7 @@ def test_failed_fast_path_says_config_and_reality_disagree(project, standin):
             "prod",
             {"us-east-1": 100, "us-west-2": 40},
             stack=stack,
-            ga=client,
-            endpoint_groups=EG,
+            fast=actuators.FastPath(ga=client, endpoint_groups=EG),
             sleep=lambda s: None,
         )
     assert report.config_written and not report.applied and not report.consistent

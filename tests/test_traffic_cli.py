@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -152,12 +153,18 @@ def test_pin_writes_config_and_audit_then_holds_until_expiry(
     text = (project / "Pulumi.prod.yaml").read_text()
     assert text.startswith("# prod serves")  # comments kept
     cfg = load_stack(project, "prod")
-    assert cfg.traffic.pin["shares"] == {E: 100, W: 0}
+    assert cfg.traffic.pin is not None and cfg.traffic.pin.shares == {E: 100, W: 0}
     assert cfg.traffic.mode == "ga" and cfg.traffic.floor_percent == 20  # defaults kept
-    assert parse_time(cfg.traffic.pin["expiresAt"], source="", key="") == now + 1800
-    (entry,) = [json.loads(x) for x in (project / "audit.jsonl").read_text().splitlines()]
-    assert entry["who"].startswith("octocat") and entry["why"] == "us-west-2 db failover"
-    assert entry["what"] == {E: 100, W: 0} and entry["action"] == "pin"
+    assert cfg.traffic.pin.expires_at.timestamp() == now + 1800
+    raw_pin = yaml.safe_load(text)["config"]["summit-platform:traffic"]["pin"]
+    assert parse_time(raw_pin["expiresAt"], source="", key="") == now + 1800
+    intent, result = [json.loads(x) for x in (project / "audit.jsonl").read_text().splitlines()]
+    assert intent["phase"] == "intent" and result["phase"] == "result"
+    assert intent["id"] == result["id"] and result["ok"] is True
+    assert intent["who"].startswith("octocat") and intent["why"] == "us-west-2 db failover"
+    assert intent["what"] == {E: 100, W: 0} and intent["action"] == "pin"
+    assert result["before"]["pin"] is None
+    assert result["after"]["pin"]["shares"] == {E: 100, W: 0}
 
     state = tmp_path / "s.json"
 
@@ -202,7 +209,14 @@ def test_pin_writes_config_and_audit_then_holds_until_expiry(
         == 0
     )
     assert load_stack(project, "prod").traffic.pin is None
-    assert len((project / "audit.jsonl").read_text().splitlines()) == 2
+    entries = [json.loads(x) for x in (project / "audit.jsonl").read_text().splitlines()]
+    assert [(e["action"], e["phase"]) for e in entries] == [
+        ("pin", "intent"),
+        ("pin", "result"),
+        ("unpin", "intent"),
+        ("unpin", "result"),
+    ]
+    assert entries[2]["what"] == {E: 100, W: 0} and entries[3]["after"]["pin"] is None
 
 
 @pytest.mark.parametrize("name", sim.SCENARIOS)
@@ -235,9 +249,11 @@ class _FakePrometheus(BaseHTTPRequestHandler):
 
     def do_GET(self):
         now = time.time()
-        q = self.path
+        q = urllib.parse.unquote_plus(self.path)
         healthy = "0.3" if "p95" in q else "0.001" if "error" in q else "0.3"
         bad = "1.9" if "p95" in q else healthy
+        if "timestamp(" in q:  # the source asks when the samples were taken: just now
+            healthy = bad = f"{now - 1:.3f}"
         result = [
             {"metric": {"region": r}, "value": [now, bad if r == W else healthy]} for r in (E, W)
         ]
@@ -378,5 +394,6 @@ def test_pin_through_the_automation_api_writes_the_same_config(project, tmp_path
     assert rc == 0
     assert standin.calls("config set-all")
     cfg = load_stack(project, "prod")
-    assert cfg.traffic.pin["shares"] == {E: 100, W: 0} and cfg.traffic.pin["reason"] == "drill"
+    assert cfg.traffic.pin is not None
+    assert cfg.traffic.pin.shares == {E: 100, W: 0} and cfg.traffic.pin.reason == "drill"
     assert cfg.traffic.floor_percent == 20 and cfg.traffic.mode == "ga"

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from automation.traffic.controller import (
+    MAX_CLOCK_SKEW_SECONDS,
     Pin,
     Policy,
     Sample,
     State,
+    clamp_to_floor,
     evaluate,
     initial_state,
+    natural_shares,
+    safe_state,
     score,
 )
 from automation.traffic.spill import dials_for_shares, region_loads
@@ -269,3 +274,92 @@ def test_breaches_shorter_than_the_hold_never_shed(policy, n):
         w = slow(W, t) if bad else healthy(W, t)
         state, d = evaluate(state, {E: healthy(E, t), W: w}, policy, now=t)
         assert d.shares == start
+
+
+# ------------------------------------------------------------------- fail-closed on telemetry
+
+NOT_DATA = [math.nan, math.inf, -math.inf, -0.001, -5.0]
+bad_field = st.one_of(
+    st.tuples(st.sampled_from(["p95_seconds", "error_ratio", "saturation"]), st.sampled_from(NOT_DATA)),
+    st.tuples(st.just("error_ratio"), st.floats(1.0001, 1e9)),
+    st.tuples(st.just("ts"), st.sampled_from(["nan", "inf", "-inf", "ms"])),
+    st.tuples(st.just("ts"), st.floats(MAX_CLOCK_SKEW_SECONDS + 0.001, 1e9)),  # ahead of now
+    st.tuples(st.just("ts"), st.floats(-1e9, -60.001)),  # older than staleAfterSeconds (60)
+    st.tuples(st.just("problem"), st.text(min_size=1, max_size=20)),
+    st.tuples(st.just("missing"), st.none()),
+)  # fmt: skip
+
+
+def _break(sample: Sample, field: str, value, now: float) -> Sample | None:
+    if field == "missing":
+        return None
+    if field == "ts":
+        ts = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "ms": now * 1000}.get(
+            value, now + value if isinstance(value, float) else value
+        )
+        return replace(sample, ts=ts)
+    return replace(sample, **{field: value})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    policy_st,
+    st.lists(st.tuples(sample_st, sample_st), max_size=30),
+    st.sampled_from([E, W]),
+    bad_field,
+    st.booleans(),
+)
+def test_any_malformed_nan_negative_or_stale_sample_holds_never_sheds(
+    policy, history, region, bad, other_breaching
+):
+    """From any state the controller can reach, a sample that is not data - NaN, infinite,
+    negative, an error ratio over 1, a time that is not finite, in the future, in
+    milliseconds or stale, flagged by its source, or missing - holds: shares stay (the floor
+    aside), no region is shed, no streak moves. The other region may be breaching hard."""
+    state = initial_state(policy)
+    for i, raw in enumerate(history):
+        state, _ = evaluate(state, _samples(raw, i * 5.0), policy, now=i * 5.0)
+    now = len(history) * 5.0 + 5
+    other = W if region == E else E
+    samples = {
+        region: healthy(region, now),
+        other: slow(other, now) if other_breaching else healthy(other, now),
+    }
+    broken = _break(samples[region], bad[0], bad[1], now)
+    if broken is None:
+        del samples[region]
+    else:
+        samples[region] = broken
+    new, d = evaluate(state, samples, policy, now=now)
+    assert d.action == "hold" and d.fail_static, d.reason
+    assert d.shares == clamp_to_floor(state.shares, policy.floor)
+    assert new.regions == state.regions  # no streak moved, nobody newly shed
+    assert region in d.reason
+
+
+@settings(max_examples=100, deadline=None)
+@given(policy_st, st.integers(0, 100), st.integers(0, 80))
+def test_a_safe_state_holds_what_is_applied_until_the_recovery_hold(policy, west, healthy_for):
+    """Restarting from the applied shares: nothing below its natural share gains weight
+    before ``recovery_hold`` healthy evaluations, and then by at most a step at a time."""
+    state = safe_state(policy, {E: 100 - west, W: west})
+    start = dict(state.shares)
+    assert sum(start.values()) == 100 and min(start.values()) >= policy.floor
+    target = natural_shares(policy)
+    for i in range(healthy_for):
+        t = i * 5.0
+        before = dict(state.shares)
+        state, d = evaluate(state, {E: healthy(E, t), W: healthy(W, t)}, policy, now=t)
+        for r in (E, W):
+            if start[r] < target[r]:
+                if i + 1 < policy.recovery_hold:
+                    assert d.shares[r] == start[r], (i, d.reason)
+                else:
+                    assert d.shares[r] - before[r] <= policy.step_percent
+
+
+def test_safe_state_of_an_even_split_is_the_initial_state():
+    assert safe_state(POLICY, {E: 50, W: 50}) == initial_state(POLICY)
+    assert safe_state(POLICY, {E: 90, W: 11}) == initial_state(POLICY)  # not adding to 100
+    shed = safe_state(POLICY, {E: 90, W: 10})
+    assert shed.shares == {E: 80, W: 20} and shed.regions[W].mode == "shed"  # floor restored

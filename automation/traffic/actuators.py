@@ -1,15 +1,21 @@
 """Actuators: make the controller's decision real, keeping config the source of truth.
 
-1. :class:`AutomationActuator` - the normal path: write each region's dial to the stack config
-   (``summit-platform:regions[i].dial``) through the Automation API and run ``up`` targeted at
-   the Global Accelerator endpoint groups (and Route53 records in fallback mode).
-2. :func:`ga_fast_path` - when the stack is locked or ``up`` fails: boto3
-   ``update_endpoint_group`` per changed region (the GA API lives in us-west-2), then poll
-   ``describe_accelerator`` until ``Status`` is ``DEPLOYED``. The caller writes the same dials
-   to config first, so the next ``up`` is a no-op.
-3. :func:`route53_set_weights` - fallback mode: UPSERT the weighted records' ``Weight``.
-4. :func:`apply_decision` - the orchestration, with retries and backoff; its
+1. :class:`OfflineConfig` and :class:`AutomationConfig` - the stack config writes: the stack
+   file edited in place keeping its formatting (lock, temp file, fsync, rename), or whole
+   values set through the Automation API in one ``pulumi config set-all --json`` call and read
+   back (a failed write leaves the previous values and says so).
+2. :func:`apply_decision` - the normal path: write each region's dial to the stack config
+   (``summit-platform:regions[i].dial``), then run ``up`` targeted at the Global Accelerator
+   endpoint groups (Route53 records in fallback mode) with the project's policy packs and
+   their stack configs (:func:`policy_pack_args`); retries with backoff; its
    :class:`ApplyReport` always says whether config and reality agree.
+3. :func:`ga_fast_path` - when the stack is locked or ``up`` fails (never when a policy
+   refused): boto3 ``update_endpoint_group`` per region (the GA API lives in us-west-2), the
+   endpoint group ARNs from the stack's ``endpointGroupArns`` output
+   (:func:`endpoint_groups_from_outputs`) unless given, then poll ``describe_accelerator``
+   until ``Status`` is ``DEPLOYED``. Config already holds the same dials, so the next ``up``
+   is a no-op.
+4. :func:`route53_set_weights` - fallback mode: UPSERT the weighted records' ``Weight``.
 
 Config is written before reality changes: if AWS then fails, config is ahead of reality and the
 report says so (``consistent=False``); the next successful ``up`` converges. The Automation API
@@ -21,114 +27,197 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
-from automation import pulumi_ops
+from automation import pulumi_ops, safe_io
 from automation.errors import UserError
 from automation.stack_files import load_stack, project_defaults, read_stack_file
+from components.render.redact import redact_text, short
 from stacks.config import GA_CONTROL_REGION, PROJECT, StackConfig
 from stacks.outputs import ENDPOINT_GROUP_ARNS
 
 # --------------------------------------------------------------------------- stack config writes
 
+TRAFFIC_KEY = f"{PROJECT}:traffic"
+REGIONS_KEY = f"{PROJECT}:regions"
 
-def _round_trip_yaml() -> YAML:
-    y = YAML()  # round-trip mode keeps comments, key order and flow styles
-    y.preserve_quotes = True
-    y.width = 4096
-    return y
+
+def snapshot(traffic: Mapping[str, Any] | None, regions: Any) -> dict[str, Any]:
+    """What the audit log records of a stack's config: the pin and each region's dial."""
+    dials: dict[str, Any] = {}
+    for item in regions if isinstance(regions, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+            dials[item["name"]] = item.get("dial", 100)
+    pin = (traffic or {}).get("pin") if isinstance(traffic, Mapping) else None
+    return {"pin": _plain(pin), "dials": dials}
+
+
+def _plain(value: Any) -> Any:
+    """A round-trip YAML value as plain JSON types (times as the ISO strings they were)."""
+    return json.loads(json.dumps(value, default=str))
 
 
 class OfflineConfig:
     """Edits ``Pulumi.<stack>.yaml`` directly, as ``pulumi config set --path`` would, keeping
-    comments and the other keys. Used by ``--offline`` and when no engine is reachable."""
+    comments, layout and the other keys (:func:`automation.safe_io.update_yaml`: lock, temp
+    file, fsync, rename). ``lock=False`` when the caller already holds the file's lock.
+    Used by ``--offline`` and when no engine is reachable."""
 
-    def __init__(self, project_dir: Path, stack: str):
+    via = "stack file"
+
+    def __init__(self, project_dir: Path, stack: str, *, lock: bool = True):
         self.project_dir = Path(project_dir)
         self.stack = stack
         self.path = self.project_dir / f"Pulumi.{stack}.yaml"
+        self.lock = lock
 
     def _edit(self, change: Callable[[Any], None]) -> None:
-        y = _round_trip_yaml()
-        doc = y.load(self.path.read_text())
-        change(doc["config"])
-        tmp = self.path.with_suffix(".yaml.tmp")
-        with tmp.open("w") as fh:
-            y.dump(doc, fh)
-        tmp.replace(self.path)
+        def edit(doc: Any) -> None:
+            if not isinstance(doc, Mapping) or not isinstance(doc.get("config"), Mapping):
+                raise UserError("expected a mapping with a `config:` key", source=str(self.path))
+            change(doc["config"])
 
-    def set_dials(self, dials: Mapping[str, int]) -> None:
+        safe_io.update_yaml(self.path, edit, lock=self.lock)
+
+    def set_dials(self, dials: Mapping[str, int], order: list[str] | None = None) -> None:
+        """Each region's ``dial`` (``order`` is the Automation API's; unused here)."""
+        del order
+
         def change(cfg: Any) -> None:
-            regions = cfg[f"{PROJECT}:regions"]
-            for item in regions:
+            for item in cfg[REGIONS_KEY]:
                 if item["name"] in dials:
                     item["dial"] = int(dials[item["name"]])
 
         self._edit(change)
 
-    def set_traffic(self, traffic: Mapping[str, Any]) -> None:
-        """Replace ``summit-platform:traffic`` (a stack value replaces the default whole)."""
+    def set_traffic(
+        self, traffic: Mapping[str, Any], dials: Mapping[str, int] | None = None
+    ) -> None:
+        """Replace ``summit-platform:traffic`` (a stack value replaces the default whole), and
+        the regions' dials when given, in one write."""
 
         def change(cfg: Any) -> None:
-            key = f"{PROJECT}:traffic"
-            current = cfg.get(key)
+            current = cfg.get(TRAFFIC_KEY)
             if current is None:
-                cfg[key] = dict(traffic)
-                return
-            for k in list(current):
-                if k not in traffic:
-                    del current[k]
-            for k, v in traffic.items():
-                current[k] = v
+                cfg[TRAFFIC_KEY] = dict(traffic)
+            else:
+                for k in list(current):
+                    if k not in traffic:
+                        del current[k]
+                for k, v in traffic.items():
+                    if current.get(k) != v:
+                        current[k] = v
+            new_dials = dict(dials or {})
+            for item in cfg[REGIONS_KEY] if new_dials else []:
+                if item["name"] in new_dials:
+                    item["dial"] = int(new_dials[item["name"]])
 
         self._edit(change)
 
+    def snapshot(self) -> dict[str, Any]:
+        """The pin and the dials the stack file holds now."""
+        raw = read_stack_file(self.project_dir, self.stack)
+        return snapshot(raw.get(TRAFFIC_KEY), raw.get(REGIONS_KEY))
+
+    def read_bytes(self) -> bytes:
+        """The stack file as it is (to undo a change byte for byte)."""
+        return safe_io.read_bytes(self.path)
+
+    def restore(self, data: bytes) -> None:
+        """Put back what :meth:`read_bytes` returned."""
+        safe_io.atomic_write(self.path, data, lock=self.lock)
+
 
 class AutomationConfig:
-    """The same writes through the Automation API (``pulumi config set-all --path``)."""
+    """The same writes through the Automation API: each write sets whole values in one
+    ``pulumi config set-all --json`` call and reads them back. A write that fails leaves the
+    previous values in place (the CLI writes the stack file once, at the end) and the error
+    says what the config holds now."""
+
+    via = "Automation API"
 
     def __init__(self, stack: Any):
         self.stack = stack
 
-    def set_dials(self, dials: Mapping[str, int], order: list[str]) -> None:
-        values = {
-            f"{PROJECT}:regions[{i}].dial": str(int(dials[r]))
-            for i, r in enumerate(order)
-            if r in dials
-        }
-        pulumi_ops.set_all_config(self.stack, values, path=True)
+    def read(self, key: str) -> Any:
+        """The whole value of ``key`` (objects and lists decoded), ``None`` when unset."""
+        value = pulumi_ops.get_config(self.stack, key)
+        if value is None:
+            return None
+        try:
+            return json.loads(value.value)
+        except json.JSONDecodeError:
+            return value.value
 
-    def set_traffic(self, traffic: Mapping[str, Any]) -> None:
-        # Setting the whole object as JSON would store a string; --path writes the leaves.
-        with contextlib.suppress(Exception):  # not in the stack file yet
-            pulumi_ops.remove_config(self.stack, f"{PROJECT}:traffic", path=True)
-        leaves = dict(_leaves(f"{PROJECT}:traffic", traffic))
-        values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in leaves.items()}
-        pulumi_ops.set_all_config(self.stack, values, path=True)
+    def write(self, values: Mapping[str, Any]) -> None:
+        """Set ``values`` (key -> whole value) in one call, then read each back."""
+        before = {k: self.read(k) for k in values}
+        try:
+            pulumi_ops.set_all_config_json(self.stack, values)
+        except (pulumi_ops.PulumiCommandFailed, UserError) as err:
+            now = {k: self.read(k) for k in values}
+            held = "unchanged" if now == before else f"now {json.dumps(now)[:300]}"
+            said = " ".join((getattr(err, "stderr_tail", "") or str(err)).split())
+            raise pulumi_ops.PulumiCommandFailed(
+                f"could not write {', '.join(values)} (the Pulumi CLI said: "
+                f"{redact_text(said)[:300]}); the stack config is {held}",
+                stack=self.stack.name,
+                action="config set-all",
+            ) from None
+        seen = {k: self.read(k) for k in values}
+        if seen != {k: _plain(v) for k, v in values.items()}:
+            raise pulumi_ops.PulumiCommandFailed(
+                f"wrote {', '.join(values)} but the stack config reads back "
+                f"{json.dumps(seen)[:300]}",
+                stack=self.stack.name,
+                action="config get",
+            )
+
+    def _regions_with(self, dials: Mapping[str, int]) -> list[Any]:
+        regions = self.read(REGIONS_KEY)
+        if not isinstance(regions, list):
+            raise UserError("expected a list of regions", key=REGIONS_KEY)
+        return [
+            {**r, "dial": int(dials[r["name"]])} if r.get("name") in dials else r for r in regions
+        ]
+
+    def set_dials(self, dials: Mapping[str, int], order: list[str] | None = None) -> None:
+        """Each region's dial: the whole ``regions`` value with the new dials, one call."""
+        del order
+        self.write({REGIONS_KEY: self._regions_with(dials)})
+
+    def set_traffic(
+        self, traffic: Mapping[str, Any], dials: Mapping[str, int] | None = None
+    ) -> None:
+        """The whole new ``traffic`` value (and the dials, when given) in one call."""
+        values: dict[str, Any] = {TRAFFIC_KEY: dict(traffic)}
+        if dials:
+            values[REGIONS_KEY] = self._regions_with(dials)
+        self.write(values)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The pin and the dials the stack config holds now (read through the CLI)."""
+        return snapshot(self.read(TRAFFIC_KEY), self.read(REGIONS_KEY))
 
 
-def _leaves(prefix: str, value: Any):
-    if isinstance(value, Mapping) and value:
-        for k, v in value.items():
-            seg = f'["{k}"]' if not str(k).isidentifier() else f".{k}"
-            yield from _leaves(f"{prefix}{seg}", v)
-    else:
-        yield prefix, value
+def traffic_value(raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``traffic`` value of a stack file's ``config`` map ``raw`` as the file would hold
+    it after a write: its own value, or Pulumi.yaml's default (a stack value replaces the
+    default whole)."""
+    value = raw.get(TRAFFIC_KEY, raw.get("traffic", defaults.get("traffic")))
+    return _plain(value or {})
 
 
 def traffic_with_defaults(project_dir: Path, stack: str) -> dict[str, Any]:
-    """The stack's ``traffic`` value as the stack file would hold it after a write: the stack
-    file's own value, or Pulumi.yaml's default (a stack value replaces the default whole)."""
+    """:func:`traffic_value` of ``Pulumi.<stack>.yaml``."""
     _, defaults = project_defaults(project_dir)
-    raw = read_stack_file(project_dir, stack)
-    value = raw.get(f"{PROJECT}:traffic", raw.get("traffic", defaults.get("traffic")))
-    return json.loads(json.dumps(value or {}))
+    return traffic_value(read_stack_file(project_dir, stack), defaults)
 
 
 # --------------------------------------------------------------------------- Automation API
@@ -149,10 +238,55 @@ def target_urns(stack_name: str, cfg: StackConfig) -> list[str]:
     return traffic_target_urns(cfg, stack_name)
 
 
-def endpoint_groups_from_outputs(stack: Any) -> dict[str, str]:
-    """Region -> endpoint group ARN from the stack output ``endpointGroupArns``."""
-    value = pulumi_ops.outputs(stack).get(ENDPOINT_GROUP_ARNS) or {}
-    return {str(k): str(v) for k, v in dict(value).items()}
+_EG_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:globalaccelerator::[0-9]{12}:accelerator/[^/\s]+"
+    r"/listener/[^/\s]+/endpoint-group/[^/\s]+$"
+)
+
+
+def endpoint_groups_from_outputs(stack: Any, regions: list[str]) -> dict[str, str]:
+    """Region -> endpoint group ARN from the stack output ``endpointGroupArns`` (what the
+    program exports), checked: one Global Accelerator endpoint group ARN per region."""
+    value = pulumi_ops.outputs(stack).get(ENDPOINT_GROUP_ARNS)
+    if not isinstance(value, Mapping):
+        raise UserError(
+            f"expected a map of region -> endpoint group ARN, found {short(value)}",
+            key=f"stack output {ENDPOINT_GROUP_ARNS}",
+        )
+    out: dict[str, str] = {}
+    for region in regions:
+        arn = value.get(region)
+        if not isinstance(arn, str) or not _EG_ARN.match(arn):
+            raise UserError(
+                f"expected an endpoint group ARN for {region}, found {short(arn)}",
+                key=f"stack output {ENDPOINT_GROUP_ARNS}",
+            )
+        out[region] = arn
+    return out
+
+
+@contextlib.contextmanager
+def policy_pack_args(project_dir: Path, stack: str) -> Iterator[tuple[list[Path], list[Path]]]:
+    """The project's policy packs and their configs for ``stack``, as ``pulumi up`` takes them
+    (``--policy-pack DIR --policy-pack-config FILE``, paired by position).
+
+    The packs are the plan runner's (every ``policypacks/*`` with a PulumiPolicy.yaml), each
+    with its ``config/<stack>.json``. The CLI wants a config for every pack or for none, so a
+    pack without one gets an empty config (``{}``: every policy at its defaults), written to a
+    temporary folder that lives as long as the ``with`` block."""
+    # The analyzer module loads grpc and Pulumi's protobufs (~0.6 s); only `up` needs packs.
+    from automation.plan.analyzer import discover_packs
+
+    packs = discover_packs(Path(project_dir))
+    with tempfile.TemporaryDirectory(prefix="summit-pack-config-") as tmp:
+        configs = []
+        for pack in packs:
+            cfg = pack / "config" / f"{stack}.json"
+            if not cfg.is_file():
+                cfg = Path(tmp) / f"{pack.name}.json"
+                cfg.write_text("{}\n", encoding="utf-8")
+            configs.append(cfg)
+        yield packs, configs
 
 
 @dataclass
@@ -318,15 +452,16 @@ def _retry(fn: Callable[[], Any], attempts: int, base_s: float, sleep: Callable[
     raise last
 
 
-def _write_dials(
-    project_dir: Path, stack_name: str, stack: Any, dials: Mapping[str, int], order: list[str]
-) -> None:
-    """The dials into the stack config: through the Automation API when a stack is open,
-    else straight into ``Pulumi.<stack>.yaml``."""
-    if stack is not None:
-        AutomationConfig(stack).set_dials(dials, order)
-    else:
-        OfflineConfig(project_dir, stack_name).set_dials(dials)
+@dataclass(frozen=True)
+class FastPath:
+    """What the fast path may use when ``up`` cannot run: a Global Accelerator client and the
+    endpoint groups (given, or found from ``accelerator_arn``, else read from the stack's
+    ``endpointGroupArns`` output), or a Route53 client in route53 mode."""
+
+    ga: Any = None
+    route53: Any = None
+    endpoint_groups: Mapping[str, str] | None = None
+    accelerator_arn: str | None = None
 
 
 def _apply_with_up(
@@ -335,45 +470,67 @@ def _apply_with_up(
     cfg: StackConfig,
     report: ApplyReport,
     retry: Callable[[Callable[[], Any]], tuple[Any, int]],
+    packs: tuple[list[Path], list[Path]],
     on_output: Callable[[str], None] | None,
 ) -> bool:
-    """``up`` targeted at what a dial change touches; True when it succeeded."""
+    """``up`` targeted at what a dial change touches, with the project's policy packs; True
+    when it succeeded. A policy violation raises :class:`pulumi_ops.PolicyViolations`: the
+    engine refused the change, so nothing may go around it."""
     try:
         targets = target_urns(stack_name, cfg)
         _, report.attempts = retry(
-            lambda: pulumi_ops.up(stack, targets=targets, on_output=on_output)
+            lambda: pulumi_ops.up(
+                stack,
+                targets=targets,
+                policy_packs=packs[0],
+                policy_pack_configs=packs[1],
+                on_output=on_output,
+            )
         )
+    except pulumi_ops.PolicyViolations:
+        raise
     except Exception as err:
         report.messages.append(f"up failed ({type(err).__name__}): {str(err)[:300]}")
         return False
     report.applied = report.consistent = True
-    report.messages.append(f"up targeted at {len(targets)} resources")
+    report.messages.append(
+        f"up targeted at {len(targets)} resources with {len(packs[0])} policy packs"
+    )
     return True
+
+
+def _endpoint_groups(fast: FastPath, stack: Any, regions: list[str]) -> Mapping[str, str]:
+    if fast.endpoint_groups:
+        return fast.endpoint_groups
+    if fast.accelerator_arn:
+        return discover_endpoint_groups(fast.ga, fast.accelerator_arn)
+    if stack is None:
+        raise RuntimeError("no endpoint group ARNs: no stack outputs and no --accelerator-arn")
+    return endpoint_groups_from_outputs(stack, regions)
 
 
 def _fast_path(
     cfg: StackConfig,
     report: ApplyReport,
-    clients: tuple[Any, Any],
+    fast: FastPath,
+    stack: Any,
     shares: Mapping[str, int] | None,
-    endpoint_groups: Mapping[str, str] | None,
     retry: Callable[[Callable[[], Any]], tuple[Any, int]],
     sleep: Callable[[float], None],
 ) -> int:
-    """Change AWS directly (``clients`` is the GA and the Route53 client); returns the tries.
-    Raises when it cannot or when AWS refuses."""
-    ga, route53 = clients
+    """Change AWS directly; returns the tries. Raises when it cannot or when AWS refuses."""
     if cfg.traffic.mode == "route53":
+        route53 = fast.route53
         if route53 is None:
             raise RuntimeError("no Route53 client for the fast path")
         weights = dict(shares or {})
         zone, name = cfg.traffic.dns_zone_id or "", cfg.traffic.dns_name or ""
         _, tries = retry(lambda: route53_set_weights(route53, zone, name, weights))
         return tries
-    if ga is None or not endpoint_groups:
-        raise RuntimeError("no Global Accelerator client/endpoint groups for the fast path")
-    groups = endpoint_groups
-    _, tries = retry(lambda: ga_fast_path(ga, groups, report.dials, sleep=sleep))
+    if fast.ga is None:
+        raise RuntimeError("no Global Accelerator client for the fast path")
+    groups = _endpoint_groups(fast, stack, cfg.region_names)
+    _, tries = retry(lambda: ga_fast_path(fast.ga, groups, report.dials, sleep=sleep))
     return tries
 
 
@@ -384,9 +541,8 @@ def apply_decision(
     *,
     shares: Mapping[str, int] | None = None,
     stack: Any = None,
-    ga: Any = None,
-    route53: Any = None,
-    endpoint_groups: Mapping[str, str] | None = None,
+    fast: FastPath | None = None,
+    write: Callable[[], None] | None = None,
     attempts: int = 3,
     backoff_s: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
@@ -394,13 +550,23 @@ def apply_decision(
 ) -> ApplyReport:
     """Write the dials to config and make them real; never silently leave a disagreement.
 
-    Tries ``up`` targeted at the endpoint groups (records in route53 mode). On a locked stack
-    or a failed ``up`` it falls back to boto3 (when ``ga``/``route53`` clients are given)."""
+    Config first (``write``, default: the dials through the Automation API when ``stack`` is
+    open, else straight into the stack file), then ``up`` targeted at the endpoint groups
+    (records in route53 mode) with the project's policy packs and their stack configs. On a
+    locked stack or a failed ``up`` it falls back to the boto3 fast path (``fast``); the
+    endpoint group ARNs come from the stack's outputs unless given. A policy violation is
+    final: the fast path never goes around the packs."""
     cfg = load_stack(project_dir, stack_name)
     order = cfg.region_names
+    fast = fast or FastPath()
     report = ApplyReport(path="up", dials={r: int(dials[r]) for r in order})
     try:
-        _write_dials(project_dir, stack_name, stack, report.dials, order)
+        if write is not None:
+            write()
+        elif stack is not None:
+            AutomationConfig(stack).set_dials(report.dials, order)
+        else:
+            OfflineConfig(project_dir, stack_name).set_dials(report.dials)
         report.config_written = True
     except Exception as err:
         report.messages.append(f"could not write dials to config: {err}")
@@ -408,17 +574,20 @@ def apply_decision(
 
     retry = functools.partial(_retry, attempts=attempts, base_s=backoff_s, sleep=sleep)
     if stack is not None:
-        if _apply_with_up(stack, stack_name, cfg, report, retry, on_output):
+        try:
+            with policy_pack_args(project_dir, stack_name) as packs:
+                if _apply_with_up(stack, stack_name, cfg, report, retry, packs, on_output):
+                    return report
+        except pulumi_ops.PolicyViolations as err:
+            report.messages.append(
+                f"NOT APPLIED: the policy packs refused the dials {report.dials} ({err}); "
+                "config now says these dials but AWS was not changed"
+            )
             return report
-        if cfg.traffic.mode == "ga" and ga is not None and not endpoint_groups:
-            try:
-                endpoint_groups = endpoint_groups_from_outputs(stack)
-            except Exception as err:
-                report.messages.append(f"no endpoint group ARNs from outputs: {err}")
 
     report.path = "fast-path"
     try:
-        tries = _fast_path(cfg, report, (ga, route53), shares, endpoint_groups, retry, sleep)
+        tries = _fast_path(cfg, report, fast, stack, shares, retry, sleep)
     except Exception as err:
         report.messages.append(
             f"NOT APPLIED: config now says dials {report.dials} but AWS was not changed "

@@ -10,6 +10,7 @@ import json
 import signal
 import sys
 import time
+import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +31,21 @@ from automation.options import (
     duration_option,
 )
 from automation.stack_files import load_stack
-from automation.traffic import actuators, files, haproxy, sources
+from automation.traffic import actuators, changes, files, haproxy, sources
 from automation.traffic import pin as pinmod
-from automation.traffic.controller import Policy, dials_for_shares, evaluate, initial_state
+from automation.traffic.controller import (
+    Policy,
+    State,
+    dials_for_shares,
+    evaluate,
+    initial_state,
+    safe_state,
+)
 from automation.traffic.drill import command as drill_command
-from stacks.config import StackConfig
+from automation.traffic.spill import below_floor
+from components.render.durations import format_duration
+from components.render.redact import redact_text, redact_url
+from stacks.config import ConfigError, StackConfig
 
 app = options.new_app(
     "traffic", "Adaptive regional traffic: SLO-aware weights, manual pin, simulator."
@@ -104,8 +115,10 @@ def compute(
     json_out: JsonOut = None,
 ) -> None:
     """One evaluation: metrics + saved state -> weights; the state is saved for the next call.
-    --json writes the weights file (weights.json)."""
+    --json writes the weights file (weights.json). A state file that does not validate is an
+    error (remove it to start from the natural shares): it is never trusted."""
     options.check_output(json_out, "--json")
+    pinmod.check_now(now)
     t = time.time() if now is None else now
     samples = files.read_metrics(metrics, t)
     policy = _policy_for(cwd, stack, sorted(samples))
@@ -118,9 +131,9 @@ def compute(
         )
     previous = files.read_state(state) or initial_state(policy)
     new_state, decision = evaluate(previous, samples, policy, now=t)
-    if state is not None:
-        files.write_json_atomic(state, new_state.to_dict())
     d = decision.to_dict()
+    if state is not None:
+        files.write_state(state, new_state)
     options.write_json(json_out, d["regions"], indent=None)
     if not options.to_stdout(json_out):
         _table(d, f"traffic decision @ {files.iso(t)}")
@@ -139,7 +152,9 @@ def simulate(
     apply_latency: Annotated[
         Duration, duration_option("--apply-latency", "Decision -> dials in effect.")
     ] = Duration.of("30s"),
-    seed: Annotated[int, typer.Option("--seed", help="Random number generator seed.")] = 7,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random number generator seed.")
+    ] = 7,
     json_out: JsonOut = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG plot here.")] = None,
     cwd: Cwd = Path("."),
@@ -156,6 +171,7 @@ def simulate(
     if region not in (sim.EAST, sim.WEST):
         raise UserError(f"expected {sim.EAST} or {sim.WEST}, found {region!r}", key="--region")
     options.check_output(json_out, "--json")
+    _check_sim_durations(interval, latency, apply_latency)
     cfg = sim.SimConfig(
         interval_s=interval.seconds, apply_latency_s=apply_latency.seconds, seed=seed
     )
@@ -174,57 +190,93 @@ def simulate(
     Console().print(table)
 
 
-def _write_traffic(project_dir: Path, stack: str, traffic: dict[str, Any], offline: bool) -> str:
-    if offline:
-        actuators.OfflineConfig(project_dir, stack).set_traffic(traffic)
-        return "stack file"
-    handle = actuators.open_stack(project_dir, stack)
-    actuators.AutomationConfig(handle).set_traffic(traffic)
-    return "Automation API"
+SIM_LIMITS = {
+    "--interval": (1.0, 300.0),
+    "--latency": (0.001, 60.0),
+    "--apply-latency": (0.001, 600.0),
+}
+"""The simulator steps one second at a time over 30-60 minute scenarios: an interval under a
+second or not a whole number of seconds would be reported but not simulated, one over five
+minutes leaves nothing to measure."""
+
+
+def _check_sim_durations(interval: Duration, latency: Duration, apply_latency: Duration) -> None:
+    for flag, value in (
+        ("--interval", interval),
+        ("--latency", latency),
+        ("--apply-latency", apply_latency),
+    ):
+        low, high = SIM_LIMITS[flag]
+        if not low <= value.seconds <= high:
+            raise UserError(
+                f"expected {format_duration(low)} to {format_duration(high)}, found {value.text!r}",
+                key=flag,
+            )
+    if interval.seconds != int(interval.seconds):
+        raise UserError(
+            f"expected whole seconds (the simulator steps 1 s), found {interval.text!r}",
+            key="--interval",
+        )
+
+
+Reason = Annotated[str, typer.Option("--reason", help="Why (required).")]
+Now = Annotated[float | None, typer.Option("--now", hidden=True)]
+
+
+def _steerable(cfg: StackConfig, project_dir: Path, stack: str) -> None:
+    """A stack with ``traffic.mode: none`` (a preview) has no global entry point to steer."""
+    if cfg.traffic.mode == "none":
+        raise UserError(
+            "this stack has no global entry point to steer (traffic.mode is none)",
+            source=str(project_dir / f"Pulumi.{stack}.yaml"),
+            key="summit-platform:traffic.mode",
+        )
+
+
+def _target(cwd: Path, stack: str, offline: bool, audit_log: Path | None) -> changes.Target:
+    project_dir = options.project(cwd)
+    log = options.in_project(project_dir, audit_log, DEFAULT_AUDIT)
+    return changes.Target(project_dir, stack, offline, log)
 
 
 @app.command(name="pin")
 def pin_cmd(
     shares: Annotated[list[str], typer.Argument(help="REGION=PERCENT for every region.")],
     stack: Stack,
-    reason: Annotated[str, typer.Option("--reason", help="Why (required).")] = "",
-    ttl: Annotated[Duration, duration_option("--ttl", "Expiry, at most 60m.")] = Duration.of("60m"),
+    reason: Reason = "",
+    ttl: Annotated[Duration, duration_option("--ttl", "Expiry, 1m to 60m.")] = Duration.of("60m"),
     offline: Offline = False,
     audit_log: AuditLog = None,
     cwd: Cwd = Path("."),
-    now: Annotated[float | None, typer.Option("--now", hidden=True)] = None,
+    now: Now = None,
     json_out: JsonOut = None,
 ) -> None:
-    """Pin the shares (percent of traffic) with a reason until the TTL expires."""
+    """Pin the shares (percent of traffic) with a reason until the TTL expires. The audit log
+    gets the intent before the stack config changes and the result after."""
     if not reason.strip():
         raise UserError("a reason is required (--reason TEXT)", key="--reason")
     ttl_s = pinmod.check_ttl(ttl.seconds, ttl.text)
+    pinmod.check_now(now)
     options.check_output(json_out, "--json")
-    project_dir = options.project(cwd)
-    cfg = load_stack(project_dir, stack)
+    target = _target(cwd, stack, offline, audit_log)
+    cfg = load_stack(target.project_dir, stack)
+    _steerable(cfg, target.project_dir, stack)
     parsed = pinmod.parse_shares(shares, cfg.region_names)
-    t = time.time() if now is None else now
     by = pinmod.who()
-    value = pinmod.build_pin(parsed, reason, ttl_s, t, by)
-    traffic = actuators.traffic_with_defaults(project_dir, stack)
-    traffic["pin"] = value
-    via = _write_traffic(project_dir, stack, traffic, offline)
-    pinmod.audit(
-        options.in_project(project_dir, audit_log, DEFAULT_AUDIT),
-        {
-            "action": "pin",
-            "stack": stack,
-            "who": by,
-            "when": value["at"],
-            "why": value["reason"],
-            "what": value["shares"],
-            "expiresAt": value["expiresAt"],
-            "via": via,
-        },
+    value = pinmod.build_pin(parsed, reason, ttl_s, time.time() if now is None else now, by)
+    entry = {"action": "pin", "stack": stack, "who": by, "why": value["reason"]}
+    entry |= {"what": value["shares"], "expiresAt": value["expiresAt"]}
+    done = changes.change_traffic(
+        target, lambda _: entry, lambda traffic: {**traffic, "pin": value}
     )
-    doc = {"pinned": value, "stack": stack, "via": via}
+    via = _via(offline)
+    doc = {"pinned": value, "stack": stack, "via": via, "audit": done["id"] if done else None}
     shown = ", ".join(f"{r}={p}%" for r, p in value["shares"].items())
     _report(doc, f"pinned {stack} to {shown} until {value['expiresAt']} (via {via})", json_out)
+
+
+def _via(offline: bool) -> str:
+    return actuators.OfflineConfig.via if offline else actuators.AutomationConfig.via
 
 
 @app.command()
@@ -236,40 +288,52 @@ def unpin(
     cwd: Cwd = Path("."),
     json_out: JsonOut = None,
 ) -> None:
-    """Remove the pin; the controller resumes at its next evaluation."""
+    """Remove the pin; the controller resumes at its next evaluation. With no pin this
+    changes nothing (no write, no audit entry) and says so. A pin the config model refuses
+    can be removed: the config is checked as it will be without it."""
     options.check_output(json_out, "--json")
-    project_dir = options.project(cwd)
-    load_stack(project_dir, stack)
-    traffic = actuators.traffic_with_defaults(project_dir, stack)
-    old = traffic.pop("pin", None)
-    via = _write_traffic(project_dir, stack, traffic, offline)
-    pinmod.audit(
-        options.in_project(project_dir, audit_log, DEFAULT_AUDIT),
-        {
-            "action": "unpin",
-            "stack": stack,
-            "who": pinmod.who(),
-            "when": files.iso(time.time()),
-            "why": reason,
-            "what": (old or {}).get("shares"),
-            "via": via,
-        },
-    )
-    doc = {"unpinned": old is not None, "stack": stack, "via": via}
-    line = f"unpinned {stack} (via {via})" if old else f"{stack} had no pin (via {via})"
+    target = _target(cwd, stack, offline, audit_log)
+    removed: dict[str, Any] = {}
+
+    def update(traffic: dict[str, Any]) -> dict[str, Any] | None:
+        if traffic.get("pin") is None:
+            return None
+        removed["pin"] = traffic.pop("pin")
+        return traffic
+
+    entry = {"action": "unpin", "stack": stack, "who": pinmod.who(), "why": reason}
+
+    def describe(traffic: dict[str, Any]) -> dict[str, Any]:
+        pin = traffic.get("pin")
+        return {**entry, "what": pin.get("shares") if isinstance(pin, dict) else pin}
+
+    done = changes.change_traffic(target, describe, update)
+    old = removed.get("pin")
+    doc = {"unpinned": old is not None, "stack": stack, "via": _via(offline)}
+    doc["audit"] = done["id"] if done else None
+    if old is None:
+        line = f"{stack} has no pin; nothing changed"
+    else:
+        line = f"unpinned {stack} (was {_shown(old)}; via {_via(offline)})"
     _report(doc, line, json_out)
 
 
-def _fast_path_clients(cfg: StackConfig, accelerator_arn: str | None) -> tuple[Any, Any, Any]:
+def _shown(pin: Any) -> str:
+    shares = pin.get("shares") if isinstance(pin, dict) else None
+    if not isinstance(shares, dict):
+        return "a pin"
+    return ", ".join(f"{r}={p}%" for r, p in shares.items())
+
+
+def _fast(cfg: StackConfig, accelerator_arn: str | None) -> actuators.FastPath:
+    """The fast path's clients: Route53 in route53 mode, else Global Accelerator with the
+    endpoint groups of ``--accelerator-arn``, or (no flag) the stack's ``endpointGroupArns``."""
     if cfg.traffic.mode == "route53":
         # boto3 (~0.5 s to import) is needed only for the Route53 fast path.
         import boto3
 
-        return None, boto3.client("route53"), None
-    if not accelerator_arn:
-        return None, None, None
-    ga = actuators.ga_client()
-    return ga, None, actuators.discover_endpoint_groups(ga, accelerator_arn)
+        return actuators.FastPath(route53=boto3.client("route53"))
+    return actuators.FastPath(ga=actuators.ga_client(), accelerator_arn=accelerator_arn)
 
 
 def _apply_dials(
@@ -280,19 +344,41 @@ def _apply_dials(
     shares: dict[str, int],
     accelerator_arn: str | None,
 ) -> Any:
-    """Config first, then reality: targeted `up`, else the boto3 fast path."""
+    """Config first, then reality: targeted `up` with the packs, else the boto3 fast path."""
     handle = actuators.open_stack(project_dir, stack)
-    ga, r53, groups = _fast_path_clients(cfg, accelerator_arn)
     return actuators.apply_decision(
         project_dir,
         stack,
         dials,
         shares=shares,
         stack=handle,
-        ga=ga,
-        route53=r53,
-        endpoint_groups=groups,
+        fast=_fast(cfg, accelerator_arn),
     )
+
+
+def _apply_plan(
+    cfg: StackConfig, shares: dict[str, int], reason: str, ttl: Duration | None, now: float
+) -> tuple[dict[str, int], dict[str, Any] | None]:
+    """The dials for ``shares``, and the pin when the apply is one (``--ttl``). Shares below
+    the floor are refused unless the apply is a pin: a reason and a TTL."""
+    policy = files.policy_from_config(cfg)
+    if ttl is not None:
+        if not reason.strip():
+            raise UserError("a pin needs a reason (--reason TEXT with --ttl)", key="--reason")
+        ttl_s = pinmod.check_ttl(ttl.seconds, ttl.text)
+        pin = pinmod.build_pin(shares, reason, ttl_s, now, pinmod.who())
+        return dials_for_shares(shares, policy.natural, 0), pin
+    dials = dials_for_shares(shares, policy.natural, policy.floor)
+    low = below_floor(dials, policy.natural, policy.floor)
+    if low:
+        served = ", ".join(f"{r} {load:.0f}%" for r, load in sorted(low.items()))
+        raise UserError(
+            f"these weights serve {served}, below the floor of {policy.floor}%"
+            " (traffic.floorPercent); to go below it, make the apply a pin:"
+            " --reason TEXT --ttl DURATION (at most 60m)",
+            key="--weights",
+        )
+    return dials, None
 
 
 @app.command()
@@ -302,25 +388,45 @@ def apply(
         Path,
         typer.Option("--weights", help="Weights file (weights.json, as compute --json writes)."),
     ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (recorded in the audit log; required with --ttl).")
+    ] = "",
+    ttl: Annotated[
+        Duration | None,
+        duration_option("--ttl", "Make the apply a pin (1m to 60m): the only way below the floor."),
+    ] = None,
     accelerator_arn: AcceleratorArn = None,
     offline: Annotated[bool, typer.Option("--offline", help="Only write the stack file.")] = False,
+    audit_log: AuditLog = None,
     cwd: Cwd = Path("."),
+    now: Now = None,
     json_out: JsonOut = None,
 ) -> None:
-    """Write the weights' dials to config and apply them (targeted `up`, else fast path)."""
+    """Write the weights' dials to config and apply them (targeted `up` with the project's
+    policy packs, else the fast path with the stack's endpoint group ARNs). Audited. Weights
+    below the floor need --reason and --ttl: the apply is then also a pin."""
     options.check_output(json_out, "--json")
-    project_dir = options.project(cwd)
-    cfg = load_stack(project_dir, stack)
+    pinmod.check_now(now)
+    target = _target(cwd, stack, offline, audit_log)
+    cfg = load_stack(target.project_dir, stack)
+    _steerable(cfg, target.project_dir, stack)
     shares = files.read_weights(weights, cfg.region_names)
-    policy = files.policy_from_config(cfg, str(project_dir / f"Pulumi.{stack}.yaml"))
-    dials = dials_for_shares(shares, policy.natural, 0)
+    t = time.time() if now is None else now
+    dials, pin = _apply_plan(cfg, shares, reason, ttl, t)
+    entry: dict[str, Any] = {"action": "apply", "stack": stack, "who": pinmod.who()}
+    entry |= {"why": reason.strip() or None, "what": shares, "dials": dials}
+    if pin is not None:
+        entry |= {"pin": pin, "expiresAt": pin["expiresAt"]}
     if offline:
-        actuators.OfflineConfig(project_dir, stack).set_dials(dials)
+        done = changes.apply_offline(target, entry, dials, pin)
         doc = {"path": "offline", "dials": dials, "configWritten": True, "applied": False}
+        doc |= {"pinned": pin, "audit": done["id"]}
         _report(doc, f"wrote dials {dials} to Pulumi.{stack}.yaml (not applied)", json_out)
         return
-    report = _apply_dials(project_dir, stack, cfg, dials, shares, accelerator_arn)
-    _report(report.to_dict(), f"applied dials {dials} via {report.path}", json_out)
+    fast = _fast(cfg, accelerator_arn)
+    done, report = changes.apply_online(target, entry, dials, shares, pin, fast)
+    doc = {**report.to_dict(), "pinned": pin, "audit": done["id"]}
+    _report(doc, f"applied dials {dials} via {report.path}", json_out)
     if not report.consistent:
         raise CheckFailed("; ".join(report.messages))
 
@@ -341,7 +447,7 @@ class _Actuation:
     haproxy_socket: Path | None
 
 
-def _source(cfg: StackConfig, source: str, prometheus_url: str | None) -> Any:
+def _source(cfg: StackConfig, source: str, prometheus_url: str | None, stack_file: Path) -> Any:
     if source == "prometheus":
         url = prometheus_url or cfg.traffic.prometheus_url
         if not url:
@@ -349,11 +455,48 @@ def _source(cfg: StackConfig, source: str, prometheus_url: str | None) -> Any:
                 "no Prometheus URL: set summit-platform:traffic.prometheusUrl or --prometheus-url",
                 key="--prometheus-url",
             )
-        return sources.PrometheusSource(url, cfg.traffic.queries)
+        if not _http_url(url):
+            raise UserError(
+                f"expected an http(s) URL, found {redact_url(url)!r}",
+                key="--prometheus-url"
+                if prometheus_url
+                else "summit-platform:traffic.prometheusUrl",
+            )
+        try:
+            return sources.PrometheusSource(url, cfg.traffic.queries)
+        except ValueError as err:
+            raise UserError(
+                str(err), source=str(stack_file), key="summit-platform:traffic.queries"
+            ) from None
     if source == "cloudwatch":
         albs: dict[str, str] = {r.name: r.endpoint_arn for r in cfg.regions if r.endpoint_arn}
         return sources.CloudWatchSource(albs)
     raise UserError(f"expected prometheus or cloudwatch, found {source!r}", key="--source")
+
+
+def _http_url(url: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # "[::1" and ports out of range
+        return False
+
+
+def _start_state(path: Path | None, cfg: StackConfig) -> tuple[State | None, str | None]:
+    """The saved state, or, when the file does not validate, the safe state (the shares the
+    configured dials apply now, held) and why: the loop never trusts a bad file, nor dies of
+    one."""
+    try:
+        return files.read_state(path), None
+    except UserError as err:
+        applied = files.applied_shares(cfg)
+        policy = files.policy_from_config(cfg)
+        shown = ", ".join(f"{r}={p}%" for r, p in sorted(applied.items()))
+        why = (
+            f"state file rejected ({err}); starting from a safe state: the applied shares"
+            f" {shown}, held until the recovery hold lets weight return"
+        )
+        return safe_state(policy, applied), why
 
 
 @contextmanager
@@ -410,69 +553,140 @@ def run(
         ),
     ] = options.STDOUT,
 ) -> None:
-    """The control loop: a JSON-lines decision log, fail-static, clean stop on SIGTERM."""
+    """The control loop: a JSON-lines decision log, fail-static, clean stop on SIGTERM. A
+    stack config that stops validating (a bad edit) holds the weights until it is fixed; a
+    state file that does not validate is replaced by a safe state, and the log says so."""
     project_dir = options.project(cwd)
-    src = _source(load_stack(project_dir, stack), source, prometheus_url)
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    cfg = load_stack(project_dir, stack)
+    _steerable(cfg, project_dir, stack)
+    if max_iterations is not None and max_iterations < 1:
+        raise UserError(f"expected 1 or more, found {max_iterations}", key="--max-iterations")
+    src = _source(cfg, source, prometheus_url, stack_file)
     stopping = {"flag": False}
 
     def stop(signum: int, _frame: Any) -> None:  # finish the current evaluation, then exit 0
         stopping["flag"] = True
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    ctl_state = files.read_state(state)
+    loop = _Loop(project_dir, stack, src, state, interval.seconds, max_iterations)
     act = _Actuation(dry_run, accelerator_arn, haproxy_socket)
+    previous = signal.signal(signal.SIGTERM, stop), signal.signal(signal.SIGINT, stop)
+    try:
+        _loop(loop, act, cfg, json_out, stopping)
+    finally:  # an in-process caller (tests, the drill) gets its own handlers back
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """What the loop evaluates and how often."""
+
+    project_dir: Path
+    stack: str
+    src: Any
+    state: Path | None
+    interval_s: float
+    max_iterations: int | None
+
+
+def _loop(
+    loop: _Loop, act: _Actuation, cfg: StackConfig, json_out: str, stopping: dict[str, bool]
+) -> None:
+    """Evaluate every ``interval_s`` until stopped, logging each decision."""
+    project_dir, stack, src, state = loop.project_dir, loop.stack, loop.src, loop.state
+    max_iterations = loop.max_iterations
+    ctl_state, rejected = _start_state(state, cfg)
     n = 0
     with _log(json_out) as out:
+        if rejected:
+            typer.echo(f"summit: warning: {rejected}", err=True)
+            _line(
+                out, {"ts": files.iso(time.time()), "action": "state-rejected", "reason": rejected}
+            )
         while not stopping["flag"]:
             started = time.time()
             ctl_state, line = _evaluate_once(project_dir, stack, src, ctl_state, started, act)
+            if state is not None and ctl_state is not None:
+                try:
+                    files.write_state(state, ctl_state)
+                except UserError as err:  # a full disk must not stop the loop
+                    line["stateError"] = str(err)
             _line(out, line)
-            if state is not None:
-                files.write_json_atomic(state, ctl_state.to_dict())
             n += 1
             if max_iterations is not None and n >= max_iterations:
                 break
-            deadline = started + interval.seconds
+            deadline = started + loop.interval_s
             while not stopping["flag"] and time.time() < deadline:
                 time.sleep(min(0.2, max(0.0, deadline - time.time())))
         _line(out, {"ts": files.iso(time.time()), "action": "stopped", "evaluations": n})
+
+
+def _config_hold(started: float, err: Exception) -> dict[str, Any]:
+    """The log line of an evaluation whose stack config does not validate: nothing decided,
+    nothing applied, the weights held until the config is fixed."""
+    first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return {
+        "ts": files.iso(started),
+        "at": started,
+        "action": "hold",
+        "changed": False,
+        "failStatic": True,
+        "reason": f"stack config not usable, holding the applied weights: {first}",
+        "configError": str(err),
+    }
 
 
 def _evaluate_once(
     project_dir: Path,
     stack: str,
     src: Any,
-    ctl_state: Any,
+    ctl_state: State | None,
     started: float,
     act: _Actuation,
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[State | None, dict[str, Any]]:
     """One turn of the loop: read config and metrics, decide, apply (unless a dry run)."""
-    cfg = load_stack(project_dir, stack)  # a pin or unpin lands without a restart
-    policy = files.policy_from_config(cfg, str(project_dir / f"Pulumi.{stack}.yaml"))
+    try:
+        cfg = load_stack(project_dir, stack)  # a pin or unpin lands without a restart
+    except (ConfigError, UserError) as err:
+        return ctl_state, _config_hold(started, err)
+    policy = files.policy_from_config(cfg)
     ctl_state = ctl_state or initial_state(policy)
     try:
         samples = src.fetch(policy.regions, started)
         error = None
     except Exception as err:  # a source outage is fail-static, not a crash
-        samples, error = {}, f"{type(err).__name__}: {err}"
+        samples, error = {}, f"{type(err).__name__}: {redact_text(str(err))}"
     ctl_state, decision = evaluate(ctl_state, samples, policy, now=started)
     line: dict[str, Any] = {"ts": files.iso(started), **decision.to_dict()}
     if error:
         line["sourceError"] = error
     current = {r.name: r.dial for r in cfg.regions}
-    if decision.dials == current:
-        return ctl_state, line
-    if act.dry_run:
-        line["apply"] = {"path": "dry-run", "dials": decision.dials}
-    elif act.haproxy_socket is not None:
-        line["apply"] = _apply_haproxy(project_dir, stack, decision.dials, act.haproxy_socket)
-    else:
+    if decision.dials != current:
+        line["apply"] = _actuate(project_dir, stack, cfg, decision, act)
+    return ctl_state, line
+
+
+def _actuate(
+    project_dir: Path, stack: str, cfg: StackConfig, decision: Any, act: _Actuation
+) -> dict[str, Any]:
+    """Make a decision real; a failure is logged (``error``), never the end of the loop."""
+    try:
+        if act.dry_run:
+            return {"path": "dry-run", "dials": decision.dials}
+        if act.haproxy_socket is not None:
+            return _apply_haproxy(project_dir, stack, decision.dials, act.haproxy_socket)
         report = _apply_dials(
             project_dir, stack, cfg, decision.dials, decision.shares, act.accelerator_arn
         )
-        line["apply"] = report.to_dict()
-    return ctl_state, line
+        return report.to_dict()
+    except Exception as err:  # the loop must outlive one failed apply; the log says why
+        return {
+            "path": "error",
+            "dials": decision.dials,
+            "consistent": False,
+            "error": f"{type(err).__name__}: {redact_text(str(err))[:300]}",
+        }
 
 
 @app.command()

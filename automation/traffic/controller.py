@@ -15,8 +15,10 @@ How shares are chosen
 - Recovery must hold for ``recovery_hold`` consecutive healthy evaluations before weight
   returns, and then it returns at most ``step_percent`` per evaluation.
 - Every region keeps at least the floor (``floor_percent``), unless an operator pinned it.
-- Stale, missing or NaN metrics hold the current weights and say so (fail-static); if every
-  region breaches at once the controller holds (it never sheds everyone).
+- Stale, missing, NaN, infinite, negative or out-of-range metrics, and samples whose time is
+  not finite or lies more than :data:`MAX_CLOCK_SKEW_SECONDS` in the future (a timestamp in
+  milliseconds does), hold the current weights and say so (fail-static); if every region
+  breaches at once the controller holds (it never sheds everyone).
 
 Shares are whole percents that add up to 100. Global Accelerator dials follow from the
 natural (geographic) shares through the spill-over model in :mod:`automation.traffic.spill`
@@ -33,6 +35,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from automation.traffic.spill import dials_for_shares, effective_floor
+
+MAX_CLOCK_SKEW_SECONDS = 10.0
+"""How far ahead of the controller's clock a sample's time may be (clocks on two machines
+disagree a little). A sample from further in the future is not data: a timestamp in
+milliseconds, or a broken clock, would otherwise never go stale."""
 
 SCORE_P95_FACTOR = 40.0
 SCORE_ERR_FACTOR = 6000.0
@@ -64,6 +71,9 @@ class Sample:
     saturation: float | None = None
     request_rate: float | None = None
     ts: float = 0.0
+    problem: str | None = None
+    """Why the source could not read this sample (then it is "no data", whatever the
+    values say): an answer of the wrong shape, a value that is not a number."""
 
 
 @dataclass(frozen=True)
@@ -261,6 +271,11 @@ def _largest_remainder(weights: Mapping[str, float], total: int = 100) -> dict[s
     return out
 
 
+def whole_shares(weights: Mapping[str, float]) -> dict[str, int]:
+    """Whole percents proportional to ``weights``, adding up to 100 (largest remainder)."""
+    return _largest_remainder(weights)
+
+
 def clamp_to_floor(shares: Mapping[str, int], floor: int) -> dict[str, int]:
     """Raise every region to ``floor`` taking the difference from the largest ones."""
     out = dict(shares)
@@ -293,17 +308,64 @@ def initial_state(policy: Policy) -> State:
     )
 
 
+def safe_state(policy: Policy, applied: Mapping[str, int]) -> State:
+    """Where to start when the saved state cannot be trusted: the shares applied now, held.
+
+    A region below its natural share counts as shed (its shed weight is what gives it its
+    share today), so weight comes back only after ``recovery_hold`` healthy evaluations and
+    then in steps, as it would have; the floor still holds. ``applied`` that does not cover
+    the policy's regions with whole percents adding to 100 gives :func:`initial_state`."""
+    if set(applied) != set(policy.natural) or sum(applied.values()) != 100:
+        return initial_state(policy)
+    shares = clamp_to_floor(dict(applied), policy.floor)
+    natural = natural_shares(policy)
+    regions: dict[str, RegionState] = {}
+    for r in policy.regions:
+        if len(policy.regions) > 1 and shares[r] < natural[r]:
+            # _desired_shares weighs a shed region by shed_weight and every other by
+            # natural * 100: this weight gives the region exactly its applied share.
+            others = sum(policy.natural[o] * 100.0 for o in policy.regions if o != r)
+            weight = shares[r] * others / (100 - shares[r])
+            regions[r] = RegionState(mode="shed", shed_weight=weight)
+        else:
+            regions[r] = RegionState()
+    return State(shares=shares, regions=regions)
+
+
+def _bad_number(value: float | None, upper: float | None = None) -> bool:
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return True
+    return not math.isfinite(value) or value < 0 or (upper is not None and value > upper)
+
+
 def _sample_problem(sample: Sample | None, now: float, stale_after: float) -> str | None:
+    """Why ``sample`` is no data (``None`` when it can be used): missing, flagged by its
+    source, a required signal missing, NaN, infinite, negative or (error ratio) above 1, a
+    saturation that is NaN, infinite or negative, a time that is not finite, more than
+    :data:`MAX_CLOCK_SKEW_SECONDS` ahead of ``now`` or older than ``stale_after``."""
     if sample is None:
         return "no sample"
-    for name, value in (("p95", sample.p95_seconds), ("error ratio", sample.error_ratio)):
-        if value is None or not math.isfinite(value) or value < 0:
-            return f"{name} is {value!r}"
-    if sample.saturation is not None and (
-        not math.isfinite(sample.saturation) or sample.saturation < 0
+    if sample.problem:
+        return sample.problem
+    for name, value, upper in (
+        ("p95", sample.p95_seconds, None),
+        ("error ratio", sample.error_ratio, 1.0),
     ):
+        if _bad_number(value, upper):
+            return f"{name} is {value!r}"
+    if sample.saturation is not None and _bad_number(sample.saturation):
         return f"saturation is {sample.saturation!r}"
-    age = now - sample.ts
+    ts = sample.ts
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
+        return f"sample time is {ts!r}"
+    if ts - now > MAX_CLOCK_SKEW_SECONDS:
+        # A unix time in milliseconds is about 1000 times now: say so, it is the usual mistake.
+        hint = " (in milliseconds? sample times are unix seconds)" if ts > now * 100 else ""
+        return (
+            f"sample time is {ts - now:.0f}s in the future"
+            f" (more than {MAX_CLOCK_SKEW_SECONDS:g}s){hint}"
+        )
+    age = now - ts
     if age > stale_after:
         return f"sample is {age:.0f}s old (> {stale_after:g}s)"
     return None
@@ -328,10 +390,18 @@ def _sync_regions(state: State, policy: Policy) -> State:
 
 
 def _pin_active(policy: Policy, now: float) -> Pin | None:
+    """The pin, while it is in force and well formed: set no later than now (give or take the
+    clock skew), not yet expired, whole percents 0..100 over exactly the policy's regions
+    adding to 100. Anything else is no pin (the config model refuses such pins already)."""
     pin = policy.pin
-    if pin is None or now >= pin.expires_at:
+    if pin is None or not pin.at - MAX_CLOCK_SKEW_SECONDS <= now < pin.expires_at:
         return None
     if set(pin.shares) != set(policy.natural):
+        return None
+    values = list(pin.shares.values())
+    if any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 100 for v in values):
+        return None
+    if sum(values) != 100:
         return None
     return pin
 

@@ -1,34 +1,43 @@
-"""The manual pin: operator-chosen shares with a reason and an expiry of at most 60 minutes.
+"""The manual pin: operator-chosen shares with a reason and an expiry of 1 to 60 minutes.
 
 A pin lives in the stack config at ``summit-platform:traffic.pin`` (config stays the source of
-truth) as ``{shares, reason, by, at, expiresAt}``; the controller honours it until it expires
-and then resumes by itself. Every pin and unpin is appended to an audit log (JSON lines: who,
-when, why, what, expiry). Validation happens before anything is written, so a bad pin changes
-nothing.
+truth) as ``{shares, reason, by, at, expiresAt}``; the config model validates it
+(``stacks.config.TrafficPin``), the controller honours it until it expires and then resumes by
+itself. Every pin and unpin is audited (:mod:`automation.traffic.audit`). Validation happens
+before anything is written, so a bad pin changes nothing.
 """
 
 from __future__ import annotations
 
 import getpass
-import json
+import math
 import os
-from pathlib import Path
 from typing import Any
 
 from automation.errors import UserError
 from automation.traffic.files import iso
+from components.render.redact import short
+from stacks.config import PIN_MAX_SECONDS
 
-MAX_TTL_SECONDS = 3600
+MAX_TTL_SECONDS = PIN_MAX_SECONDS
+MIN_TTL_SECONDS = 60
+"""A pin shorter than a minute ends before Global Accelerator has applied it (about 30 s)."""
 
 
-def check_ttl(seconds: float, text: str) -> float:
-    """The pin's TTL (seconds, from the ``--ttl`` duration): more than 0 and at most 60m."""
-    if not 0 < seconds <= MAX_TTL_SECONDS:
-        raise UserError(
-            f"expected a TTL between 1s and 60m, found {text!r} ({seconds / 60:g} minutes)",
-            key="--ttl",
-        )
-    return seconds
+def check_ttl(seconds: float, text: str) -> int:
+    """The pin's TTL in whole seconds (from the ``--ttl`` duration): 1m to 60m."""
+    if not math.isfinite(seconds) or not MIN_TTL_SECONDS <= seconds <= MAX_TTL_SECONDS:
+        raise UserError(f"expected a TTL between 1m and 60m, found {short(text)}", key="--ttl")
+    if seconds != int(seconds):
+        # The pin stores whole-second times; a fraction would silently shorten it.
+        raise UserError(f"expected a TTL in whole seconds, found {short(text)}", key="--ttl")
+    return int(seconds)
+
+
+def check_now(now: float | None, flag: str = "--now") -> None:
+    """``--now`` (tests and replays): unix seconds, finite and after 1970."""
+    if now is not None and (not math.isfinite(now) or now <= 0):
+        raise UserError(f"expected unix seconds, found {now!r}", key=flag)
 
 
 def parse_shares(assignments: list[str], regions: list[str]) -> dict[str, int]:
@@ -36,18 +45,21 @@ def parse_shares(assignments: list[str], regions: list[str]) -> dict[str, int]:
     shares: dict[str, int] = {}
     for text in assignments:
         region, sep, value = text.partition("=")
-        # ASCII digits only: str.isdigit() also accepts "²", which int() then rejects.
-        if not sep or not value.strip().isascii() or not value.strip().isdigit():
-            raise UserError(f"expected REGION=PERCENT, found {text!r}", key="SHARES")
+        value = value.strip()
+        # ASCII digits only: str.isdigit() also accepts "²" and other digits int() rejects
+        # or reads; three at most (a percent), so int() never sees a thousand-digit string.
+        if not sep or not value.isascii() or not value.isdigit() or len(value) > 3:
+            raise UserError(f"expected REGION=PERCENT, found {short(text)}", key="SHARES")
         if region not in regions:
             raise UserError(
-                f"expected one of the stack's regions {regions}, found {region!r}", key="SHARES"
+                f"expected one of the stack's regions {regions}, found {short(region)}",
+                key="SHARES",
             )
         if region in shares:
             raise UserError(f"{region} given twice", key="SHARES")
         pct = int(value)
         if pct > 100:
-            raise UserError(f"expected a percent 0..100, found {text!r}", key="SHARES")
+            raise UserError(f"expected a percent 0..100, found {short(text)}", key="SHARES")
         shares[region] = pct
     missing = sorted(set(regions) - set(shares))
     if missing:
@@ -69,34 +81,18 @@ def who() -> str:
 
 
 def build_pin(
-    shares: dict[str, int], reason: str, ttl_seconds: float, now: float, by: str
+    shares: dict[str, int], reason: str, ttl_seconds: int, now: float, by: str
 ) -> dict[str, Any]:
-    """The config value stored at ``summit-platform:traffic.pin``."""
+    """The config value stored at ``summit-platform:traffic.pin`` (whole-second times)."""
     reason = reason.strip()
     if not reason:
         raise UserError("a reason is required (--reason TEXT)", key="--reason")
-    if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
-        raise UserError(f"expected a TTL of at most 60m, found {ttl_seconds:g}s", key="--ttl")
+    check_ttl(ttl_seconds, f"{ttl_seconds}s")
+    at = math.floor(now)
     return {
         "shares": dict(sorted(shares.items())),
         "reason": reason,
         "by": by,
-        "at": iso(now),
-        "expiresAt": iso(now + ttl_seconds),
+        "at": iso(at),
+        "expiresAt": iso(at + ttl_seconds),
     }
-
-
-def audit(path: Path, entry: dict[str, Any]) -> None:
-    """Append one JSON line to the audit log (created with its folder when missing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fh.write(json.dumps(entry, sort_keys=True) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def read_audit(path: Path) -> list[dict[str, Any]]:
-    """Every entry of the audit log, oldest first."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -790,8 +790,9 @@ class _Cli:
     def cmd_config_set_all(self) -> int:
         name = self.stack_name()
         self.existing(name)
-        if _flag(self.args, "--json") is not None:
-            raise _Fail("error: the pulumi stand-in does not implement `config set-all --json`")
+        raw_json = _flag(self.args, "--json")
+        if raw_json is not None:
+            return self.set_all_json(name, raw_json)
         head = _before_separator(self.args)
         for i, arg in enumerate(head[:-1]):
             if arg in ("--plaintext", "--secret"):
@@ -799,6 +800,32 @@ class _Cli:
                 if not sep:
                     raise _Fail(f"error: could not parse {head[i + 1]!r} as a key=value pair")
                 self.set_value(name, key, value, secret=arg == "--secret")
+        return 0
+
+    def set_all_json(self, name: str, raw_json: str) -> int:
+        """``config set-all --json '{key: {value, objectValue?, secret}}'`` (the shape
+        ``config --json`` prints): every key set whole, the stack file written once."""
+        if any(flag in self.args for flag in ("--path", "--plaintext", "--secret")):
+            raise _Fail("error: --json cannot be combined with --path, --plaintext or --secret")
+        try:
+            doc = json.loads(raw_json)
+        except json.JSONDecodeError as err:
+            raise _Fail(f"error: could not parse --json: {err}") from None
+        if not isinstance(doc, dict):
+            raise _Fail("error: --json must be an object of key -> {value, secret}")
+        config = self.load_config(name)
+        for key, entry in doc.items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("value"), str):
+                raise _Fail(f"error: could not set --json config for {key!r}: no string value")
+            if entry.get("secret"):
+                encoded = base64.b64encode(entry["value"].encode()).decode()
+                value: Any = {"secure": "standin:" + encoded}
+            elif entry.get("objectValue") is not None:
+                value = entry["objectValue"]
+            else:
+                value = entry["value"]
+            config[self.full_key(key)] = value
+        self.save_config(name, config)
         return 0
 
     def set_value(self, name: str, key: str, raw: str, *, secret: bool) -> None:
