@@ -308,7 +308,7 @@ def test_the_pack_finds_the_spill_model_in_a_bare_checkout():
         # Hide the project however it was installed: setuptools' editable finder, or a path.
         sys.meta_path[:] = [f for f in sys.meta_path if "Editable" not in getattr(f, "__name__", "")]
         sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != sys.argv[2]]
-        assert importlib.util.find_spec("automation") is None, "the project is still importable"
+        assert importlib.util.find_spec("components") is None, "the project is still importable"
         sys.path.insert(0, sys.argv[1])
         import summit_guardrails
         print(json.dumps([summit_guardrails.spill.__file__, sys.path[0]]))
@@ -325,5 +325,5 @@ def test_the_pack_finds_the_spill_model_in_a_bare_checkout():
     )
     assert proc.returncode == 0, proc.stderr
     module_file, first_path = json.loads(proc.stdout)
-    assert module_file == str(ROOT / "automation" / "traffic" / "spill.py")
+    assert module_file == str(ROOT / "components" / "render" / "spill.py")
     assert first_path == str(ROOT)

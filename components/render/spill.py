@@ -1,12 +1,14 @@
 """Global Accelerator's spill-over model: the share of traffic each region serves for given
 traffic dials, the dials that give wanted shares, and the effective per-region floor.
 
-One module for both sides of the floor: the traffic controller (:mod:`automation.traffic.
-controller`) steers with it, and the guardrails pack's ``traffic-dial-floor`` policy checks
-the planned dials with it. The pack runs as its own process (in the cloud lane in its own
-venv, which installs this project from the checkout: see ``policypacks/guardrails/
+One module for every side of the floor: the traffic controller (:mod:`automation.traffic.
+controller`) steers with it, the Pulumi program derives a pin's dials and Route53 weights
+with it (:mod:`stacks.traffic`), and the guardrails pack's ``traffic-dial-floor`` policy
+checks the planned dials with it. It lives under ``components/render`` because stacks/ may
+not import automation/. The pack runs as its own process (in the cloud lane in its own venv,
+which installs this project from the checkout: see ``policypacks/guardrails/
 requirements.txt``), so this module imports nothing but the standard library -- no Pulumi,
-no pydantic -- and ``automation/__init__.py`` and ``automation/traffic/__init__.py`` import
+no pydantic -- and ``components/__init__.py`` and ``components/render/__init__.py`` import
 nothing either.
 
 The model: every region has a natural share ``g`` (percent of clients nearest to it; the
