@@ -1,9 +1,14 @@
 """Global traffic in front of the regions: the stack config mapped onto
 :class:`~components.global_traffic.GlobalTraffic` (``traffic.mode: ga``) or
-:class:`~components.dns_failover.DnsFailover` (``route53``), with the providers each needs."""
+:class:`~components.dns_failover.DnsFailover` (``route53``), with the providers each needs.
+
+The dials (and in route53 mode the weights) are :mod:`stacks.steering`'s: the configured ones,
+or an active pin's. Route53 records are weighted when the traffic controller runs (it steers
+them), latency-routed otherwise."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pulumi
@@ -17,6 +22,7 @@ from components.global_traffic import GlobalTraffic, GlobalTrafficArgs, HealthCh
 from stacks import outputs as keys
 from stacks.config import PROJECT, RegionConfig, StackConfig
 from stacks.providers import Providers
+from stacks.steering import planned_dials, planned_weights
 
 
 def _endpoint(region: RegionConfig, refs: dict[str, pulumi.StackReference]) -> StrInput:
@@ -29,12 +35,16 @@ def _endpoint(region: RegionConfig, refs: dict[str, pulumi.StackReference]) -> S
     return refs[ref.stack].get_output(ref.output).apply(str)
 
 
-def global_traffic_args(cfg: StackConfig, endpoints: dict[str, StrInput]) -> GlobalTrafficArgs:
-    """``traffic`` and ``regions`` as the accelerator's args (one endpoint group per region)."""
+def global_traffic_args(
+    cfg: StackConfig, endpoints: dict[str, StrInput], dials: dict[str, int] | None = None
+) -> GlobalTrafficArgs:
+    """``traffic`` and ``regions`` as the accelerator's args (one endpoint group per region);
+    ``dials`` (default: the configured ones) are :func:`stacks.steering.planned_dials`'."""
     hc = cfg.traffic.health_check
+    dials = dials or {r.name: r.dial for r in cfg.regions}
     return GlobalTrafficArgs(
         endpoints=[
-            RegionEndpoint(region=r.name, endpoint_id=endpoints[r.name], dial=r.dial)
+            RegionEndpoint(region=r.name, endpoint_id=endpoints[r.name], dial=dials[r.name])
             for r in cfg.regions
         ],
         tags=cfg.tags.as_aws_tags(),
@@ -52,20 +62,33 @@ def global_traffic_args(cfg: StackConfig, endpoints: dict[str, StrInput]) -> Glo
 
 
 def dns_failover_args(cfg: StackConfig, regions: list[DnsRegion]) -> DnsFailoverArgs:
-    """``traffic`` as the Route53 failover's args, over the regions' load balancers."""
+    """``traffic`` as the Route53 failover's args, over the regions' load balancers: weighted
+    records when the controller steers them, latency records otherwise; the health check and
+    ``dnsTtl`` as configured."""
+    hc = cfg.traffic.health_check
     return DnsFailoverArgs(
         zone_id=cfg.traffic.dns_zone_id or "",
         record_name=cfg.traffic.dns_name or "",
         regions=regions,
         tags=cfg.tags.as_aws_tags(),
-        health_check_path=cfg.traffic.health_check.path,
+        routing="weighted" if cfg.traffic.controller.enabled else "latency",
+        health_check_path=hc.path,
+        health_check_protocol=hc.protocol,
+        health_check_port=hc.port,
+        request_interval=hc.interval_seconds,
+        failure_threshold=hc.threshold_count,
+        ttl=cfg.traffic.dns_ttl,
     )
 
 
 def _dns_regions(
-    cfg: StackConfig, providers: Providers, endpoints: dict[str, StrInput]
+    cfg: StackConfig,
+    providers: Providers,
+    endpoints: dict[str, StrInput],
+    weights: dict[str, int],
 ) -> list[DnsRegion]:
-    """Each region's load balancer (DNS name and zone), read through its own provider."""
+    """Each region's load balancer (DNS name and zone), read through its own provider, with
+    its weight (:func:`stacks.steering.planned_weights`)."""
     out = []
     for r in cfg.regions:
         lb = aws.lb.get_load_balancer_output(
@@ -76,8 +99,7 @@ def _dns_regions(
             DnsRegion(
                 region=r.name,
                 lb_dns_name=lb.dns_name,
-                lb_zone_id=lb.zone_id,
-                weight=round(r.natural_share),
+                weight=weights[r.name],
             )
         )
     return out
@@ -89,10 +111,11 @@ def build_traffic(cfg: StackConfig, providers: Providers) -> dict[str, Any]:
     refs: dict[str, pulumi.StackReference] = {}
     endpoints: dict[str, StrInput] = {r.name: _endpoint(r, refs) for r in cfg.regions}
     name = f"summit-{cfg.environment}"
+    dials, _ = planned_dials(cfg, time.time())
     if cfg.traffic.mode == "ga":
         ga = GlobalTraffic(
             name,
-            global_traffic_args(cfg, endpoints),
+            global_traffic_args(cfg, endpoints, dials),
             # The Global Accelerator API is served from the control region only.
             opts=pulumi.ResourceOptions(provider=providers.aws_control),
         )
@@ -103,7 +126,9 @@ def build_traffic(cfg: StackConfig, providers: Providers) -> dict[str, Any]:
         }
     dns = DnsFailover(
         name,
-        dns_failover_args(cfg, _dns_regions(cfg, providers, endpoints)),
+        dns_failover_args(
+            cfg, _dns_regions(cfg, providers, endpoints, planned_weights(dials, cfg))
+        ),
         # Route53 is global; the first region's provider serves it.
         opts=pulumi.ResourceOptions(provider=providers.aws_regional[cfg.regions[0].name]),
     )

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from pulumi_policy import StackValidationArgs
 from pulumi_policy.policy import PolicyResource
 
-from components.render import spill
 from automation.traffic.controller import Policy, Sample, evaluate, initial_state
+from components.render import spill
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "policypacks" / "guardrails"))

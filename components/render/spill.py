@@ -116,3 +116,28 @@ def dials_for_shares(
                 dial = math.floor(exact + EPSILON)
             dials[r] = min(100, max(0, dial))
     return dials
+
+
+def whole_shares(loads: Mapping[str, float], total: int = 100) -> dict[str, int]:
+    """Whole numbers proportional to ``loads`` adding up to ``total`` (largest remainder; ties
+    by region name, so the result is deterministic)."""
+    names = sorted(loads)
+    if not names:
+        return {}
+    s = sum(max(0.0, loads[r]) for r in names)
+    raw = {r: total * max(0.0, loads[r]) / s if s > 0 else total / len(names) for r in names}
+    out = {r: math.floor(raw[r] + EPSILON) for r in names}
+    left = total - sum(out.values())
+    for r in sorted(names, key=lambda r: (-(raw[r] - out[r]), r))[: max(0, left)]:
+        out[r] += 1
+    return out
+
+
+def route53_weights(dials: Mapping[str, float], natural: Mapping[str, float]) -> dict[str, int]:
+    """Route53 weights (whole numbers adding to 100) that send each region what ``dials``
+    would send it through Global Accelerator (:func:`region_loads`).
+
+    A weighted record's share is its weight over the sum of the weights, so with the loads as
+    weights a dial means the same in both traffic modes: the program's weighted records, the
+    floor policy and the controller's Route53 writes all use this one mapping."""
+    return whole_shares(region_loads(dials, natural))

@@ -1,4 +1,5 @@
-"""Import the project's spill-over model (``components.render.spill``) for the floor policy.
+"""Import the project's spill-over model (``components.render.spill``) and pin reader
+(``components.render.traffic_pin``) for the floor and pin policies.
 
 The traffic controller steers with that module, the Pulumi program derives a pin's dials with
 it, and ``traffic-dial-floor`` checks with it, so the three cannot disagree about what a dial
@@ -15,9 +16,9 @@ import sys
 from pathlib import Path
 
 try:
-    from components.render import spill
+    from components.render import spill, traffic_pin
 except ImportError:  # a bare checkout: tests/test_guardrails.py runs the pack this way
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from components.render import spill
+    from components.render import spill, traffic_pin
 
-__all__ = ["spill"]
+__all__ = ["spill", "traffic_pin"]
