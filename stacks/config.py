@@ -189,7 +189,7 @@ class ControllerRegion(_Model):
 
 def _controller_resources() -> Resources:
     return Resources(
-        cpu_request="50m", memory_request="128Mi", cpu_limit="250m", memory_limit="256Mi"
+        cpu_request="50m", memory_request="128Mi", cpu_limit="200m", memory_limit="256Mi"
     )
 
 

@@ -6,10 +6,13 @@ and then acts. Bad input raises :class:`UserError` (exit 2) before anything chan
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +33,13 @@ from automation.options import (
     duration_option,
 )
 from automation.stack_files import load_stack
-from automation.traffic import actuators, files, haproxy, sources
+from automation.traffic import actuators, files, haproxy, leadership, loop, sources
 from automation.traffic import pin as pinmod
 from automation.traffic.controller import Policy, dials_for_shares, evaluate, initial_state
+from automation.traffic.direct import DirectActuator
 from automation.traffic.drill import command as drill_command
+from automation.traffic.regional_source import RegionalPrometheusSource
+from automation.traffic.telemetry import ControllerMetrics
 from stacks.config import StackConfig
 
 app = options.new_app(
@@ -334,16 +340,23 @@ def _apply_haproxy(project_dir: Path, stack: str, dials: dict[str, int], sock: P
 @dataclass(frozen=True)
 class _Actuation:
     """How the loop makes a decision real: not at all (a dry run), HAProxy weights (the
-    drill lab), or the stack's traffic path (targeted up, else the fast path)."""
+    drill lab), straight on the stack's targets (in-cluster, ``--targets``), or the stack's
+    traffic path (targeted up, else the fast path). ``guard`` is asked immediately before a
+    write whether this controller still leads."""
 
     dry_run: bool
     accelerator_arn: str | None
     haproxy_socket: Path | None
+    direct: DirectActuator | None = None
+    guard: Callable[[], bool] | None = None
 
 
 def _source(cfg: StackConfig, source: str, prometheus_url: str | None) -> Any:
     if source == "prometheus":
         url = prometheus_url or cfg.traffic.prometheus_url
+        if not url and cfg.traffic.controller.regions:  # one Prometheus per region
+            urls = {r: c.prometheus_url for r, c in cfg.traffic.controller.regions.items()}
+            return RegionalPrometheusSource(urls, cfg.traffic.queries)
         if not url:
             raise UserError(
                 "no Prometheus URL: set summit-platform:traffic.prometheusUrl or --prometheus-url",
@@ -371,6 +384,41 @@ def _log(target: str) -> Any:
 def _line(out: IO[str], doc: dict[str, Any]) -> None:
     out.write(json.dumps(doc) + "\n")
     out.flush()
+
+
+LeaseTable = Annotated[
+    str | None,
+    typer.Option(
+        "--lease-table",
+        metavar="NAME",
+        help="Elect one leader among controllers through this DynamoDB table (its state lives "
+        "there too); without it the loop runs alone.",
+    ),
+]
+DynamoDBEndpoint = Annotated[
+    str | None,
+    typer.Option("--dynamodb-endpoint", metavar="URL", help="DynamoDB endpoint (local runs)."),
+]
+CreateLeaseTable = Annotated[
+    bool, typer.Option("--create-lease-table", help="Create the lease table when it is missing.")
+]
+Holder = Annotated[
+    str | None,
+    typer.Option("--holder", metavar="ID", help="This controller's id (default host-pid)."),
+]
+Targets = Annotated[
+    Path | None,
+    typer.Option(
+        "--targets",
+        metavar="PATH",
+        help="Apply straight through the AWS API to the endpoint groups or records in this "
+        "file (the in-cluster controller's targets.json): no stack config write, no `up`.",
+    ),
+]
+MetricsPort = Annotated[
+    int | None,
+    typer.Option("--metrics-port", metavar="PORT", help="Serve /metrics and /healthz here."),
+]
 
 
 @app.command()
@@ -402,6 +450,12 @@ def run(
             "region in backend `regions`) instead of Global Accelerator; the drill lab uses it.",
         ),
     ] = None,
+    lease_table: LeaseTable = None,
+    dynamodb_endpoint: DynamoDBEndpoint = None,
+    create_lease_table: CreateLeaseTable = False,
+    holder: Holder = None,
+    targets: Targets = None,
+    metrics_port: MetricsPort = None,
     cwd: Cwd = Path("."),
     json_out: Annotated[
         str,
@@ -410,33 +464,43 @@ def run(
         ),
     ] = options.STDOUT,
 ) -> None:
-    """The control loop: a JSON-lines decision log, fail-static, clean stop on SIGTERM."""
+    """The control loop: a JSON-lines decision log, fail-static, clean stop on SIGTERM. With
+    --lease-table, controllers elect one leader: only it applies, and every line says who
+    wrote it (holder) and whether it led (leader)."""
     project_dir = options.project(cwd)
-    src = _source(load_stack(project_dir, stack), source, prometheus_url)
-    stopping = {"flag": False}
-
-    def stop(signum: int, _frame: Any) -> None:  # finish the current evaluation, then exit 0
-        stopping["flag"] = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    ctl_state = files.read_state(state)
-    act = _Actuation(dry_run, accelerator_arn, haproxy_socket)
-    n = 0
-    with _log(json_out) as out:
-        while not stopping["flag"]:
-            started = time.time()
-            ctl_state, line = _evaluate_once(project_dir, stack, src, ctl_state, started, act)
-            _line(out, line)
-            if state is not None:
-                files.write_json_atomic(state, ctl_state.to_dict())
-            n += 1
-            if max_iterations is not None and n >= max_iterations:
-                break
-            deadline = started + interval.seconds
-            while not stopping["flag"] and time.time() < deadline:
-                time.sleep(min(0.2, max(0.0, deadline - time.time())))
-        _line(out, {"ts": files.iso(time.time()), "action": "stopped", "evaluations": n})
+    cfg = load_stack(project_dir, stack)
+    src = _source(cfg, source, prometheus_url)
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise UserError(f"expected a port 0-65535, found {metrics_port}", key="--metrics-port")
+    natural: dict[str, float] = {r.name: r.natural_share for r in cfg.regions}
+    direct = DirectActuator.from_file(targets, natural) if targets is not None else None
+    ha = leadership.coordinator(
+        cfg,
+        stack,
+        lease_table=lease_table,
+        endpoint=dynamodb_endpoint,
+        create=create_lease_table,
+        holder=holder,
+        state_path=state,
+    )
+    stopping = loop.Stopping()
+    signal.signal(signal.SIGTERM, stopping.stop)  # finish the current turn, then exit 0
+    signal.signal(signal.SIGINT, stopping.stop)
+    act = _Actuation(dry_run, accelerator_arn, haproxy_socket, direct, ha.may_write)
+    # The pod's region (its AWS_REGION) labels its leader gauge; "local" anywhere else.
+    telemetry = ControllerMetrics(
+        ha.holder, os.environ.get("AWS_REGION", "local"), interval.seconds
+    )
+    if metrics_port is not None:
+        telemetry.serve(metrics_port)
+    evaluate_once = functools.partial(_evaluate_once, project_dir, stack, src)
+    turns = loop.Loop(evaluate_once, act, ha, telemetry, state)
+    try:
+        with _log(json_out) as out, ha:
+            n = turns.run(lambda doc: _line(out, doc), interval.seconds, max_iterations, stopping)
+            _line(out, {"ts": files.iso(time.time()), "action": "stopped", "evaluations": n})
+    finally:
+        telemetry.close()
 
 
 def _evaluate_once(
@@ -461,10 +525,15 @@ def _evaluate_once(
     if error:
         line["sourceError"] = error
     current = {r.name: r.dial for r in cfg.regions}
-    if decision.dials == current:
+    if decision.dials == current and act.direct is None:  # direct: reality, not config, decides
+        return ctl_state, line
+    if act.guard is not None and not act.guard():
+        line["apply"] = {"path": "not-leader", "dials": decision.dials, "inEffect": False}
         return ctl_state, line
     if act.dry_run:
         line["apply"] = {"path": "dry-run", "dials": decision.dials}
+    elif act.direct is not None:
+        line["apply"] = act.direct.apply(decision.dials, guard=act.guard)
     elif act.haproxy_socket is not None:
         line["apply"] = _apply_haproxy(project_dir, stack, decision.dials, act.haproxy_socket)
     else:
