@@ -152,6 +152,8 @@ class TrafficController(pulumi.ComponentResource):
         spec = args.pod_spec()
         role = aws.iam.Role(
             f"{name}-role",
+            # A readable, stable name: the role is what an operator looks up in CloudTrail.
+            name=f"summit-{args.stack}-traffic-{args.region}"[:64],
             description=f"summit traffic controller in {args.region} ({args.stack})",
             assume_role_policy=json.dumps(
                 tc.trust_policy(args.oidc_provider_arn, args.oidc_issuer, spec.namespace, tc.APP)

@@ -197,7 +197,10 @@ class ControllerConfig(_Model):
     """The in-cluster traffic controller (``summit traffic run``), one Deployment per region;
     a DynamoDB lease makes exactly one of them act."""
 
-    enabled: bool = Field(default=False, description="Run the controller in every region.")
+    enabled: bool = Field(
+        default=False,
+        description="Run the controller in every region (a one-region stack has nothing to steer and runs none).",
+    )
     image: str = Field(
         default="ghcr.io/summit/summit-platform",
         description="Image with this project installed (the `summit` CLI), without a tag.",
@@ -567,14 +570,14 @@ class StackConfig(_Model):
         """The controller knows every region; in route53 mode dials (and so a pin) need the
         weighted records only the controller's mode builds: never ignore them silently."""
         ctl = self.traffic.controller
-        if ctl.enabled:
-            missing = [r for r in self.region_names if r not in ctl.regions]
-            extra = sorted(set(ctl.regions) - set(self.region_names))
-            if missing or extra:
-                raise ValueError(
-                    f"traffic.controller.regions: expected exactly the regions {self.region_names},"
-                    f" missing {missing}, unknown {extra}"
-                )
+        missing = [r for r in self.region_names if r not in ctl.regions]
+        if ctl.enabled and len(self.regions) > 1 and missing:
+            # An entry for a region the stack does not serve (a one-region preview cut from a
+            # two-region stack) is allowed; a served region without one is not.
+            raise ValueError(
+                f"traffic.controller.regions: expected an entry (prometheusUrl,"
+                f" oidcProviderArn) for every region {self.region_names}, missing {missing}"
+            )
         if self.traffic.mode == "route53" and not ctl.enabled:
             steered = [f"{r.name}={r.dial}" for r in self.regions if r.dial != 100]
             if steered:

@@ -1,7 +1,7 @@
 """The traffic controller in the composition: ``traffic.controller`` mapped onto one
 :class:`~components.lease_table.LeaseTable` per stack and one
 :class:`~components.traffic_controller.TrafficController` per region (nothing when the
-controller is off, as in dev).
+controller is off, as in dev, or the stack serves one region, as a preview cut from stage).
 
 The controller's own copy of the config is the stack's ``environment``, ``regions``,
 ``traffic`` (holds, steps, floor, pin, controller settings), ``slo`` and ``tags``: what
@@ -66,7 +66,7 @@ def build_traffic_controllers(
     ``traffic.controller.enabled``; ``traffic_outputs`` are :func:`stacks.traffic.
     build_traffic`'s (the endpoint group ARNs the controllers steer)."""
     ctl = cfg.traffic.controller
-    if not ctl.enabled:
+    if not ctl.enabled or len(cfg.regions) < 2:  # one region serves everything: nothing to steer
         return []
     region = lease_region(cfg)
     table_provider = providers.aws_regional.get(region) or providers.aws_control

@@ -318,6 +318,7 @@ FREE_TYPES: dict[str, str] = {
     "aws:globalaccelerator/listener:Listener": "billed with its accelerator",
     "aws:globalaccelerator/endpointGroup:EndpointGroup": "billed with its accelerator",
     "aws:route53/record:Record": "no hourly charge (queries are usage)",
+    "aws:dynamodb/table:Table": "on demand: billed per request and stored GB, no hourly charge",
     "aws:ec2/launchTemplate:LaunchTemplate": "a template; priced where a group uses it",
     "aws:iam/role:Role": "no charge",
     "aws:iam/policy:Policy": "no charge",
