@@ -23,6 +23,7 @@ from stacks import outputs as keys
 from stacks.config import PROJECT, RegionConfig, StackConfig
 from stacks.providers import Providers
 from stacks.steering import planned_dials, planned_weights
+from stacks.traffic_controller import controller_target_urns
 
 
 def _endpoint(region: RegionConfig, refs: dict[str, pulumi.StackReference]) -> StrInput:
@@ -142,7 +143,8 @@ ROUTE53_RECORD_TYPE = "aws:route53/record:Record"
 def traffic_target_urns(cfg: StackConfig, stack: str, project: str = PROJECT) -> list[str]:
     """URNs of the resources a dial change touches: the endpoint groups (ga mode) or the
     weighted records (route53 mode), from the components' tokens and child names
-    (``summit-<env>-<region>`` under the top-level component); no state export needed."""
+    (``summit-<env>-<region>`` under the top-level component), and, when the controllers run,
+    their config and Deployments (a pin must reach them); no state export needed."""
     parent, child = (
         (GA_TOKEN, ENDPOINT_GROUP_TYPE)
         if cfg.traffic.mode == "ga"
@@ -151,4 +153,4 @@ def traffic_target_urns(cfg: StackConfig, stack: str, project: str = PROJECT) ->
     base = f"summit-{cfg.environment}"
     return [
         f"urn:pulumi:{stack}::{project}::{parent}${child}::{base}-{r}" for r in cfg.region_names
-    ]
+    ] + controller_target_urns(cfg, stack, project)

@@ -16,6 +16,7 @@ import pulumi
 from components.lease_table import LeaseTable, LeaseTableArgs
 from components.render import prometheus_rules as pr
 from components.render import traffic_controller as tc
+from components.traffic_controller import TOKEN as CONTROLLER_TOKEN
 from components.traffic_controller import TrafficController, TrafficControllerArgs
 from stacks import outputs as keys
 from stacks.config import PROJECT, StackConfig
@@ -124,3 +125,17 @@ def _resources(cfg: StackConfig) -> dict[str, dict[str, str]]:
         "requests": {"cpu": r.cpu_request, "memory": r.memory_request},
         "limits": {"cpu": r.cpu_limit, "memory": r.memory_limit},
     }
+
+
+def controller_target_urns(cfg: StackConfig, stack: str, project: str = PROJECT) -> list[str]:
+    """URNs a traffic change must also reach when the controllers run: each region's config
+    (a pin, a threshold) and Deployment (its checksum rolls the pods). Without them a targeted
+    ``up`` would realise a pin while the leader, unaware of it, undid it at its next turn."""
+    if not cfg.traffic.controller.enabled or len(cfg.regions) < 2:
+        return []
+    out = []
+    for r in cfg.region_names:
+        base = f"urn:pulumi:{stack}::{project}::{CONTROLLER_TOKEN}"
+        out.append(f"{base}$kubernetes:core/v1:ConfigMap::traffic-controller-{r}-config")
+        out.append(f"{base}$kubernetes:apps/v1:Deployment::traffic-controller-{r}-deployment")
+    return out

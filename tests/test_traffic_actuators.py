@@ -172,10 +172,19 @@ def test_up_targets_the_endpoint_groups_and_config_holds_the_dials(project, stan
     )
     assert report.path == "up" and report.applied and report.consistent
     (up,) = standin.calls("up")
-    assert up.flags("--target") == actuators.target_urns("prod", load_stack(project, "prod"))
-    assert all(
-        u.endswith(("summit-prod-us-east-1", "summit-prod-us-west-2")) for u in up.flags("--target")
-    )
+    targets = up.flags("--target")
+    assert targets == actuators.target_urns("prod", load_stack(project, "prod"))
+    groups = [u for u in targets if "globalaccelerator/endpointGroup" in u]
+    assert [u.rsplit("::", 1)[1] for u in groups] == [
+        "summit-prod-us-east-1",
+        "summit-prod-us-west-2",
+    ]
+    # prod runs the controllers: the targeted up also carries their config (a pin) and rolls them.
+    assert sorted(u.rsplit("::", 1)[1] for u in targets if u not in groups) == [
+        f"traffic-controller-{r}-{role}"
+        for r in ("us-east-1", "us-west-2")
+        for role in ("config", "deployment")
+    ]
     assert [r.dial for r in load_stack(project, "prod").regions] == [100, 40]
 
 

@@ -318,3 +318,15 @@ def test_config_files_are_a_project_and_a_stack_file(tmp_path: Path):
         "config": {"summit-platform:environment": "stage"}
     }
     assert tc.checksum(files) != tc.checksum({**files, "Pulumi.yaml": "name: other\n"})
+
+
+def test_a_traffic_change_targets_what_the_plan_really_has(prod):
+    """The targeted up of `traffic apply` names resources that exist: the endpoint groups and,
+    with the controllers, their config and Deployments."""
+    from stacks.traffic import traffic_target_urns
+
+    urns = {r.urn for r in prod.resources}
+    targets = traffic_target_urns(load_stack(ROOT, "prod"), "prod")
+    assert len(targets) == 6 and set(targets) <= urns
+    dev = traffic_target_urns(load_stack(ROOT, "dev"), "dev")
+    assert len(dev) == 1 and "globalaccelerator/endpointGroup" in dev[0]  # no controller in dev
