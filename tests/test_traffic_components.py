@@ -197,9 +197,11 @@ def test_dns_failover_weighted_records_use_the_health_check_and_ttl_given():
 
 
 def _route53(**traffic_extra):
+    """prod's traffic in route53 mode without the controller (latency records)."""
     cfg = load_stack(ROOT, "prod")
     traffic = cfg.traffic.model_dump(by_alias=True, exclude_none=True)
     traffic.update(mode="route53", dnsZoneId="Z0123456789", dnsName="api.summit.example")
+    traffic["controller"]["enabled"] = False
     traffic.update(traffic_extra)
     return traffic
 
