@@ -18,6 +18,7 @@ from conftest import ROOT, plan_values
 from automation.plan.runner import plan_stack
 from automation.stack_files import load_stack
 from components.render import traffic_controller as tc
+from stacks.traffic import traffic_target_urns
 
 E, W = "us-east-1", "us-west-2"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -323,8 +324,6 @@ def test_config_files_are_a_project_and_a_stack_file(tmp_path: Path):
 def test_a_traffic_change_targets_what_the_plan_really_has(prod):
     """The targeted up of `traffic apply` names resources that exist: the endpoint groups and,
     with the controllers, their config and Deployments."""
-    from stacks.traffic import traffic_target_urns
-
     urns = {r.urn for r in prod.resources}
     targets = traffic_target_urns(load_stack(ROOT, "prod"), "prod")
     assert len(targets) == 6 and set(targets) <= urns

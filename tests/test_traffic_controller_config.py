@@ -128,3 +128,30 @@ def test_summit_plan_refuses_an_ignored_dial_with_exit_2_and_writes_nothing(tmp_
     )
     fuzz.assert_clean(outcome, allowed=(2,), names="Pulumi.prod.yaml")
     assert "route53 mode routes by latency" in outcome.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["traffic", "pin", "us-east-1=100", "us-west-2=0", "--reason", "r", "--offline"],
+        ["traffic", "apply", "--weights", "WEIGHTS", "--offline"],
+        ["traffic", "run", "--max-iterations", "1", "--prometheus-url", "http://127.0.0.1:9"],
+    ],
+)
+def test_steering_a_latency_routed_stack_is_refused_before_anything_is_written(tmp_path, argv):
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    values = _values(lambda v: _route53(v, False))
+    doc = {"config": {f"summit-platform:{k}": v for k, v in values.items()}}
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(doc))
+    weights = tmp_path / "weights.json"
+    weights.write_text(
+        '[{"region": "us-east-1", "weight": 100}, {"region": "us-west-2", "weight": 0}]'
+    )
+    argv = [str(weights) if a == "WEIGHTS" else a for a in argv]
+    outcome = fuzz.run(
+        "traffic (route53, no controller)",
+        [*argv, "--stack", "prod", "-C", str(tmp_path)],
+        watch=[tmp_path],
+    )
+    fuzz.assert_clean(outcome, allowed=(2,), names="traffic.controller.enabled")
+    assert "route53 mode routes by latency" in outcome.err

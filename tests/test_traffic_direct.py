@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import fuzz
 import pytest
+import yaml
 from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
@@ -173,8 +174,6 @@ def test_route53_refuses_records_that_are_not_weighted():
 def test_the_route53_fast_path_writes_the_weights_the_program_plans(tmp_path):
     """`traffic apply` in route53 mode (controller on): the fast path writes the dials' loads,
     the same weights the program's weighted records carry, so the next `up` changes nothing."""
-    import yaml
-
     for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
         shutil.copy(ROOT / name, tmp_path / name)
     r53 = boto3.client("route53", region_name=E)

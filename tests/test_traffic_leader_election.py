@@ -25,11 +25,12 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
-from automation.traffic.controller import Policy, initial_state
+from automation.traffic.controller import Policy, RegionState, State, initial_state
 from automation.traffic.direct import DirectActuator
 from automation.traffic.leadership import Leased
 from automation.traffic.lease import Lease, Step, next_step
 from automation.traffic.lease_store import LeaseStore, ensure_table
+from components.render.traffic_pin import parse_time
 
 ROOT = Path(__file__).resolve().parents[1]
 E, W = "us-east-1", "us-west-2"
@@ -195,8 +196,6 @@ def test_a_stalled_leader_that_wakes_after_expiry_writes_nothing(moto_url):
 
 
 def test_the_new_leader_resumes_from_the_old_leaders_state(moto_url):
-    from automation.traffic.controller import RegionState, State
-
     a = Leased(_store(moto_url), "A", 15.0, clock=Clock(1000.0))
     b = Leased(_store(moto_url), "B", 15.0, clock=Clock(1020.0))
     assert a.begin(1000.0).leader
@@ -318,8 +317,6 @@ def test_killing_the_leader_hands_over_within_one_lease(moto_url, tmp_path):
 
 
 def _iso_seconds(text: str) -> float:
-    from components.render.traffic_pin import parse_time
-
     value = parse_time(text)
     assert value is not None
     return value

@@ -13,10 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pulumi_aws as aws
 import pytest
 import yaml
 
 from automation.cli import main
+from automation.plan.analyzer import evaluate_pack
+from automation.plan.engine import config_map, run_program
+from automation.stack_files import load_stack, read_stack_file
 from components.render import spill
 from components.render.traffic_pin import REMOVE_HINT, read_pin
 from stacks.steering import planned_dials, planned_weights
@@ -93,12 +97,6 @@ def test_a_pin_between_the_floor_and_natural_shares_sets_the_spill_dial(project,
 def test_a_dial_under_the_floor_that_the_active_pin_does_not_ask_for_is_refused(project):
     """The program always plans the pin's own dials; a program that planned others (here two
     bare endpoint groups at 100/30) is refused through the Analyzer protocol, pin or not."""
-    import pulumi_aws as aws
-
-    from automation.plan.analyzer import evaluate_pack
-    from automation.plan.engine import config_map, run_program
-    from automation.stack_files import read_stack_file
-
     _pin(project, f"{E}=100", f"{W}=0")
     raw = read_stack_file(project, "prod")
     config = config_map("summit-platform", raw)
@@ -120,8 +118,6 @@ def test_a_dial_under_the_floor_that_the_active_pin_does_not_ask_for_is_refused(
 
 
 def test_planned_dials_follow_the_pin_only_while_it_is_active():
-    from automation.stack_files import load_stack
-
     cfg = load_stack(ROOT, "prod")
     pin = {
         "shares": {E: 80, W: 20},

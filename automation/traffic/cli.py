@@ -39,6 +39,7 @@ from automation.traffic.controller import Policy, dials_for_shares, evaluate, in
 from automation.traffic.direct import DirectActuator
 from automation.traffic.drill import command as drill_command
 from automation.traffic.regional_source import RegionalPrometheusSource
+from automation.traffic.steerable import refuse_unsteerable
 from automation.traffic.telemetry import ControllerMetrics
 from stacks.config import StackConfig
 
@@ -208,6 +209,7 @@ def pin_cmd(
     options.check_output(json_out, "--json")
     project_dir = options.project(cwd)
     cfg = load_stack(project_dir, stack)
+    refuse_unsteerable(cfg, str(project_dir / f"Pulumi.{stack}.yaml"))
     parsed = pinmod.parse_shares(shares, cfg.region_names)
     t = time.time() if now is None else now
     by = pinmod.who()
@@ -317,6 +319,7 @@ def apply(
     options.check_output(json_out, "--json")
     project_dir = options.project(cwd)
     cfg = load_stack(project_dir, stack)
+    refuse_unsteerable(cfg, str(project_dir / f"Pulumi.{stack}.yaml"))
     shares = files.read_weights(weights, cfg.region_names)
     policy = files.policy_from_config(cfg, str(project_dir / f"Pulumi.{stack}.yaml"))
     dials = dials_for_shares(shares, policy.natural, 0)
@@ -469,6 +472,8 @@ def run(
     wrote it (holder) and whether it led (leader)."""
     project_dir = options.project(cwd)
     cfg = load_stack(project_dir, stack)
+    if not dry_run and haproxy_socket is None:
+        refuse_unsteerable(cfg, str(project_dir / f"Pulumi.{stack}.yaml"))
     src = _source(cfg, source, prometheus_url)
     if metrics_port is not None and not 0 <= metrics_port <= 65535:
         raise UserError(f"expected a port 0-65535, found {metrics_port}", key="--metrics-port")
