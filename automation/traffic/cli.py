@@ -475,8 +475,7 @@ def run(
     if not dry_run and haproxy_socket is None:
         refuse_unsteerable(cfg, str(project_dir / f"Pulumi.{stack}.yaml"))
     src = _source(cfg, source, prometheus_url)
-    if metrics_port is not None and not 0 <= metrics_port <= 65535:
-        raise UserError(f"expected a port 0-65535, found {metrics_port}", key="--metrics-port")
+    telemetry = _telemetry(metrics_port, interval.seconds)
     natural: dict[str, float] = {r.name: r.natural_share for r in cfg.regions}
     direct = DirectActuator.from_file(targets, natural) if targets is not None else None
     ha = leadership.coordinator(
@@ -492,10 +491,7 @@ def run(
     signal.signal(signal.SIGTERM, stopping.stop)  # finish the current turn, then exit 0
     signal.signal(signal.SIGINT, stopping.stop)
     act = _Actuation(dry_run, accelerator_arn, haproxy_socket, direct, ha.may_write)
-    # The pod's region (its AWS_REGION) labels its leader gauge; "local" anywhere else.
-    telemetry = ControllerMetrics(
-        ha.holder, os.environ.get("AWS_REGION", "local"), interval.seconds
-    )
+    telemetry.holder = ha.holder
     if metrics_port is not None:
         telemetry.serve(metrics_port)
     evaluate_once = functools.partial(_evaluate_once, project_dir, stack, src)
@@ -506,6 +502,14 @@ def run(
             _line(out, {"ts": files.iso(time.time()), "action": "stopped", "evaluations": n})
     finally:
         telemetry.close()
+
+
+def _telemetry(port: int | None, interval_s: float) -> ControllerMetrics:
+    """The loop's metrics (served only with --metrics-port); the pod's region (its AWS_REGION)
+    labels its leader gauge, "local" anywhere else."""
+    if port is not None and not 0 <= port <= 65535:
+        raise UserError(f"expected a port 0-65535, found {port}", key="--metrics-port")
+    return ControllerMetrics("", os.environ.get("AWS_REGION", "local"), interval_s)
 
 
 def _evaluate_once(
