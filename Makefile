@@ -1,12 +1,13 @@
 # Summit Platform - every set-up step a fresh machine needs, then the two things people run.
 #   make plan   set up, then plan the dev stack in the embedded lane (no cloud, no Pulumi CLI)
-#   make test   set up (incl. Debian's prometheus for promtool and the server), then the tests
+#   make test   set up (incl. Debian's prometheus and chromium, and Lighthouse by npm ci),
+#               then the tests
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
-APT_TOOLS := prometheus jq haproxy prometheus-alertmanager
+APT_TOOLS := prometheus jq haproxy prometheus-alertmanager chromium
 PYTEST_ARGS ?=
 
 .PHONY: setup tools plan test lint bench fuzz clean
@@ -20,19 +21,29 @@ $(BIN)/summit: pyproject.toml
 setup: $(BIN)/summit
 
 # Debian tools the tests use for real: promtool and the Prometheus server; jq for a benchmark;
-# HAProxy and Alertmanager for the traffic drill's lab (haproxy lives in /usr/sbin).
-tools:
-	@missing=""; for t in promtool prometheus jq /usr/sbin/haproxy prometheus-alertmanager; do command -v $$t >/dev/null || missing=1; done; \
+# HAProxy and Alertmanager for the traffic drill's lab (haproxy lives in /usr/sbin); Chromium
+# for Lighthouse. Then the Node tools package-lock.json pins (Lighthouse), by npm ci.
+tools: node_modules/.package-lock.json
+	@missing=""; for t in promtool prometheus jq /usr/sbin/haproxy prometheus-alertmanager chromium; do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_TOOLS) >/dev/null; \
 	fi
 
+# Node.js from Debian only where the machine has none (Lighthouse 12 needs Node >= 18.16).
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 plan: setup
 	$(BIN)/summit plan --stack $(STACK)
 
+# loadgroup: tests marked xdist_group("loopback-timing") (Locust, Lighthouse, the drill) run one after
+# the other on one worker, so one's load does not show up in the other's latencies.
 test: setup tools
-	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -53,4 +64,4 @@ bench: setup tools
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache

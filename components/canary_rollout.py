@@ -17,9 +17,10 @@ from typing import Annotated, Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components.args import ComponentArgs
+from components.render import analysis_cadence, replica_split
 from components.render import canary as render
 
 TOKEN = "summit:delivery:CanaryRollout"
@@ -54,8 +55,9 @@ class CanaryRolloutArgs(ComponentArgs):
     """Image tag to run in this region."""
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     """Container and Service port."""
-    replicas: Annotated[int, Field(ge=0)] = 2
-    """Desired replicas."""
+    replicas: Annotated[int, Field(ge=0)] | None = 2
+    """Desired replicas; None when a HorizontalPodAutoscaler scales the Rollout: then
+    ``spec.replicas`` is left out, so an update never resets the autoscaled count."""
     resources: dict[str, dict[str, str]] = Field(default_factory=dict)
     """Container requests/limits."""
     labels: dict[str, str] = Field(default_factory=dict)
@@ -74,8 +76,13 @@ class CanaryRolloutArgs(ComponentArgs):
         render.DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS
     )
     """Seconds an aborted canary's pods stay up before scale-down."""
-    analysis_starting_step: Annotated[int, Field(ge=0)] = render.DEFAULT_ANALYSIS_STARTING_STEP
-    """Step index from which the background analysis runs."""
+    analysis_starting_step: Annotated[int, Field(ge=0)] | None = None
+    """Step index from which the background analysis runs; None: the step after the first
+    weight above 0, when the canary starts to serve."""
+    max_surge: int | str = render.DEFAULT_MAX_SURGE
+    """Pods, or percent of the desired pods, a step may run above the desired count."""
+    max_unavailable: int | str = render.DEFAULT_MAX_UNAVAILABLE
+    """Pods, or percent of the desired pods, a step may run below the desired count."""
     traffic_routing: Literal["none", "alb", "nginx"] = "none"
     """``none`` (replica ratio), ``alb`` or ``nginx``."""
     ingress: str | None = None
@@ -94,13 +101,20 @@ class CanaryRolloutArgs(ComponentArgs):
     def _steps(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return render.build_steps(v)
 
+    @field_validator("max_surge", "max_unavailable", mode="before")
+    @classmethod
+    def _int_or_percent(cls, v: Any, info: ValidationInfo) -> int | str:
+        return replica_split.int_or_percent(v, str(info.field_name))
+
     @model_validator(mode="after")
-    def _starting_step(self) -> CanaryRolloutArgs:
-        if self.analysis_starting_step >= len(self.steps):
-            raise ValueError(
-                f"analysis_starting_step: expected < {len(self.steps)} (the number of steps),"
-                f" found {self.analysis_starting_step}"
+    def _cross(self) -> CanaryRolloutArgs:
+        if self.analysis_starting_step is not None:
+            problem = analysis_cadence.starting_step_problem(
+                self.steps, self.analysis_starting_step
             )
+            if problem:
+                raise ValueError(f"analysis_starting_step: {problem}")
+        replica_split.check_surge(self.max_surge, self.max_unavailable)
         return self
 
 
@@ -124,6 +138,9 @@ class CanaryRollout(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         data = render.flags_configmap_data(args.flags)
         digest = render.checksum(data)
+        cadence = render.analysis_cadence(
+            args.analysis, args.steps, args.analysis_starting_step, args.progress_deadline_seconds
+        )
         self.flags = k8s.core.v1.ConfigMap(
             f"{name}-flags", metadata=self._meta(f"{args.service}-flags"), data=data, opts=child
         )
@@ -134,7 +151,7 @@ class CanaryRollout(pulumi.ComponentResource):
             api_version=render.ROLLOUTS_API,
             kind="AnalysisTemplate",
             metadata=self._meta(f"{args.service}-slo"),
-            spec=render.analysis_template_spec(args.analysis),
+            spec=render.analysis_template_spec(args.analysis, cadence),
             opts=child,
         )
         self.rollout = k8s.apiextensions.CustomResource(
@@ -142,7 +159,7 @@ class CanaryRollout(pulumi.ComponentResource):
             api_version=render.ROLLOUTS_API,
             kind="Rollout",
             metadata=self._meta(args.service),
-            spec=render.rollout_spec(self._rollout_spec_args(digest)),
+            spec=render.rollout_spec(self._rollout_spec_args(digest, cadence.starting_step)),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[
@@ -175,8 +192,9 @@ class CanaryRollout(pulumi.ComponentResource):
             f"{name}-{role}", metadata=self._meta(f"{a.service}-{role}"), spec=spec, opts=opts
         )
 
-    def _rollout_spec_args(self, flags_checksum: str) -> render.RolloutSpecArgs:
-        """The renderer's input: the args, the children's names and the flags checksum."""
+    def _rollout_spec_args(self, flags_checksum: str, starting_step: int) -> render.RolloutSpecArgs:
+        """The renderer's input: the args, the children's names, the flags checksum and the
+        analysis' starting step."""
         a = self._args
         return render.RolloutSpecArgs(
             service=a.service,
@@ -195,7 +213,9 @@ class CanaryRollout(pulumi.ComponentResource):
             resources=a.resources,
             progress_deadline_seconds=a.progress_deadline_seconds,
             abort_scale_down_delay_seconds=a.abort_scale_down_delay_seconds,
-            analysis_starting_step=a.analysis_starting_step,
+            analysis_starting_step=starting_step,
+            max_surge=a.max_surge,
+            max_unavailable=a.max_unavailable,
             traffic_routing=a.traffic_routing,
             ingress=a.ingress,
             env=dict(a.env),

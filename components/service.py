@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components.args import ComponentArgs, ComponentArgsError
 from components.canary_rollout import CanaryRollout, CanaryRolloutArgs, component_name
@@ -37,7 +37,9 @@ from components.monitoring_rules import TOKEN as MONITORING_TOKEN
 from components.monitoring_rules import MonitoringRules, MonitoringRulesArgs
 from components.render import canary as render
 from components.render import prometheus_rules as pr
+from components.render.analysis_cadence import starting_step_problem
 from components.render.quantities import parse_cpu_millis, parse_memory_bytes
+from components.render.replica_split import check_surge, int_or_percent
 
 TOKEN = "summit:platform:Service"
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1"
@@ -79,7 +81,7 @@ class ServiceComponentArgs(ComponentArgs):
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     """Container port named ``http`` (serves the API and ``/metrics``)."""
     min_replicas: Annotated[int, Field(ge=1)] = 2
-    """HPA floor and the Rollout's initial replicas."""
+    """HPA floor. The Rollout sets no replica count of its own: the HPA owns it."""
     max_replicas: Annotated[int, Field(ge=1)] = 6
     """HPA ceiling."""
     cpu_request: str = "250m"
@@ -146,8 +148,12 @@ class ServiceComponentArgs(ComponentArgs):
         render.DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS
     )
     """Seconds an aborted canary's pods stay up."""
-    analysis_starting_step: Annotated[int, Field(ge=0)] = render.DEFAULT_ANALYSIS_STARTING_STEP
-    """Step index from which background analysis runs."""
+    analysis_starting_step: Annotated[int, Field(ge=0)] | None = None
+    """Step index from which background analysis runs (None: the first serving step)."""
+    max_surge: int | str = render.DEFAULT_MAX_SURGE
+    """Canary steps: pods (or percent) above the desired count."""
+    max_unavailable: int | str = render.DEFAULT_MAX_UNAVAILABLE
+    """Canary steps: pods (or percent) below the desired count."""
     traffic_routing: Literal["none", "alb", "nginx"] = "none"
     """``none`` (replica ratio), ``alb`` or ``nginx``."""
     monitoring: bool = True
@@ -177,6 +183,11 @@ class ServiceComponentArgs(ComponentArgs):
     def _steps(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return render.build_steps(v)
 
+    @field_validator("max_surge", "max_unavailable", mode="before")
+    @classmethod
+    def _int_or_percent(cls, v: Any, info: ValidationInfo) -> int | str:
+        return int_or_percent(v, str(info.field_name))
+
     @field_validator("otel_endpoint")
     @classmethod
     def _url(cls, v: str) -> str:
@@ -195,11 +206,11 @@ class ServiceComponentArgs(ComponentArgs):
             raise ValueError(f"cpu_limit: expected >= cpu_request, found {self.cpu_limit}")
         if parse_memory_bytes(self.memory_limit) < parse_memory_bytes(self.memory_request):
             raise ValueError(f"memory_limit: expected >= memory_request, found {self.memory_limit}")
-        if self.analysis_starting_step >= len(self.steps):
-            raise ValueError(
-                f"analysis_starting_step: expected < {len(self.steps)} (the number of steps),"
-                f" found {self.analysis_starting_step}"
-            )
+        if self.analysis_starting_step is not None:
+            problem = starting_step_problem(self.steps, self.analysis_starting_step)
+            if problem:
+                raise ValueError(f"analysis_starting_step: {problem}")
+        check_surge(self.max_surge, self.max_unavailable)
         return self
 
     @property
@@ -454,7 +465,8 @@ def rollout_args(a: ServiceComponentArgs) -> CanaryRolloutArgs:
         image=a.image,
         version=a.version,
         port=a.port,
-        replicas=a.min_replicas,
+        # The HPA (hpa_manifest) owns the replica count: the Rollout leaves spec.replicas out.
+        replicas=None,
         resources={
             "requests": {"cpu": a.cpu_request, "memory": a.memory_request},
             "limits": {"cpu": a.cpu_limit, "memory": a.memory_limit},
@@ -466,6 +478,8 @@ def rollout_args(a: ServiceComponentArgs) -> CanaryRolloutArgs:
         progress_deadline_seconds=a.progress_deadline_seconds,
         abort_scale_down_delay_seconds=a.abort_scale_down_delay_seconds,
         analysis_starting_step=a.analysis_starting_step,
+        max_surge=a.max_surge,
+        max_unavailable=a.max_unavailable,
         traffic_routing=a.traffic_routing,
         ingress=a.name if a.ingress_host else None,
         env=env,

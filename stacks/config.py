@@ -20,17 +20,24 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
 from components.render import canary
+from components.render.analysis_cadence import starting_step_problem
 from components.render.durations import go_duration, parse_duration
 from components.render.quantities import parse_cpu_millis, parse_memory_bytes
+from components.render.replica_split import check_surge, int_or_percent
 
 PROJECT = "summit-platform"
 """The Pulumi project name, which is also the config namespace (``summit-platform:<key>``)."""
+
+DEFAULT_KUBERNETES_VERSION = "1.35"
+"""The cluster version `summit plan` checks Kubernetes objects against when a stack names none:
+a minor version inside both upstream's and EKS's standard support at the time of writing."""
 
 SUPPORTED_REGIONS = ("us-east-1", "us-west-2")
 GA_CONTROL_REGION = "us-west-2"
@@ -40,6 +47,7 @@ _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_K8S_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 
 
 class ConfigError(Exception):
@@ -445,19 +453,45 @@ class RolloutConfig(_Model):
     """Canary delivery settings shared by every delivered service.
 
     The defaults are :mod:`components.render.canary`'s, shared with the components and the
-    renderer."""
+    renderer. The analysis' interval and count are derived from the steps
+    (:mod:`components.render.analysis_cadence`), so no pause goes unanalysed."""
 
-    steps: list[dict[str, Any]] = Field(default_factory=canary.default_steps)
-    p95_ms: Annotated[float, Field(gt=0)] = _ANALYSIS.p95_ms
-    error_ratio: Annotated[float, Field(gt=0, lt=1)] = _ANALYSIS.error_ratio
-    analysis_interval: str = _ANALYSIS.interval
-    analysis_count: Annotated[int, Field(ge=1)] = _ANALYSIS.count
-    failure_limit: Annotated[int, Field(ge=0)] = _ANALYSIS.failure_limit
-    progress_deadline_seconds: Annotated[int, Field(ge=60)] = (
-        canary.DEFAULT_PROGRESS_DEADLINE_SECONDS
+    steps: list[dict[str, Any]] = Field(
+        default_factory=canary.default_steps,
+        description="Canary steps: setWeight (whole percent, rising) or pause {duration}.",
     )
-    prometheus_address: str = _ANALYSIS.prometheus_address
-    traffic_routing: Literal["none", "alb", "nginx"] = "none"
+    p95_ms: Annotated[float, Field(gt=0)] = Field(
+        default=_ANALYSIS.p95_ms, description="Canary gate: p95 latency must stay below (ms)."
+    )
+    error_ratio: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=_ANALYSIS.error_ratio, description="Canary gate: 5xx share must stay below."
+    )
+    analysis_interval: str = Field(
+        default=_ANALYSIS.interval,
+        description=(
+            "Longest time between analysis measurements; the interval used is at most this,"
+            " the rate window and half the shortest pause."
+        ),
+    )
+    failure_limit: Annotated[int, Field(ge=0)] = Field(
+        default=_ANALYSIS.failure_limit,
+        description="Failed measurements tolerated; one more aborts the rollout.",
+    )
+    progress_deadline_seconds: Annotated[int, Field(ge=60)] = Field(
+        default=canary.DEFAULT_PROGRESS_DEADLINE_SECONDS,
+        description="Seconds a step may go without progress before the rollout aborts.",
+    )
+    prometheus_address: str = Field(
+        default=_ANALYSIS.prometheus_address,
+        description="Prometheus the in-cluster analysis queries.",
+    )
+    traffic_routing: Literal["none", "alb", "nginx"] = Field(
+        default="none",
+        description=(
+            "none: the canary's share is its share of pods (see weightTolerancePercent);"
+            " alb or nginx: the ingress splits requests by weight."
+        ),
+    )
     inconclusive_limit: Annotated[int, Field(ge=0)] = Field(
         default=_ANALYSIS.inconclusive_limit,
         description="No-data measurements tolerated before the rollout pauses.",
@@ -465,12 +499,41 @@ class RolloutConfig(_Model):
     analysis_window: str = Field(
         default=_ANALYSIS.window, description="rate() range of the gate queries."
     )
-    analysis_starting_step: Annotated[int, Field(ge=0)] = Field(
-        default=canary.DEFAULT_ANALYSIS_STARTING_STEP,
-        description="Step index from which background analysis runs.",
+    analysis_starting_step: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description=(
+            "Step index from which background analysis runs; default: the step after the"
+            " first weight above 0, when the canary starts to serve."
+        ),
     )
-    abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = (
-        canary.DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS
+    abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = Field(
+        default=canary.DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS,
+        description=(
+            "With traffic routing: seconds an aborted canary's pods stay up (to read their"
+            " logs); 0 keeps them. Without it an abort rolls back to stable at once."
+        ),
+    )
+    max_surge: int | str = Field(
+        default=canary.DEFAULT_MAX_SURGE,
+        description=(
+            "Pods (or percent of the desired pods, rounded up) a canary step may run above the"
+            " desired count."
+        ),
+    )
+    max_unavailable: int | str = Field(
+        default=canary.DEFAULT_MAX_UNAVAILABLE,
+        description=(
+            "Pods (or percent, rounded down) a canary step may run below the desired count;"
+            " 0 keeps full capacity. Not both 0."
+        ),
+    )
+    weight_tolerance_percent: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=canary.DEFAULT_WEIGHT_TOLERANCE_PERCENT,
+        description=(
+            "Without traffic routing: how far (percentage points) the canary's share of pods"
+            " may be from a setWeight step at the best replica count; summit deploy refuses"
+            " a step no replica count realises."
+        ),
     )
     ingress: str | None = Field(
         default=None, description="Ingress split by ALB/NGINX routing (default: service name)."
@@ -493,13 +556,18 @@ class RolloutConfig(_Model):
         go_duration(v)  # a Go duration with a unit, above zero (Argo Rollouts reads it)
         return v
 
+    @field_validator("max_surge", "max_unavailable", mode="before")
+    @classmethod
+    def _int_or_percent(cls, v: Any, info: ValidationInfo) -> int | str:
+        return int_or_percent(v, to_camel(str(info.field_name)))
+
     @model_validator(mode="after")
-    def _starting_step(self) -> RolloutConfig:
-        if self.analysis_starting_step >= len(self.steps):
-            raise ValueError(
-                f"analysisStartingStep: expected < {len(self.steps)} (the number of steps),"
-                f" found {self.analysis_starting_step}"
-            )
+    def _cross(self) -> RolloutConfig:
+        if self.analysis_starting_step is not None:
+            problem = starting_step_problem(self.steps, self.analysis_starting_step)
+            if problem:
+                raise ValueError(f"analysisStartingStep: {problem}")
+        check_surge(self.max_surge, self.max_unavailable)
         return self
 
 
@@ -543,6 +611,22 @@ class StackConfig(_Model):
     rollout: RolloutConfig = RolloutConfig()
     flags: FlagsConfig = FlagsConfig()
     finops: FinopsConfig = FinopsConfig()
+    kubernetes_version: str = Field(
+        default=DEFAULT_KUBERNETES_VERSION,
+        description="Kubernetes version of the clusters (MAJOR.MINOR), for the plan's schema checks.",
+    )
+
+    @field_validator("kubernetes_version", mode="before")
+    @classmethod
+    def _k8s_version(cls, v: Any) -> Any:
+        # pulumi.Config hands every value over as a string that stacks.pulumi_config decodes,
+        # so "1.35" arrives as a number; `summit plan` reads the stack file itself and asks for
+        # a quoted version there (an unquoted 1.30 is the number 1.3).
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            v = str(v)
+        if isinstance(v, str) and not _K8S_VERSION.match(v.strip()):
+            raise ValueError(f"expected a Kubernetes version like '1.35', found {v!r}")
+        return v
 
     @model_validator(mode="after")
     def _cross_checks(self) -> StackConfig:

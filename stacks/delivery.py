@@ -4,6 +4,8 @@ targets to move one region to a new version."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from components.canary_rollout import CHILDREN, component_name
 from components.canary_rollout import TOKEN as CANARY_TOKEN
 from components.render import canary as render
@@ -23,7 +25,6 @@ def analysis_settings(cfg: StackConfig) -> render.AnalysisSettings:
         p95_ms=r.p95_ms,
         error_ratio=r.error_ratio,
         interval=r.analysis_interval,
-        count=r.analysis_count,
         failure_limit=r.failure_limit,
         inconclusive_limit=r.inconclusive_limit,
         window=r.analysis_window,
@@ -36,14 +37,20 @@ def region_flags(cfg: StackConfig, region: str) -> dict[str, bool]:
     return render.region_flags(cfg.flags.defaults, cfg.flags.region_overrides, region)
 
 
-def region_target_urns(cfg: StackConfig, stack: str, project: str, region: str) -> list[str]:
+def region_target_urns(
+    cfg: StackConfig,
+    stack: str,
+    project: str,
+    region: str,
+    services: Collection[str] | None = None,
+) -> list[str]:
     """URNs of each delivered service's CanaryRollout in ``region`` and its children, under
     the service's ServiceComponent: what ``summit deploy``'s targeted ``up`` touches to move
-    that region to a new version and nothing else."""
+    that region to a new version and nothing else. ``services`` limits them to those names."""
     out = []
     chain = f"{SERVICE_TOKEN}${CANARY_TOKEN}"
     for svc in cfg.services:
-        if not svc.deliver:
+        if not svc.deliver or (services is not None and svc.name not in services):
             continue
         canary = f"{component_name(svc.name, region)}-canary"
         out.append(f"urn:pulumi:{stack}::{project}::{chain}::{canary}")

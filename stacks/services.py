@@ -56,6 +56,8 @@ def service_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> ServiceCo
         progress_deadline_seconds=r.progress_deadline_seconds,
         abort_scale_down_delay_seconds=r.abort_scale_down_delay_seconds,
         analysis_starting_step=r.analysis_starting_step,
+        max_surge=r.max_surge,
+        max_unavailable=r.max_unavailable,
         traffic_routing=r.traffic_routing,
         monitoring=o.enabled,
         # Stacks deployed before ServiceComponent existed keep their resources (aliases).

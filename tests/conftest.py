@@ -37,6 +37,18 @@ def require_tool(name: str) -> str:
     raise AssertionError  # unreachable
 
 
+def require_lighthouse() -> None:
+    """Node, Chromium and the pinned Lighthouse in node_modules (all from `make tools`);
+    in CI a missing one fails the test instead of skipping."""
+    require_tool("node")
+    if not os.environ.get("CHROME_PATH"):
+        require_tool("chromium")
+    if not (ROOT / "node_modules" / ".bin" / "lighthouse").exists():
+        if os.environ.get("CI"):
+            pytest.fail("Lighthouse is not installed in node_modules (CI must run `make tools`)")
+        pytest.skip("Lighthouse not installed (make tools)")
+
+
 @pytest.fixture
 def root() -> Path:
     return ROOT

@@ -1,4 +1,5 @@
-"""Validate rendered custom resources against the real CRD schemas in tests/fixtures/crds.
+"""Validate rendered custom resources against the real CRD schemas the provider check vendors
+(automation/plan/provider_check/crds: one copy, used at run time and by the tests).
 
 The schemas are applied as the API server applies them with strict field validation: an object
 that lists its properties rejects unknown ones (unless it preserves unknown fields), so a
@@ -7,54 +8,30 @@ misspelt key fails here instead of being silently dropped by the cluster."""
 from __future__ import annotations
 
 import copy
-from functools import cache
 from typing import Any
 
-import jsonschema
 import pytest
-import yaml
-from conftest import FIXTURES
 
-CRDS = FIXTURES / "crds"
+from automation.plan.provider_check.kubernetes import CRD_DIR, crd_validator
+
+CRDS = CRD_DIR
 ARGO = "argo-rollouts"
 PROMETHEUS_OPERATOR = "prometheus-operator"
-
-
-def strict(schema: Any) -> Any:
-    """The structural schema with ``additionalProperties: false`` where the CRD lists
-    properties and does not preserve unknown fields."""
-    if isinstance(schema, list):
-        return [strict(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: strict(v) for k, v in schema.items()}
-    if (
-        "properties" in out
-        and "additionalProperties" not in out
-        and not out.get("x-kubernetes-preserve-unknown-fields")
-    ):
-        out["additionalProperties"] = False
-    return out
-
-
-@cache
-def validator(folder: str, file: str, version: str) -> jsonschema.Draft7Validator:
-    """The strict validator of one version of a CRD."""
-    path = CRDS / folder / file
-    if not path.is_file():
-        pytest.fail(f"CRD fixture not found: {path}")
-    doc = yaml.safe_load(path.read_text())
-    (spec,) = [v for v in doc["spec"]["versions"] if v["name"] == version]
-    return jsonschema.Draft7Validator(strict(copy.deepcopy(spec["schema"]["openAPIV3Schema"])))
 
 
 def errors(folder: str, file: str, manifest: dict[str, Any]) -> list[str]:
     """Every schema error as ``dotted.path: message`` (empty when the manifest is valid),
     against the CRD version the manifest's apiVersion names."""
+    path = CRDS / folder / file
+    if not path.is_file():
+        pytest.fail(f"CRD not found: {path}")
     version = str(manifest.get("apiVersion", "")).rsplit("/", 1)[-1]
+    validator = crd_validator(f"{folder}/{file}", version)
+    if validator is None:
+        pytest.fail(f"{folder}/{file} does not serve version {version!r}")
     return [
         f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in validator(folder, file, version).iter_errors(manifest)
+        for e in validator.iter_errors(manifest)
     ]
 
 

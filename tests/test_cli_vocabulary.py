@@ -140,6 +140,7 @@ def test_the_walk_reaches_every_command(summit: typer.Typer) -> None:
         "gate",
         "perf baseline",
         "perf compare",
+        "perf lighthouse",
         "perf show",
         "perf trend",
         "plan",
@@ -172,8 +173,8 @@ def _duration_options(summit: typer.Typer) -> list[tuple[list[str], str]]:
 def test_duration_flags_found_are_the_known_ones(summit: typer.Typer) -> None:
     found = _duration_options(summit)
     assert {flag for _, flag in found} == DURATION_FLAGS
-    # run, simulate x3, pin, gate, deploy, reconcile, previews gc, drill
-    assert len(found) == 10
+    # run, simulate x3, pin, gate, deploy, reconcile, previews gc, drill, perf lighthouse
+    assert len(found) == 11
 
 
 def test_a_bare_number_is_refused_by_every_duration_flag(

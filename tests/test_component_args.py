@@ -131,9 +131,19 @@ def test_canary_defaults_have_one_source() -> None:
         assert (
             holder.abort_scale_down_delay_seconds == render.DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS
         )
-        assert holder.analysis_starting_step == render.DEFAULT_ANALYSIS_STARTING_STEP
+        # None: derived from the steps (the step after the first weight above 0)
+        assert holder.analysis_starting_step is None
+        assert (holder.max_surge, holder.max_unavailable) == (
+            render.DEFAULT_MAX_SURGE,
+            render.DEFAULT_MAX_UNAVAILABLE,
+        )
     assert spec_defaults["progress_deadline_seconds"] == render.DEFAULT_PROGRESS_DEADLINE_SECONDS
-    assert spec_defaults["analysis_starting_step"] == render.DEFAULT_ANALYSIS_STARTING_STEP
+    assert spec_defaults["analysis_starting_step"] is None
+    assert (spec_defaults["max_surge"], spec_defaults["max_unavailable"]) == (
+        render.DEFAULT_MAX_SURGE,
+        render.DEFAULT_MAX_UNAVAILABLE,
+    )
+    assert cfg.weight_tolerance_percent == render.DEFAULT_WEIGHT_TOLERANCE_PERCENT
     analysis = render.DEFAULT_ANALYSIS
     assert canary.analysis == analysis
     assert (cfg.p95_ms, cfg.error_ratio, service.error_ratio) == (
@@ -141,11 +151,7 @@ def test_canary_defaults_have_one_source() -> None:
         analysis.error_ratio,
         analysis.error_ratio,
     )
-    assert (cfg.analysis_interval, cfg.analysis_count, cfg.analysis_window) == (
-        analysis.interval,
-        analysis.count,
-        analysis.window,
-    )
+    assert (cfg.analysis_interval, cfg.analysis_window) == (analysis.interval, analysis.window)
     assert (cfg.failure_limit, cfg.inconclusive_limit, cfg.prometheus_address) == (
         analysis.failure_limit,
         analysis.inconclusive_limit,

@@ -129,8 +129,13 @@ def test_selector_escapes_quotes():
     assert render.selector({"a": 'x"y'}) == '{a="x\\"y"}'
 
 
+def _template(settings: render.AnalysisSettings) -> dict:
+    cadence = render.analysis_cadence(settings, render.default_steps(), None, 600)
+    return render.analysis_template_spec(settings, cadence)
+
+
 def test_analysis_conditions_make_no_data_inconclusive():
-    spec = render.analysis_template_spec(render.AnalysisSettings(p95_ms=1500, error_ratio=0.01))
+    spec = _template(render.AnalysisSettings(p95_ms=1500, error_ratio=0.01))
     by = {m["name"]: m for m in spec["metrics"]}
     p95, err = by["p95-latency"], by["error-ratio"]
     assert p95["successCondition"].endswith("result[0] < 1.5")
@@ -162,7 +167,7 @@ def _eval_condition(cond: str, result: list[float]) -> bool:
     ],
 )
 def test_condition_outcomes(result, expected):
-    spec = render.analysis_template_spec(render.AnalysisSettings())
+    spec = _template(render.AnalysisSettings())
     m = spec["metrics"][0]
     ok = _eval_condition(m["successCondition"], result)
     bad = _eval_condition(m["failureCondition"], result)

@@ -63,6 +63,8 @@ def load(url: str, out: Path) -> list[str]:
 
 
 @pytest.mark.timeout(240)
+# Timing-sensitive: never beside the other loopback load test (Makefile: --dist loadgroup).
+@pytest.mark.xdist_group("loopback-timing")
 def test_injected_latency_is_blocked_and_unchanged_run_passes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -77,6 +77,19 @@ def test_plan_all_json_contract(tmp_path):
     )
     assert {p["name"] for p in prod["packs"]} >= {"summit-guardrails"}
     assert "## summit plan" in md.read_text()
+    for name, stack in doc["stacks"].items():
+        # The provider check passed every committed stack: it checked every custom resource
+        # but the providers, and reports those as unchecked rather than as checked.
+        pc = stack["providerCheck"]
+        custom = [r for r in stack["resources"] if r["custom"]]
+        assert pc["problems"] == 0 and pc["kubernetesVersion"] == "1.35", name
+        assert pc["checked"] + sum(pc["unchecked"].values()) == len(custom), name
+        assert set(pc["unchecked"]) == {"pulumi:providers:aws", "pulumi:providers:kubernetes"}
+        assert "kubernetes:argoproj.io/v1alpha1:Rollout" in pc["checkedTypes"], name
+        assert "aws:globalaccelerator/endpointGroup:EndpointGroup" in pc["checkedTypes"], name
+        assert not [v for v in stack["violations"] if v["pack"] == "provider-check"], name
+    assert "provider check (Kubernetes 1.35" in " ".join(proc.stdout.split())
+    assert "| `pulumi:providers:aws` | 2 |" in md.read_text()
 
 
 def test_unseen_mandatory_pack_blocks_with_policy_urn_and_message(tmp_path):

@@ -108,6 +108,13 @@ def test_summit_plan_of_the_generated_project_passes_the_packs(generated, capsys
     res = plan_stack(svc, "stage")
     assert {p.pack for p in res.packs} == {"summit-finops", "summit-guardrails"}
     assert res.mandatory == []
+    # The provider check ran over the fresh service and found nothing the providers reject.
+    assert res.provider_check is not None
+    checked = res.provider_check.summary()
+    assert checked["problems"] == 0
+    assert checked["checkedTypes"]["kubernetes:argoproj.io/v1alpha1:Rollout"] == 2
+    assert "kubernetes:core/v1:Service" in checked["checkedTypes"]
+    assert all(t.startswith("pulumi:providers:") for t in checked["unchecked"])
     rollouts = res.plan.of_type("kubernetes:argoproj.io/v1alpha1:Rollout")
     assert len(rollouts) == 2  # one per region
     for r in rollouts:

@@ -50,6 +50,8 @@ def lab_pids(lab_json: Path) -> dict[str, int]:
     return json.loads(lab_json.read_text())["pids"]
 
 
+# Timing-sensitive: never beside the other loopback load tests (Makefile: --dist loadgroup).
+@pytest.mark.xdist_group("loopback-timing")
 def test_induced_latency_steers_and_keeps_the_floor(tmp_path: Path) -> None:
     out = tmp_path / "drill"
     started = time.monotonic()

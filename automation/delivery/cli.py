@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,7 +12,7 @@ from automation import options
 from automation.delivery import gate as g
 from automation.errors import CheckFailed, UserError
 from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, duration_option
-from automation.stack_files import load_stack, project_defaults
+from automation.stack_files import load_stack
 from stacks.config import StackConfig
 
 Slos = Annotated[
@@ -57,16 +57,38 @@ def gate(
     Console(stderr=True).print(result.summary)
 
 
+ServiceSpecs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--service",
+        metavar="NAME[=VERSION]",
+        help="Service to deploy, repeatable: NAME (takes --version) or NAME=VERSION.",
+    ),
+]
+
+
 def deploy(
     stack: Stack,
-    version: Annotated[str, typer.Option("--version", help="Image tag to roll out, e.g. v1.3.0.")],
+    service: ServiceSpecs = None,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version", help="Image tag for each --service without its own, or --all-services."
+        ),
+    ] = None,
+    all_services: Annotated[
+        bool, typer.Option("--all-services", help="Deploy every delivered service at --version.")
+    ] = False,
     regions: Annotated[
         str | None,
         typer.Option("--regions", help="Comma-separated order (default: east, then west)."),
     ] = None,
-    services: Annotated[
-        str | None, typer.Option("--services", help="Comma-separated (default: all delivered).")
-    ] = None,
+    rollback_all: Annotated[
+        bool,
+        typer.Option(
+            "--rollback-all", help="On a failure, also restore the regions already deployed."
+        ),
+    ] = False,
     gate_window: Annotated[
         Duration, duration_option("--gate-window", "Health-gate look-back window (at least 1m).")
     ] = Duration.of("10m"),
@@ -76,93 +98,45 @@ def deploy(
     ] = None,
     slo: Slos = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the ordered plan; change nothing.")
+        bool, typer.Option("--dry-run", help="Print what would change; change nothing.")
     ] = False,
     cwd: Cwd = Path("."),
     json_out: JsonOut = None,
     markdown_out: MarkdownOut = None,
 ) -> None:
-    """Deploy VERSION one region at a time: set the region's version in config, `up` that
-    region's workloads, wait for the Rollouts to be Healthy, run the health gate, and only then
-    move on. A failed step restores the region's previous version, `up`s it, and stops (exit 1)."""
-    # The deploy module drives the Pulumi Automation API (~1.5 s to import); only deploy uses it.
-    from automation.delivery import deploy as d
+    """Deploy the services you name, one region at a time: set each changed service's version
+    for the region in the stack file, `up` just those workloads, wait for their Rollouts, run
+    the health gate, and only then move on. A failed step sets back every key it changed in
+    that region (and, with --rollback-all, in the regions already done), `up`s them, and
+    stops (exit 1). Nothing is deployed unless named: --service or --all-services."""
+    # The deploy layers import the program's components and drive the Pulumi Automation API
+    # (~1.5 s to import); only deploy uses them.
+    from automation.delivery import deploy_run as run
 
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
     project_dir = options.project(cwd)
     cfg = load_stack(project_dir, stack)
+    delivered = [s.name for s in cfg.services if s.deliver]
+    releases = run.d.parse_releases(service, version, all_services, delivered)
+    order = run.d.parse_regions(regions, cfg.region_names)
     window = g.window_range(gate_window.seconds, "--gate-window")
-    plan = _plan(d, cfg, project_dir, stack, version, regions, services, gate_window.text)
+    plan = run.plan(cfg, project_dir, stack, releases, order, gate_window.text, rollback_all)
     slos = g.slos_from(slo, {"p95_ms": cfg.rollout.p95_ms, "error_ratio": cfg.rollout.error_ratio})
     console = Console(stderr=options.to_stdout(json_out, markdown_out))
-    if dry_run:
-        _print_plan(d, plan, slos, console)
-        report = d.DeployReport(plan=plan, results=[], dry_run=True)
+    if dry_run or not plan.regions:
+        run.print_plan(plan, slos, console)
+        report = run.d.DeployReport(plan=plan, results=[], dry_run=True)
     else:
-        url = _gate_url(prometheus, cfg, project_dir, stack)
-        report = _execute(d, plan, cfg, project_dir, url, window, slos, console)
-    _finish(report, json_out, markdown_out)
+        url = gate_url(prometheus, cfg, project_dir, stack)
+        report = run.execute(plan, cfg, project_dir, run.Gate(url, window, slos), console)
+    run.finish(report, json_out, markdown_out)
     if not report.ok:
         raise CheckFailed(report.summary)
 
 
-def _csv(text: str | None, flag: str) -> list[str] | None:
-    """``a, b`` -> ``["a", "b"]``; no flag -> ``None`` (the default); a flag that names
-    nothing (``,,,``) is bad input rather than "everything"."""
-    if text is None:
-        return None
-    items = [part.strip() for part in text.split(",") if part.strip()]
-    if not items:
-        raise UserError(f"expected a comma-separated list of names, found {text!r}", key=flag)
-    return items
-
-
-def _plan(
-    d: Any,
-    cfg: StackConfig,
-    project_dir: Path,
-    stack: str,
-    version: str,
-    regions: str | None,
-    services: str | None,
-    gate_window: str,
-) -> Any:
-    """Step 1: the ordered, validated plan (nothing changed yet)."""
-    project, _ = project_defaults(project_dir)
-    return d.plan_deploy(
-        cfg,
-        stack=stack,
-        project=project,
-        version=version,
-        raw_services=d.read_raw_services(project_dir, stack),
-        regions=_csv(regions, "--regions"),
-        services=_csv(services, "--services"),
-        gate_window=gate_window,
-        source=str(project_dir / f"Pulumi.{stack}.yaml"),
-    )
-
-
-def _print_plan(d: Any, plan: Any, slos: list[g.Slo], console: Console) -> None:
-    """The dry run: every forward step, numbered, with what it would change."""
-    console.print(
-        f"[bold]deploy plan[/] {plan.version} -> {plan.stack} (gate: "
-        f"{', '.join(s.text for s in slos)} over {plan.gate_window})"
-    )
-    for i, step in enumerate(d.forward_steps(plan), 1):
-        region = next(r for r in plan.regions if r.region == step.region)
-        extra = ""
-        if step.kind == "set-version":
-            extra = "; ".join(f"{e.path}: {e.effective_previous} -> {e.new}" for e in region.edits)
-        elif step.kind == "up":
-            extra = f"--target x{len(region.targets)}"
-        elif step.kind == "wait-healthy":
-            extra = ", ".join(region.rollouts)
-        console.print(f"{i:>2}. {step.kind:<13} {step.region}  {extra}", soft_wrap=True)
-
-
-def _gate_url(prometheus: str | None, cfg: StackConfig, project_dir: Path, stack: str) -> str:
-    """Step 2: the Prometheus to gate on, refused before anything changes when there is none."""
+def gate_url(prometheus: str | None, cfg: StackConfig, project_dir: Path, stack: str) -> str:
+    """The Prometheus to gate on, refused before anything changes when there is none."""
     url = prometheus or cfg.rollout.gate_prometheus_url
     if not url:
         raise UserError(
@@ -171,46 +145,6 @@ def _gate_url(prometheus: str | None, cfg: StackConfig, project_dir: Path, stack
             key="summit-platform:rollout.gatePrometheusUrl",
         )
     return url
-
-
-def _execute(
-    d: Any,
-    plan: Any,
-    cfg: StackConfig,
-    project_dir: Path,
-    url: str,
-    window: str,
-    slos: list[g.Slo],
-    console: Console,
-) -> Any:
-    """Step 3: run the plan region by region against the engine, the cluster and the gate."""
-    client = g.PrometheusClient(url)
-
-    def gate_fn(region: Any) -> tuple[bool, str, dict[str, Any]]:
-        result = g.run_gate(client.query, region.region, window, slos)
-        console.print(g.table(result))
-        return result.passed, result.summary, result.to_json()
-
-    def on_step(res: Any) -> None:
-        mark = "[green]ok[/]" if res.ok else "[bold red]FAILED[/]"
-        console.print(f"{res.step.kind:<14} {res.step.region}  {mark}  {res.message}")
-
-    ops = d.PulumiDeployOps(
-        project_dir=project_dir,
-        stack_name=plan.stack,
-        gate_fn=gate_fn,
-        phase=d.kubectl_phase(),
-        healthy_timeout_seconds=cfg.rollout.healthy_timeout_seconds,
-        log=lambda m: console.print(f"[dim]{m}[/]"),
-    )
-    return d.execute(plan, ops, on_step=on_step)
-
-
-def _finish(report: Any, json_out: str | None, markdown_out: str | None) -> None:
-    """Step 4: the summary line for people, then the reports."""
-    Console(stderr=True).print(report.summary)
-    options.write_json(json_out, report.to_json())
-    options.write_markdown(markdown_out, report.to_markdown())
 
 
 def register(app: typer.Typer) -> None:

@@ -1,62 +1,154 @@
-"""Serial multi-region deploy (``summit deploy``): one region at a time, each gated.
+"""Serial multi-region deploy (``summit deploy``): the services you name, one region at a time,
+each region gated, and on failure exactly the keys it changed set back.
 
-The decision is pure and tested on its own:
+The decisions are pure and tested on their own:
 
-- :func:`plan_deploy` turns the stack config, a version and a region order into a
-  :class:`DeployPlan`: per region, the config edits (``services[i].regionVersions[region]``, with
-  the value each had before), and the URNs of that region's workloads for ``up --target``.
-- :func:`next_step` is the state machine: given the plan and the results so far it names the
-  next step. Forward, per region in order: ``set-version`` -> ``up`` -> ``wait-healthy`` ->
-  ``gate``; the next region starts only after the previous region's gate passed. The first
-  failed forward step turns into ``restore-config`` -> ``rollback-up`` for that region, and then
-  the run stops: later regions are never touched, earlier regions keep the new version.
+- :func:`parse_releases` and :func:`parse_regions` turn the flags into what to deploy: the
+  services named with ``--service`` (each with its own version or ``--version``), or every
+  delivered service with ``--all-services``; the regions in order, each known, each once.
+- :func:`plan_deploy` turns the stack config into a :class:`DeployPlan`: per region, only the
+  (service, region) pairs whose version changes, each as a :class:`ConfigEdit` with the value it
+  had before, and the URNs of just those services' workloads for ``up --target``. It also
+  refuses a canary step that the service's replicas cannot realise (see
+  :mod:`components.render.replica_split`).
+- :func:`next_step` is the state machine. Forward, per region in order: ``set-version`` ->
+  ``up`` -> ``wait-healthy`` -> ``gate``; the next region starts only after the previous
+  region's gate passed. The first failed step turns into ``restore-config`` -> ``rollback-up``
+  for that region and, with ``rollback_all``, for every region already done (latest first);
+  then the run stops. A failed restore or rollback stops at once: a person takes over.
 
-The shell around it, :func:`execute`, asks ``next_step`` what to do, calls the matching
-:class:`DeployOps` method (in production :class:`PulumiDeployOps`: the Automation API through
-:mod:`automation.pulumi_ops`, ``kubectl`` for Rollout health, Prometheus for the gate) and
-records the result. ``--dry-run`` prints :func:`forward_steps` and calls nothing.
+The shell around it, :func:`execute`, asks ``next_step`` what to do and calls the matching
+:class:`DeployOps` method (in production :class:`automation.delivery.deploy_ops.
+PulumiDeployOps`). ``--dry-run`` prints the plan and calls nothing.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from automation import pulumi_ops
 from automation.errors import UserError
-from automation.stack_files import read_stack_file
+from components.render import replica_split
 from stacks.config import StackConfig
-from stacks.delivery import region_target_urns
+from stacks.delivery import region_target_urns, service_version
 
 StepKind = Literal["set-version", "up", "wait-healthy", "gate", "restore-config", "rollback-up"]
 FORWARD: tuple[StepKind, ...] = ("set-version", "up", "wait-healthy", "gate")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 REGION_ORDER = ("us-east-1", "us-west-2")
 """Default order: east takes the release first, west only after east's gate passed."""
+SERVICE_HELP = (
+    "name the services to deploy: --service NAME --version V (repeatable),"
+    " --service NAME=VERSION, or --all-services --version V"
+)
+
+
+# -- the flags ---------------------------------------------------------------------------------
+
+
+def check_version(version: str, flag: str) -> str:
+    """An image tag (letters, digits, ``_ . -``, at most 128), else exit 2 naming ``flag``."""
+    if not isinstance(version, str) or not _TAG.fullmatch(version):  # `$` would let "v1\n" in
+        raise UserError(f"expected an image tag like v1.3.0, found {version!r}", key=flag)
+    return version
+
+
+def parse_releases(
+    specs: Sequence[str] | None,
+    version: str | None,
+    all_services: bool,
+    delivered: Sequence[str],
+) -> dict[str, str]:
+    """``service -> version`` from ``--service`` (``NAME`` or ``NAME=VERSION``, repeatable),
+    ``--version`` and ``--all-services``, in the order given. Nothing is deployed by default:
+    neither flag, a service named twice, an unknown or undelivered service, a version both in
+    a pair and in ``--version`` unused, are all exit 2."""
+    specs = list(specs or [])
+    if all_services and specs:
+        raise UserError("give --all-services or --service, not both", key="--service")
+    if all_services:
+        if version is None:
+            raise UserError("--all-services deploys one version: give --version V", key="--version")
+        return {name: check_version(version, "--version") for name in delivered}
+    if not specs:
+        raise UserError(SERVICE_HELP, key="--service")
+    out: dict[str, str] = {}
+    used_version = False
+    for spec in specs:
+        name, sep, own = spec.partition("=")
+        name = name.strip()
+        if not name:
+            raise UserError(f"expected NAME or NAME=VERSION, found {spec!r}", key="--service")
+        if name in out:
+            raise UserError(f"each service once, found {name!r} twice", key="--service")
+        if name not in delivered:
+            raise UserError(
+                f"expected a delivered service ({', '.join(delivered) or 'none'}), found {name!r}",
+                key="--service",
+            )
+        if sep:
+            out[name] = check_version(own.strip(), "--service")
+        elif version is None:
+            raise UserError(
+                f"{name} has no version: give --version V or --service {name}=V", key="--version"
+            )
+        else:
+            out[name] = check_version(version, "--version")
+            used_version = True
+    if version is not None and not used_version:
+        raise UserError(
+            "every --service names its own version; --version would be ignored", key="--version"
+        )
+    return out
+
+
+def parse_regions(text: str | None, known: Sequence[str]) -> list[str] | None:
+    """``--regions a,b`` in that order; None (the default order) when not given. Empty names
+    (``,,,``, ``a,,b``, a trailing comma), unknown regions and repeats are exit 2: a flag that
+    names nothing never means "every region"."""
+    if text is None:
+        return None
+    items = [part.strip() for part in text.split(",")]
+    if not any(items):
+        raise UserError(
+            f"expected region names separated by commas, found {text!r}", key="--regions"
+        )
+    if not all(items):
+        raise UserError(f"expected no empty region name, found {text!r}", key="--regions")
+    unknown = [r for r in items if r not in known]
+    if unknown:
+        raise UserError(
+            f"expected regions of this stack {list(known)}, found {unknown}", key="--regions"
+        )
+    repeated = sorted({r for r in items if items.count(r) > 1})
+    if repeated:
+        raise UserError(f"expected each region once, found {repeated} repeated", key="--regions")
+    return items
+
+
+# -- the plan ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ConfigEdit:
-    """One stack config edit: a property path and the values before and after."""
+    """One stack-file key a deploy sets: a service's version in a region."""
 
-    path: str
-    """``summit-platform:services[0].regionVersions["us-east-1"]``"""
     service: str
+    index: int
+    """Position of the service in the stack file's ``services`` list."""
+    region: str
+    path: str
+    """The key as a Pulumi property path: ``summit-platform:services[1].regionVersions["us-east-1"]``."""
     new: str
     previous: str | None
-    """The explicit value before the deploy; None when the key did not exist (restore = remove)."""
+    """The explicit value before the deploy; None when the key did not exist (restore removes it)."""
     effective_previous: str
     """The version the region ran before (the explicit value or the service's ``version``)."""
-    restore_remove: str | None = None
-    """Path to remove on restore when the key did not exist: the key itself, or the whole
-    ``regionVersions`` map when this edit created it (first region of the run, map empty), so
-    the stack file reads exactly as before."""
+    map_existed: bool
+    """Whether the service had a ``regionVersions`` map before (a restore removes a map that
+    the deploy created once it is empty, so the file reads as before)."""
 
 
 @dataclass(frozen=True)
@@ -66,11 +158,20 @@ class RegionPlan:
     region: str
     edits: list[ConfigEdit]
     targets: list[str]
-    """URNs for ``up --target`` (that region's CanaryRollouts and their children)."""
+    """URNs for ``up --target``: the changed services' CanaryRollouts and their children."""
     rollouts: list[str]
     """Rollout names (Kubernetes) to wait for."""
     namespace: str
     context: str | None
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A (service, region) the deploy leaves alone because it already runs the version."""
+
+    service: str
+    region: str
+    version: str
 
 
 @dataclass(frozen=True)
@@ -79,9 +180,220 @@ class DeployPlan:
 
     stack: str
     project: str
-    version: str
+    releases: dict[str, str]
+    """Service -> version, as named."""
     gate_window: str
     regions: list[RegionPlan]
+    """Regions with at least one change, in deploy order."""
+    unchanged: list[Unchanged] = field(default_factory=list)
+    services_key: str = "summit-platform:services"
+    """The stack file's key that holds the services list."""
+    rollback_all: bool = False
+    """On a failure, also restore and roll back the regions already done."""
+    notes: list[str] = field(default_factory=list)
+    """What people should know (a weight the replica split can only approximate)."""
+
+    @property
+    def what(self) -> str:
+        """``web v2.5.0, gateway v1.3.0``."""
+        return ", ".join(f"{s} {v}" for s, v in self.releases.items())
+
+
+def _index_of(raw_services: Sequence[Any], name: str, source: str, key: str) -> int:
+    for i, svc in enumerate(raw_services):
+        if isinstance(svc, dict) and svc.get("name") == name:
+            return i
+    raise UserError(
+        f"service {name!r} is not listed in the stack file (only Pulumi.yaml's default);"
+        " add it to the stack file so its version can be set per region",
+        source=source,
+        key=key,
+    )
+
+
+def _region_order(cfg: StackConfig, regions: Sequence[str] | None) -> list[str]:
+    names = cfg.region_names
+    if regions is None:
+        return sorted(names, key=lambda r: REGION_ORDER.index(r) if r in REGION_ORDER else 99)
+    checked = parse_regions(",".join(regions), names) if regions else None
+    if not checked:
+        raise UserError("expected at least one region", key="--regions")
+    return checked
+
+
+def check_replica_split(cfg: StackConfig, name: str, source: str, key: str) -> list[str]:
+    """Refuse (exit 2) a canary step that no replica count the service's autoscaler may run
+    realises within ``rollout.weightTolerancePercent``: without traffic routing a step's share
+    of requests is its share of pods. Returns notes for the steps only approximated at the
+    autoscaler's floor. ``key`` names the service in the stack file."""
+    r = cfg.rollout
+    if r.traffic_routing != "none":
+        return []
+    svc = next(s for s in cfg.services if s.name == name)
+    low, high = max(svc.replicas.min, 1), max(svc.replicas.max, 1)
+    problems = replica_split.split_problems(
+        r.steps,
+        min_replicas=low,
+        max_replicas=high,
+        max_surge=r.max_surge,
+        tolerance=r.weight_tolerance_percent,
+    )
+    if problems:
+        raise UserError(
+            f"{name} runs {low}..{high} replicas without traffic routing, so a step's share of"
+            " requests is its share of pods: "
+            + "; ".join(p.describe() for p in problems)
+            + f" (within {r.weight_tolerance_percent:g} points). Raise replicas, start the"
+            " steps at a weight these replicas realise, route traffic"
+            " (rollout.trafficRouting) or widen rollout.weightTolerancePercent",
+            source=source,
+            key=f"{key}.replicas",
+        )
+    notes = []
+    for _, weight, share in replica_split.floor_shares(r.steps, low, r.max_surge):
+        if 0 < weight < 100 and abs(share - weight) > r.weight_tolerance_percent:
+            notes.append(
+                f"{name}: setWeight {weight} sends {share:.0f}% of requests at its floor of"
+                f" {low} replicas (more replicas get closer)"
+            )
+    return notes
+
+
+Unsettled = Mapping[tuple[str, str], Mapping[str, Any]]
+"""(service, region) -> the edit an interrupted run made (``new``, ``previous``,
+``effective_previous``, ``map_existed``), from the audit log: set, but never gated."""
+
+
+def plan_deploy(
+    cfg: StackConfig,
+    *,
+    stack: str,
+    project: str,
+    releases: Mapping[str, str],
+    raw_services: Sequence[Any],
+    regions: Sequence[str] | None = None,
+    gate_window: str = "10m",
+    source: str = "",
+    services_key: str | None = None,
+    rollback_all: bool = False,
+    unsettled: Unsettled | None = None,
+) -> DeployPlan:
+    """The ordered plan. Pure: validates everything before anything is changed.
+
+    ``raw_services`` is the services list as written in the stack file (its indexes are the
+    config paths); ``services_key`` its key there. ``regions`` default: the stack's regions,
+    east first. Only (service, region) pairs whose version changes are in the plan, and those
+    an interrupted run set but never gated (``unsettled``): their previous value is the one
+    from before that run."""
+    if not releases:
+        raise UserError(SERVICE_HELP, key="--service")
+    delivered = {s.name: s for s in cfg.services if s.deliver}
+    for name, version in releases.items():
+        if name not in delivered:
+            raise UserError(
+                f"expected a delivered service ({', '.join(delivered)}), found {name!r}",
+                key="--service",
+            )
+        check_version(version, "--version")
+    key = services_key or f"{project}:services"
+    indexes = {name: _index_of(raw_services, name, source, key) for name in releases}
+    notes = []
+    for name in releases:
+        notes += check_replica_split(cfg, name, source, f"{key}[{indexes[name]}]")
+    out, unchanged = [], []
+    order = _region_order(cfg, regions)
+    interrupted_runs = dict(unsettled or {})
+    for region in order:
+        edits = []
+        for name, version in releases.items():
+            svc = delivered[name]
+            where = (indexes[name], _has_map(raw_services[indexes[name]]))
+            interrupted = interrupted_runs.get((name, region))
+            edit = _edit(project, svc, region, version, where, interrupted)
+            if edit is None:
+                unchanged.append(Unchanged(name, region, version))
+                continue
+            edits.append(edit)
+            if interrupted is not None and interrupted.get("new") == service_version(svc, region):
+                notes.append(
+                    f"{name} {region}: an interrupted deploy set {interrupted.get('new')} and"
+                    f" never gated it; deploying {version} (a restore goes back to"
+                    f" {edit.effective_previous})"
+                )
+        if edits:
+            out.append(_region_plan(cfg, stack, project, region, edits))
+    for name, region in sorted(set(interrupted_runs) - {(n, r) for n in releases for r in order}):
+        left = interrupted_runs[(name, region)].get("new")
+        notes.append(
+            f"{name} {region}: an interrupted deploy set {left} and never gated it;"
+            " this run does not touch it"
+        )
+    return DeployPlan(
+        stack=stack,
+        project=project,
+        releases=dict(releases),
+        gate_window=gate_window,
+        regions=out,
+        unchanged=unchanged,
+        services_key=key,
+        rollback_all=rollback_all,
+        notes=notes,
+    )
+
+
+def _edit(
+    project: str,
+    svc: Any,
+    region: str,
+    version: str,
+    where: tuple[int, bool],
+    interrupted: Mapping[str, Any] | None,
+) -> ConfigEdit | None:
+    """The edit for one service in one region, or None when it already runs ``version`` (and
+    no interrupted run left that unproven). ``where``: (index in the stack file, whether the
+    service has a ``regionVersions`` map there)."""
+    index, map_existed = where
+    before = service_version(svc, region)
+    previous = svc.region_versions.get(region)
+    if interrupted is not None and interrupted.get("new") == before:
+        # The config holds what the interrupted run set: what ran before it is the previous.
+        previous = interrupted.get("previous")
+        before = str(interrupted.get("effective_previous") or svc.version)
+        map_existed = bool(interrupted.get("map_existed", map_existed))
+    elif before == version:
+        return None
+    return ConfigEdit(
+        service=svc.name,
+        index=index,
+        region=region,
+        path=f'{project}:services[{index}].regionVersions["{region}"]',
+        new=version,
+        previous=previous,
+        effective_previous=before,
+        map_existed=map_existed,
+    )
+
+
+def _region_plan(
+    cfg: StackConfig, stack: str, project: str, region: str, edits: list[ConfigEdit]
+) -> RegionPlan:
+    changed = [e.service for e in edits]
+    k8s = cfg.region(region).kubernetes
+    return RegionPlan(
+        region=region,
+        edits=edits,
+        targets=region_target_urns(cfg, stack, project, region, changed),
+        rollouts=changed,
+        namespace=k8s.namespace,
+        context=k8s.context,
+    )
+
+
+def _has_map(raw: Any) -> bool:
+    return isinstance(raw, dict) and "regionVersions" in raw
+
+
+# -- the state machine -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -101,151 +413,38 @@ class StepResult:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def _index_of(raw_services: Sequence[Any], name: str, source: str) -> int:
-    for i, svc in enumerate(raw_services):
-        if isinstance(svc, dict) and svc.get("name") == name:
-            return i
-    raise UserError(
-        f"service {name!r} is not listed in the stack file (only Pulumi.yaml's default);"
-        " add it to the stack file so its version can be set per region",
-        source=source,
-        key="summit-platform:services",
-    )
-
-
-def _region_order(cfg: StackConfig, regions: Sequence[str] | None) -> list[str]:
-    """``--regions`` as given (each a region of the stack, once), else east first."""
-    names = cfg.region_names
-    if not regions:
-        return sorted(names, key=lambda r: REGION_ORDER.index(r) if r in REGION_ORDER else 99)
-    order = list(regions)
-    unknown = [r for r in order if r not in names]
-    if unknown:
-        raise UserError(f"expected regions of this stack {names}, found {unknown}", key="--regions")
-    if len(set(order)) != len(order):
-        raise UserError(f"each region once, found {order}", key="--regions")
-    return order
-
-
-def _delivered(cfg: StackConfig, services: Sequence[str] | None, source: str) -> list[Any]:
-    """The services to deliver: those with ``deliver: true``, narrowed to ``--services``."""
-    delivered = [s for s in cfg.services if s.deliver]
-    if services:
-        unknown = [s for s in services if s not in {d.name for d in delivered}]
-        if unknown:
-            raise UserError(
-                f"expected delivered services {[d.name for d in delivered]}, found {unknown}",
-                key="--services",
-            )
-        delivered = [d for d in delivered if d.name in services]
-    if not delivered:
-        raise UserError(
-            "no service has deliver: true", source=source, key="summit-platform:services"
-        )
-    return delivered
-
-
-def _version_edits(
-    delivered: Sequence[Any],
-    region: str,
-    first: bool,
-    version: str,
-    where: tuple[str, Sequence[Any], str],
-) -> list[ConfigEdit]:
-    """One config edit per service: its ``regionVersions[region]`` and how to undo it.
-    ``where`` is (project, the stack file's services list, the stack file's path)."""
-    project, raw_services, source = where
-    edits = []
-    for svc in delivered:
-        i = _index_of(raw_services, svc.name, source)
-        previous = svc.region_versions.get(region)
-        path = f'{project}:services[{i}].regionVersions["{region}"]'
-        remove = None
-        if previous is None:
-            creates_map = first and not svc.region_versions
-            remove = f"{project}:services[{i}].regionVersions" if creates_map else path
-        edits.append(
-            ConfigEdit(
-                path=path,
-                service=svc.name,
-                new=version,
-                previous=previous,
-                effective_previous=previous or svc.version,
-                restore_remove=remove,
-            )
-        )
-    return edits
-
-
-def plan_deploy(
-    cfg: StackConfig,
-    *,
-    stack: str,
-    project: str,
-    version: str,
-    raw_services: Sequence[Any],
-    regions: Sequence[str] | None = None,
-    services: Sequence[str] | None = None,
-    gate_window: str = "10m",
-    source: str = "",
-) -> DeployPlan:
-    """The ordered plan. Pure: validates everything before anything is changed.
-
-    ``raw_services`` is the ``summit-platform:services`` list as written in the stack file (its
-    indexes are the config paths). ``regions`` default: the stack's regions, east first."""
-    if not _TAG.match(version):
-        raise UserError(f"expected an image tag like v1.3.0, found {version!r}", key="--version")
-    order = _region_order(cfg, regions)
-    delivered = _delivered(cfg, services, source)
-    out = []
-    for position, region in enumerate(order):
-        edits = _version_edits(
-            delivered, region, position == 0, version, (project, raw_services, source)
-        )
-        targets = [
-            u
-            for u in region_target_urns(cfg, stack, project, region)
-            if any(f"::{s.name}-{region}" in u for s in delivered)
-        ]
-        k8s = cfg.region(region).kubernetes
-        out.append(
-            RegionPlan(
-                region=region,
-                edits=edits,
-                targets=targets,
-                rollouts=[s.name for s in delivered],
-                namespace=k8s.namespace,
-                context=k8s.context,
-            )
-        )
-    return DeployPlan(
-        stack=stack, project=project, version=version, gate_window=gate_window, regions=out
-    )
-
-
 def forward_steps(plan: DeployPlan) -> list[Step]:
     """Every step of a run that passes all its gates, in order (what ``--dry-run`` prints)."""
     return [Step(kind, r.region) for r in plan.regions for kind in FORWARD]
 
 
+def rollback_steps(plan: DeployPlan, failed_region: str) -> list[Step]:
+    """After a failure in ``failed_region``: restore and roll it back, then (``rollback_all``)
+    each region already done, the latest first."""
+    order = [r.region for r in plan.regions]
+    regions = [failed_region]
+    if plan.rollback_all:
+        regions += list(reversed(order[: order.index(failed_region)]))
+    return [Step(kind, r) for r in regions for kind in ("restore-config", "rollback-up")]
+
+
 def next_step(plan: DeployPlan, results: Sequence[StepResult]) -> Step | None:
     """The next step, or None when the run is over (done, or stopped after a rollback)."""
-    if results:
-        last = results[-1]
-        if last.step.kind == "rollback-up":
-            return None
-        if last.step.kind == "restore-config":
-            # a failed restore leaves the config half-written: stop and tell a human
-            return Step("rollback-up", last.step.region) if last.ok else None
-        if not last.ok:
-            return Step("restore-config", last.step.region)
-    steps = forward_steps(plan)
-    done = len(results)
-    return steps[done] if done < len(steps) else None
+    forward = forward_steps(plan)
+    failed = next((i for i, r in enumerate(results) if not r.ok), None)
+    if failed is None:
+        return forward[len(results)] if len(results) < len(forward) else None
+    if failed >= len(forward) or results[failed].step != forward[failed]:
+        return None  # a restore or rollback failed: stop, a person takes over
+    after = rollback_steps(plan, results[failed].step.region)
+    done = len(results) - failed - 1
+    if any(not r.ok for r in results[failed + 1 :]):
+        return None
+    return after[done] if done < len(after) else None
 
 
 class DeployOps(Protocol):
-    """The actions ``execute`` drives; each returns a StepResult-shaped (ok, message, detail)."""
+    """The actions ``execute`` drives; each returns (ok, message, detail)."""
 
     def set_versions(self, region: RegionPlan) -> tuple[bool, str, dict[str, Any]]: ...
 
@@ -256,124 +455,6 @@ class DeployOps(Protocol):
     def wait_healthy(self, region: RegionPlan) -> tuple[bool, str, dict[str, Any]]: ...
 
     def gate(self, region: RegionPlan) -> tuple[bool, str, dict[str, Any]]: ...
-
-
-@dataclass
-class DeployReport:
-    """What a run did, for Markdown (workflow summary) and JSON."""
-
-    plan: DeployPlan
-    results: list[StepResult]
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        if self.dry_run:
-            return True
-        return len(self.results) == len(forward_steps(self.plan)) and all(
-            r.ok for r in self.results
-        )
-
-    def region_status(self, region: str) -> str:
-        mine = [r for r in self.results if r.step.region == region]
-        if self.dry_run:
-            return "planned"
-        if not mine:
-            return "not started (left at its previous version)"
-        if any(r.step.kind == "rollback-up" for r in mine):
-            rb = next(r for r in mine if r.step.kind == "rollback-up")
-            failed = next(r for r in mine if not r.ok)
-            return f"failed at {failed.step.kind}; restored previous version" + (
-                " and rolled back" if rb.ok else " but the rollback `up` FAILED"
-            )
-        if any(r.step.kind == "restore-config" for r in mine):
-            failed = next(r for r in mine if not r.ok and r.step.kind != "restore-config")
-            return f"failed at {failed.step.kind}; restoring the config FAILED (manual action)"
-        if all(r.ok for r in mine) and len(mine) == len(FORWARD):
-            return f"deployed {self.plan.version}, gate passed"
-        return "incomplete"
-
-    @property
-    def summary(self) -> str:
-        if self.dry_run:
-            return f"dry run: {len(forward_steps(self.plan))} steps planned, nothing changed"
-        if self.ok:
-            regions = ", ".join(r.region for r in self.plan.regions)
-            return f"deployed {self.plan.version} to {regions}; every gate passed"
-        failed = next(r for r in self.results if not r.ok)
-        done = [
-            r.region
-            for r in self.plan.regions
-            if self.region_status(r.region).startswith("deployed")
-        ]
-        untouched = [
-            r.region for r in self.plan.regions if self.region_status(r.region).startswith("not")
-        ]
-        parts = [f"stopped: {failed.step} failed ({failed.message})"]
-        parts.append(f"{failed.step.region} restored to its previous version")
-        if done:
-            parts.append(f"left on {self.plan.version}: {', '.join(done)}")
-        if untouched:
-            parts.append(f"not touched: {', '.join(untouched)}")
-        return "; ".join(parts)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "stack": self.plan.stack,
-            "version": self.plan.version,
-            "dryRun": self.dry_run,
-            "ok": self.ok,
-            "summary": self.summary,
-            "regions": [
-                {
-                    "region": r.region,
-                    "status": self.region_status(r.region),
-                    "edits": [asdict(e) for e in r.edits],
-                    "targets": r.targets,
-                }
-                for r in self.plan.regions
-            ],
-            "steps": (
-                [{"step": s.kind, "region": s.region} for s in forward_steps(self.plan)]
-                if self.dry_run
-                else [
-                    {
-                        "step": r.step.kind,
-                        "region": r.step.region,
-                        "ok": r.ok,
-                        "message": r.message,
-                        "detail": r.detail,
-                    }
-                    for r in self.results
-                ]
-            ),
-        }
-
-    def to_markdown(self) -> str:
-        head = "Deploy plan" if self.dry_run else "Deploy"
-        lines = [
-            f"## {head} {self.plan.version} to `{self.plan.stack}`",
-            "",
-            self.summary,
-            "",
-            "| region | from -> to | status |",
-            "|---|---|---|",
-        ]
-        for r in self.plan.regions:
-            frm = ", ".join(f"{e.service} {e.effective_previous}" for e in r.edits)
-            lines.append(
-                f"| {r.region} | {frm} -> {self.plan.version} | {self.region_status(r.region)} |"
-            )
-        lines += ["", "| # | step | region | result |", "|---|---|---|---|"]
-        if self.dry_run:
-            for i, s in enumerate(forward_steps(self.plan), 1):
-                lines.append(f"| {i} | {s.kind} | {s.region} | planned |")
-        else:
-            for i, res in enumerate(self.results, 1):
-                mark = "ok" if res.ok else "**FAILED**"
-                msg = res.message.replace("|", "\\|").replace("\n", " ")
-                lines.append(f"| {i} | {res.step.kind} | {res.step.region} | {mark} {msg} |")
-        return "\n".join(lines) + "\n"
 
 
 def _act(ops: DeployOps, kind: StepKind, region: RegionPlan) -> tuple[bool, str, dict[str, Any]]:
@@ -411,121 +492,153 @@ def execute(
     return DeployReport(plan=plan, results=results)
 
 
-# -- the thin production layer ----------------------------------------------------------------
+# -- the outcome -------------------------------------------------------------------------------
+
+RegionState = Literal[
+    "planned",
+    "not started",
+    "deployed",
+    "rolled back",
+    "rollback failed",
+    "restore failed",
+    "incomplete",
+]
 
 
-RolloutPhase = Callable[[RegionPlan, str], str | None]
-"""(region, rollout name) -> ``status.phase`` of the Rollout (Healthy, Progressing, Paused,
-Degraded), or None when it cannot be read."""
+@dataclass(frozen=True)
+class Outcome:
+    """One service in one region after the run."""
 
-
-def kubectl_phase(kubectl: str = "kubectl") -> RolloutPhase:
-    """Read a Rollout's phase with ``kubectl get rollout -o json`` through the region's
-    kubeconfig context (the same context the stack's Kubernetes provider uses)."""
-
-    def phase(region: RegionPlan, name: str) -> str | None:
-        cmd = [kubectl, "get", "rollout.argoproj.io", name, "-n", region.namespace, "-o", "json"]
-        if region.context:
-            cmd[1:1] = ["--context", region.context]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
-        if proc.returncode != 0:
-            return None
-        doc = json.loads(proc.stdout)
-        status = doc.get("status") or {}
-        # A status from before this update is not an answer: wait for the controller.
-        generation = str((doc.get("metadata") or {}).get("generation", ""))
-        observed = status.get("observedGeneration")
-        if observed is not None and str(observed) != generation:
-            return "Progressing"
-        return status.get("phase")
-
-    return phase
+    region: str
+    service: str
+    before: str
+    after: str | None
+    """The version it runs now; None when nobody can tell (a restore or rollback failed)."""
+    note: str
 
 
 @dataclass
-class PulumiDeployOps:
-    """:class:`DeployOps` over the Automation API (``automation.pulumi_ops``)."""
+class DeployReport:
+    """What a run did and where it left each region (pure; rendered by
+    :mod:`automation.delivery.report`)."""
 
-    project_dir: Path
-    stack_name: str
-    gate_fn: Callable[[RegionPlan], tuple[bool, str, dict[str, Any]]]
-    phase: RolloutPhase
-    command: Any = None
-    """A ``PulumiCommand`` (tests: the stand-in); None -> pulumi_ops' default."""
-    healthy_timeout_seconds: float = 2700
-    poll_seconds: float = 15
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-    log: Callable[[str], None] = lambda _m: None
-    _stack: Any = None
+    plan: DeployPlan
+    results: list[StepResult]
+    dry_run: bool = False
 
-    def stack(self) -> Any:
-        if self._stack is None:
-            self._stack = pulumi_ops.open_stack(
-                self.project_dir, self.stack_name, command=self.command
-            )
-        return self._stack
+    def _mine(self, region: str) -> list[StepResult]:
+        return [r for r in self.results if r.step.region == region]
 
-    def set_versions(self, region: RegionPlan) -> tuple[bool, str, dict[str, Any]]:
-        values = {e.path: e.new for e in region.edits}
-        pulumi_ops.set_all_config(self.stack(), values, path=True)
-        return True, f"set {len(values)} version(s) to {region.edits[0].new}", {"set": values}
+    @property
+    def ok(self) -> bool:
+        """Every planned step ran and passed (a dry run, or nothing to change, is ok)."""
+        if self.dry_run:
+            return True
+        forward = forward_steps(self.plan)
+        return len(self.results) == len(forward) and all(r.ok for r in self.results)
 
-    def restore_versions(self, region: RegionPlan) -> tuple[bool, str, dict[str, Any]]:
-        stack = self.stack()
-        back = {e.path: e.previous for e in region.edits if e.previous is not None}
-        removed = [e.restore_remove for e in region.edits if e.restore_remove]
+    def region_state(self, region: str) -> RegionState:
+        """Where the run left ``region``."""
+        if self.dry_run:
+            return "planned"
+        mine = self._mine(region)
+        if not mine:
+            return "not started"
+        restores = [r for r in mine if r.step.kind == "restore-config"]
+        rollbacks = [r for r in mine if r.step.kind == "rollback-up"]
+        if restores:
+            if not restores[-1].ok:
+                return "restore failed"
+            return "rolled back" if rollbacks and rollbacks[-1].ok else "rollback failed"
+        forward = [r for r in mine if r.step.kind in FORWARD]
+        if len(forward) == len(FORWARD) and all(r.ok for r in forward):
+            return "deployed"
+        return "incomplete"
+
+    def region_status(self, region: str) -> str:
+        """One line for people."""
+        state = self.region_state(region)
+        failed = next((r for r in self._mine(region) if not r.ok and r.step.kind in FORWARD), None)
+        cause = f"failed at {failed.step.kind}" if failed else "deployed, then (--rollback-all)"
+        return {
+            "planned": "planned",
+            "not started": "not started (left at its previous version)",
+            "deployed": "deployed, gate passed",
+            "rolled back": f"{cause}; restored previous version and rolled back",
+            "rollback failed": f"{cause}; restored previous version but the rollback `up` FAILED",
+            "restore failed": f"{cause}; restoring the config FAILED (manual action)",
+            "incomplete": "incomplete",
+        }[state]
+
+    def outcomes(self) -> list[Outcome]:
+        """Every (region, service) the deploy named: the version it runs after the run."""
+        out = []
+        for r in self.plan.regions:
+            state = self.region_state(r.region)
+            for e in r.edits:
+                out.append(_outcome(state, e))
+        for u in self.plan.unchanged:
+            out.append(Outcome(u.region, u.service, u.version, u.version, "already ran it"))
+        order = {r: i for i, r in enumerate(REGION_ORDER)}
+        return sorted(out, key=lambda o: (order.get(o.region, 99), o.region, o.service))
+
+    def final_versions(self) -> dict[str, dict[str, str | None]]:
+        """``region -> service -> version`` after the run (None: unknown, see the notes)."""
+        out: dict[str, dict[str, str | None]] = {}
+        for o in self.outcomes():
+            out.setdefault(o.region, {})[o.service] = o.after
+        return out
+
+    @property
+    def summary(self) -> str:
+        """One line: what happened, and which region runs which version now."""
+        what = self.plan.what
+        if not self.plan.regions:
+            return f"nothing to change: every region already runs {what}"
+        if self.dry_run:
+            n = len(forward_steps(self.plan))
+            return f"dry run: {n} steps planned for {what}, nothing changed"
+        now = "; now " + self.versions_line()
+        if self.ok:
+            regions = ", ".join(r.region for r in self.plan.regions)
+            return f"deployed {what} to {regions}; every gate passed" + now
+        failed = next(r for r in self.results if not r.ok)
+        parts = [f"stopped: {failed.step} failed ({failed.message})"]
+        states = {r.region: self.region_state(r.region) for r in self.plan.regions}
+        back = [r for r, s in states.items() if s == "rolled back"]
+        kept = [r for r, s in states.items() if s == "deployed"]
+        untouched = [r for r, s in states.items() if s == "not started"]
+        broken = [r for r, s in states.items() if s in ("restore failed", "rollback failed")]
         if back:
-            pulumi_ops.set_all_config(stack, back, path=True)
-        for path in removed:
-            pulumi_ops.remove_config(stack, path, path=True)
-        versions = ", ".join(f"{e.service} {e.effective_previous}" for e in region.edits)
-        return True, f"config restored ({versions})", {"set": back, "removed": removed}
+            parts.append(f"restored to the previous version: {', '.join(back)}")
+        if broken:
+            parts.append(f"MANUAL ACTION: {', '.join(broken)} (see the runbook)")
+        if kept:
+            parts.append(f"left on the new version: {', '.join(kept)}")
+        if untouched:
+            parts.append(f"not touched: {', '.join(untouched)}")
+        return "; ".join(parts) + now
 
-    def up(self, region: RegionPlan, rollback: bool) -> tuple[bool, str, dict[str, Any]]:
-        what = "rollback" if rollback else "deploy"
-        outcome = pulumi_ops.retry_when_locked(
-            lambda: pulumi_ops.up(
-                self.stack(),
-                targets=region.targets,
-                message=f"summit deploy: {what} {region.region}",
-            ),
-            sleep=self.sleep,
+    def versions_line(self) -> str:
+        """``us-east-1: web v2.5.0; us-west-2: web v2.4.1``."""
+        return "; ".join(
+            f"{region}: " + ", ".join(f"{s} {v or 'UNKNOWN'}" for s, v in services.items())
+            for region, services in self.final_versions().items()
         )
-        return True, f"up {region.region}: {outcome.changes}", {"changes": outcome.changes}
-
-    def wait_healthy(self, region: RegionPlan) -> tuple[bool, str, dict[str, Any]]:
-        deadline = self.clock() + self.healthy_timeout_seconds
-        pending = list(region.rollouts)
-        phases: dict[str, str | None] = {}
-        while True:
-            for name in list(pending):
-                phases[name] = self.phase(region, name)
-                if phases[name] == "Healthy":
-                    pending.remove(name)
-                elif phases[name] == "Degraded":
-                    return False, f"Rollout {name} is Degraded (aborted)", {"phases": phases}
-            if not pending:
-                return True, "every Rollout Healthy", {"phases": phases}
-            if self.clock() >= deadline:
-                return (
-                    False,
-                    f"timed out after {self.healthy_timeout_seconds:g}s waiting for"
-                    f" {', '.join(f'{n} ({phases[n]})' for n in pending)}",
-                    {"phases": phases},
-                )
-            self.log(f"{region.region}: waiting for {', '.join(pending)}")
-            self.sleep(self.poll_seconds)
-
-    def gate(self, region: RegionPlan) -> tuple[bool, str, dict[str, Any]]:
-        return self.gate_fn(region)
 
 
-def read_raw_services(project_dir: Path, stack: str) -> list[Any]:
-    """``summit-platform:services`` as the stack file writes it (the config paths' indexes)."""
-    raw = read_stack_file(project_dir, stack)
-    for key in ("summit-platform:services", "services"):
-        if key in raw:
-            value = raw[key]
-            return value if isinstance(value, list) else []
-    return []
+def _outcome(state: RegionState, e: ConfigEdit) -> Outcome:
+    before = e.effective_previous
+    if state in ("not started", "planned"):
+        return Outcome(e.region, e.service, before, before, "not changed")
+    if state == "deployed":
+        return Outcome(e.region, e.service, before, e.new, "deployed, gate passed")
+    if state == "rolled back":
+        return Outcome(e.region, e.service, before, before, "restored and rolled back")
+    if state == "rollback failed":
+        note = f"config restored to {before}, but the rollback up failed: it may still run {e.new}"
+        return Outcome(e.region, e.service, before, None, note)
+    if state == "restore failed":
+        note = f"restoring the config failed: the stack file may say {e.new}"
+        return Outcome(e.region, e.service, before, None, note)
+    return Outcome(e.region, e.service, before, None, "the run stopped part-way")

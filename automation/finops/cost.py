@@ -484,17 +484,46 @@ def _pod_size(
     return cpu, mem, gpus
 
 
+def _hpa_min_replicas(r: Mapping[str, Any], g: _Graph, kind: str, name: Any) -> Any:
+    """``minReplicas`` (default 1) of the HorizontalPodAutoscaler in the plan that targets
+    the workload ``kind``/``name`` in its namespace, or None when none does."""
+    namespace = g.namespace_of(r)
+    for x in g.by_urn.values():
+        if not str(x.get("type")).startswith("kubernetes:autoscaling/"):
+            continue
+        hpa = _props(x)
+        ref = _get(hpa, "spec", "scaleTargetRef") or {}
+        if (
+            isinstance(ref, Mapping)
+            and ref.get("kind") == kind
+            and ref.get("name") == name
+            and g.namespace_of(x) == namespace
+        ):
+            floor = _get(hpa, "spec", "minReplicas")
+            return 1 if floor is None else floor
+    return None
+
+
 def _pod_count(
-    kind: str, props: Mapping[str, Any], name: Any, prices: PriceTable, u: Mapping[str, Any]
+    kind: str,
+    props: Mapping[str, Any],
+    name: Any,
+    prices: PriceTable,
+    u: Mapping[str, Any],
+    hpa_floor: Any = None,
 ) -> tuple[float, str, list[str]]:
-    """(pods running on average, what the count is based on, usage keys assumed)."""
+    """(pods running on average, what the count is based on, usage keys assumed).
+    ``hpa_floor``: the ``minReplicas`` of an HPA that scales the workload, if one does."""
     missing: list[str] = []
     replicas: Any
     if kind in ("Deployment", "StatefulSet", "ReplicaSet", "Rollout"):
         replicas = _get(props, "spec", "replicas")
+        count_basis = "replicas"
+        if replicas is None and hpa_floor is not None:
+            # A workload an HPA scales leaves spec.replicas to it: price the HPA's floor.
+            replicas, count_basis = hpa_floor, "replicas (HPA floor)"
         if replicas is None:
             replicas = 1  # the API server's default
-        count_basis = "replicas"
     elif kind == "DaemonSet":
         replicas = u.get("nodes", prices.assumptions.get("daemonSetNodes"))
         count_basis = "nodes"
@@ -539,7 +568,8 @@ def _workload(
     props = _props(r)
     name = _get(props, "metadata", "name") or r.get("name")
     cpu, mem, gpus = _pod_size(_pod_spec(r, g, kind, name), kind, name, u)
-    replicas, count_basis, missing = _pod_count(kind, props, name, prices, u)
+    floor = _hpa_min_replicas(r, g, kind, name) if _get(props, "spec", "replicas") is None else None
+    replicas, count_basis, missing = _pod_count(kind, props, name, prices, u, floor)
     per_pod = prices.pod_hourly(cpu, mem, gpus)
     storage = _claims_hourly(kind, props, name, prices)
     hourly = _d(replicas) * (per_pod + storage)

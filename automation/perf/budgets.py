@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from automation import safe_io
 from automation.errors import UserError
 from automation.perf.model import EndpointStats
 
@@ -219,22 +219,18 @@ def parse_budgets(doc: Any, source: str) -> Budgets:
     return Budgets(source=source, service=model.service, budgets=tuple(out))
 
 
+def read_budgets_document(path: str | Path, expected: str) -> dict[str, Any]:
+    """Read a budgets YAML file into a mapping with the one safe YAML reader (unreadable files,
+    invalid UTF-8, broken YAML, duplicate keys, non-finite numbers refused); something other
+    than a mapping exits 2 naming the file."""
+    p = Path(path)
+    doc = safe_io.load_yaml(p, finite=False)  # the schema names the key of a NaN budget
+    if not isinstance(doc, dict):
+        raise UserError(f"expected {expected}, found {type(doc).__name__}", source=str(p))
+    return doc
+
+
 def load_budgets(path: str | Path) -> Budgets:
     """Read and validate a budgets YAML file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        raise UserError(f"cannot read budgets file ({err.strerror})", source=str(p)) from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise UserError(f"not valid YAML{where}", source=str(p)) from None
-    if not isinstance(doc, dict):
-        raise UserError(
-            f"expected a mapping with an 'endpoints' list, found {type(doc).__name__}",
-            source=str(p),
-        )
-    return parse_budgets(doc, str(p))
+    doc = read_budgets_document(path, "a mapping with an 'endpoints' list")
+    return parse_budgets(doc, str(Path(path)))

@@ -1,4 +1,5 @@
-"""``summit perf``: compare load-test results with budgets, record baselines, keep a trend.
+"""``summit perf``: compare load-test and Lighthouse results with budgets, record baselines,
+keep a trend, and run Lighthouse against the web pages.
 
 Exit codes: 0 pass, 1 regression (or inconclusive, unless ``--allow-inconclusive``),
 2 bad input (budgets, result or baseline file that does not fit; nothing is written).
@@ -6,7 +7,6 @@ Exit codes: 0 pass, 1 regression (or inconclusive, unless ``--allow-inconclusive
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -18,29 +18,49 @@ from rich.table import Table
 
 from automation import options
 from automation.errors import CheckFailed, UserError
-from automation.options import Cwd, JsonOut, MarkdownOut
-from automation.perf.budgets import load_budgets
-from automation.perf.gate import (
-    FAIL,
-    INCONCLUSIVE,
-    Baseline,
-    build_baseline,
-    evaluate,
-    parse_baseline,
+from automation.options import Cwd, Duration, JsonOut, MarkdownOut, OutDir, duration_option
+from automation.perf.budgets import Budgets as ApiBudgets
+from automation.perf.combined import (
+    DEFAULT_WEB_BUDGETS,
+    baseline_doc_all,
+    combined_json,
+    combined_markdown,
+    evaluate_all,
+    history_entry_all,
+    load_baseline_doc,
+    read_inputs,
+    resolve_budgets,
 )
+from automation.perf.gate import FAIL, INCONCLUSIVE
 from automation.perf.ingest import read_result
+from automation.perf.lighthouse import (
+    check_base_url,
+    dry_run_lines,
+    find_tools,
+    plan_runs,
+    progress_line,
+    run_all,
+)
 from automation.perf.model import RunResult
-from automation.perf.report import print_table, to_json, to_markdown
-from automation.perf.trend import append_history, history_entry, plot_trend, read_history
+from automation.perf.report import print_table
+from automation.perf.trend import append_history, plot_trend, read_history
+from automation.perf.web_budgets import load_any_budgets, load_web_budgets
+from automation.perf.web_report import print_web_table
 
 app = options.new_app(
-    "perf", "Performance budgets: k6/Locust results vs budgets and the main-branch baseline."
+    "perf",
+    "Performance budgets: k6/Locust and Lighthouse results vs budgets and the main-branch "
+    "baseline.",
 )
 
 DEFAULT_BUDGETS = "budgets/api.yaml"
 Budgets = Annotated[
-    Path | None,
-    typer.Option("--budgets", help=f"Budgets YAML (default: {DEFAULT_BUDGETS} in -C)."),
+    list[Path] | None,
+    typer.Option(
+        "--budgets",
+        help=f"Budgets YAML, API (endpoints) and/or web (pages); default per kind of result: "
+        f"{DEFAULT_BUDGETS} and {DEFAULT_WEB_BUDGETS} in -C.",
+    ),
 ]
 Commit = Annotated[str | None, typer.Option("--commit", help="Commit the runs measured.")]
 
@@ -66,20 +86,12 @@ def _commit(explicit: str | None) -> str | None:
     return out.stdout.strip() or None
 
 
-def load_baseline_file(path: Path) -> Baseline:
-    """Read a baseline JSON written by ``summit perf baseline``."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UserError(f"cannot read baseline ({err.strerror})", source=str(path)) from None
-    except ValueError as err:
-        raise UserError(f"baseline is not JSON ({err})", source=str(path)) from None
-    return parse_baseline(doc, str(path))
-
-
 @app.command()
 def compare(
-    results: Annotated[list[Path], typer.Argument(help="k6 NDJSON/summary or Locust CSV files.")],
+    results: Annotated[
+        list[Path],
+        typer.Argument(help="k6 NDJSON/summary, Locust CSV or Lighthouse LHR files (.gz too)."),
+    ],
     budgets: Budgets = None,
     baseline: Annotated[
         Path | None, typer.Option("--baseline", help="Baseline JSON from main.")
@@ -94,26 +106,35 @@ def compare(
     ] = False,
     cwd: Cwd = Path("."),
 ) -> None:
-    """Gate RESULT files (median across them) against budgets and the baseline."""
+    """Gate RESULT files (median across them) against budgets and the baseline: API
+    endpoints from k6/Locust results, web pages from Lighthouse results, one verdict."""
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
-    budgets = options.in_project(cwd, budgets, DEFAULT_BUDGETS)
-    spec = load_budgets(budgets)
-    runs = _read_all(results)
-    base = load_baseline_file(baseline) if baseline else None
-    result = evaluate(spec, runs, base)
+    inputs = read_inputs(results)
+    api_spec, web_spec = resolve_budgets(budgets, inputs, root=cwd)
+    base = load_baseline_doc(baseline) if baseline else None
+    result = evaluate_all(api_spec, web_spec, inputs, base)
     base_name = str(baseline) if baseline else None
-    options.write_json(json_out, to_json(result, budgets=str(budgets), baseline=base_name))
-    options.write_markdown(markdown_out, to_markdown(result, baseline=base_name))
-    # People read the table; keep stdout clean when a machine format goes there.
-    print_table(result, stderr=options.to_stdout(json_out, markdown_out))
+    doc = combined_json(
+        result,
+        api_budgets=api_spec.source if api_spec else None,
+        web_budgets=web_spec.source if web_spec else None,
+        baseline=base_name,
+    )
+    options.write_json(json_out, doc)
+    options.write_markdown(markdown_out, combined_markdown(result, baseline=base_name))
+    # People read the tables; keep stdout clean when a machine format goes there.
+    to_stderr = options.to_stdout(json_out, markdown_out)
+    if result.api is not None:
+        print_table(result.api, stderr=to_stderr)
+    if result.web is not None:
+        print_web_table(result.web, stderr=to_stderr)
+    for skipped in result.skipped:
+        typer.echo(f"skipped {skipped}: a digest; its LHR files are read instead", err=True)
     if result.verdict == FAIL:
-        failed = [v for v in result.endpoints if v.verdict == FAIL]
-        lines = [f"{v.budget.label}: {'; '.join(v.reasons)}" for v in failed]
-        raise CheckFailed("perf regression blocked:\n  " + "\n  ".join(lines))
+        raise CheckFailed("perf regression blocked:\n  " + "\n  ".join(result.failures()))
     if result.verdict == INCONCLUSIVE and not allow_inconclusive:
-        thin = [v.budget.label for v in result.endpoints if v.verdict == INCONCLUSIVE]
-        raise CheckFailed(f"perf verdict inconclusive (thin data) for: {', '.join(thin)}")
+        raise CheckFailed(f"perf verdict inconclusive (thin data) for: {', '.join(result.thin())}")
 
 
 @app.command("baseline")
@@ -127,25 +148,27 @@ def baseline_cmd(
     json_out: JsonOut = None,
     commit: Commit = None,
     budgets: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--budgets", help=f"Budgets YAML; default {DEFAULT_BUDGETS} in -C when it exists."
         ),
     ] = None,
     cwd: Cwd = Path("."),
 ) -> None:
-    """Record a baseline (per-endpoint medians across RESULT files), normally on main.
-    --json names the file (default: baseline.json in -C)."""
+    """Record a baseline (per-endpoint and per-page medians across RESULT files), normally
+    on main; Lighthouse LHRs are recorded per page path. --json names the file (default:
+    baseline.json in -C)."""
     target = json_out if json_out is not None else str(cwd / "baseline.json")
     options.check_output(target, "--json")
-    if budgets is None and (cwd / DEFAULT_BUDGETS).is_file():
-        budgets = cwd / DEFAULT_BUDGETS
-    spec = load_budgets(budgets) if budgets else None
-    runs = _read_all([*from_, *(more or [])])
-    doc = build_baseline(runs, spec, commit=_commit(commit))
+    given = budgets or ([cwd / DEFAULT_BUDGETS] if (cwd / DEFAULT_BUDGETS).is_file() else [])
+    specs = [load_any_budgets(b) for b in given]
+    api_spec = next((s for s in specs if isinstance(s, ApiBudgets)), None)
+    inputs = read_inputs([*from_, *(more or [])])
+    doc = baseline_doc_all(inputs, api_spec, commit=_commit(commit))
     options.write_json(target, doc)
     typer.echo(
-        f"baseline: {len(doc['endpoints'])} endpoints from {len(runs)} run(s) -> {target}",
+        f"baseline: {len(doc['endpoints'])} endpoints, {len(doc['pages'])} pages from "
+        f"{len(inputs.api) + len(inputs.web)} run(s) -> {target}",
         err=options.to_stdout(target),
     )
 
@@ -168,19 +191,107 @@ def trend(
     commit: Commit = None,
     cwd: Cwd = Path("."),
 ) -> None:
-    """Append tonight's medians to the history and draw p95 per endpoint with budget lines."""
-    spec = load_budgets(options.in_project(cwd, budgets, DEFAULT_BUDGETS))
+    """Append tonight's medians to the history and draw p95 per endpoint with budget lines,
+    and web metrics per page (Lighthouse results) with theirs."""
     files = [*(append or []), *(more or [])]
     if not files and not plot:
         raise UserError("nothing to do: give --append RESULT... and/or --plot FILE.png")
+    service = None
     if files:
-        runs = _read_all(files)
-        n = append_history(history, history_entry(spec, runs, commit=_commit(commit)), keep=keep)
+        inputs = read_inputs(files)
+        api_spec, web_spec = resolve_budgets(budgets, inputs, root=cwd)
+        service = next((s.service for s in (api_spec, web_spec) if s and s.service), None)
+        entry = history_entry_all(api_spec, web_spec, inputs, commit=_commit(commit))
+        n = append_history(history, entry, keep=keep)
         typer.echo(f"history: {n} night(s) in {history}")
+    elif budgets:
+        service = load_any_budgets(budgets[0]).service
+    elif (cwd / DEFAULT_BUDGETS).is_file():
+        service = load_any_budgets(cwd / DEFAULT_BUDGETS).service
     if plot:
         entries = read_history(history)
-        panels = plot_trend(entries, plot, title=f"{spec.service or 'service'}: p95 per endpoint")
-        typer.echo(f"plot: {panels} endpoint(s), {len(entries)} night(s) -> {plot}")
+        panels = plot_trend(entries, plot, title=f"{service or 'service'}: performance trend")
+        typer.echo(f"plot: {panels} panel(s), {len(entries)} night(s) -> {plot}")
+
+
+@app.command()
+def lighthouse(
+    base_url: Annotated[
+        str,
+        typer.Option(
+            "--base-url", metavar="URL", help="Site to measure: http://HOST[:PORT], no path."
+        ),
+    ],
+    out: OutDir = None,
+    budgets: Annotated[
+        Path | None,
+        typer.Option(
+            "--budgets",
+            help=f"Web budgets YAML: the pages, runs and form factor (default: "
+            f"{DEFAULT_WEB_BUDGETS} in -C).",
+        ),
+    ] = None,
+    runs: Annotated[
+        int | None,
+        typer.Option(
+            "--runs", min=1, max=15, help="Runs per page (default: runs in the budgets file)."
+        ),
+    ] = None,
+    chrome: Annotated[
+        str | None,
+        typer.Option(
+            "--chrome",
+            metavar="PATH",
+            help="Chromium to use (default $CHROME_PATH, else /usr/bin/chromium).",
+        ),
+    ] = None,
+    timeout: Annotated[
+        Duration,
+        duration_option("--timeout", "Longest one Lighthouse run may take (at least 10s)."),
+    ] = Duration.of("2m"),
+    json_out: JsonOut = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the runs and commands; run nothing.")
+    ] = False,
+    cwd: Cwd = Path("."),
+) -> None:
+    """Run the project's pinned Lighthouse (node_modules in -C) in headless Chromium, runs
+    times (from the budgets file) per budgeted page, and write every LHR plus digest.json
+    (median per metric) into --out. --json also writes the digest there."""
+    if out is None:
+        raise UserError("give --out DIR, a new or empty folder for the LHR files", key="--out")
+    if timeout.seconds < 10:
+        raise UserError(f"expected at least 10s, found {timeout.text!r}", key="--timeout")
+    options.check_output(json_out, "--json")
+    spec = load_web_budgets(options.in_project(cwd, budgets, str(DEFAULT_WEB_BUDGETS)))
+    base = check_base_url(base_url)
+    n = runs or spec.runs
+    tools = find_tools(cwd, chrome=chrome)
+    plan = plan_runs(base, spec, n)
+    if dry_run:
+        for line in dry_run_lines(tools, plan, out, spec.form_factor):
+            typer.echo(line)
+        typer.echo(
+            f"dry run: {len(plan)} Lighthouse run(s) of {len(spec.pages)} page(s); nothing run"
+        )
+        return
+    digest = run_all(
+        base_url=base,
+        budgets=spec,
+        tools=tools,
+        out=out,
+        runs=n,
+        timeout_s=timeout.seconds,
+        progress=lambda planned, lhr, seconds: typer.echo(
+            progress_line(planned, lhr, seconds, n), err=True
+        ),
+    )
+    options.write_json(json_out, digest)
+    typer.echo(
+        f"lighthouse {tools.lighthouse_version}: {len(plan)} run(s) in {digest['seconds']:.0f}s "
+        f"-> {out}/ (digest.json)",
+        err=options.to_stdout(json_out),
+    )
 
 
 @app.command()

@@ -77,24 +77,23 @@ def _err(v: EndpointVerdict) -> str:
     return NA if e is None else f"{e:.2f}% / {v.budget.err_rate:g}%"
 
 
-def to_markdown(
-    result: GateResult, *, baseline: str | None = None, title: str = "Performance budgets"
-) -> str:
-    """The PR comment: headline, one table row per endpoint, then why each failure failed."""
+def headline(result: GateResult) -> str:
+    """One line: pass, blocked or inconclusive, with counts of endpoints."""
     n = len(result.endpoints)
     bad = [v for v in result.endpoints if v.verdict != PASS]
-    head = {
+    return {
         PASS: f"{_ICON[PASS]} pass: all {n} endpoints within budget",
         FAIL: f"{_ICON[FAIL]} **blocked**: {sum(v.verdict == FAIL for v in bad)} of {n} "
         "endpoints over budget",
         INCONCLUSIVE: f"{_ICON[INCONCLUSIVE]} inconclusive: not enough data for "
         f"{sum(v.verdict == INCONCLUSIVE for v in bad)} of {n} endpoints",
     }[result.verdict]
+
+
+def endpoint_section(result: GateResult, *, baseline: str | None = None) -> list[str]:
+    """The endpoints' part of the PR comment: runs, table, why blocked, thin data."""
     runs = len(result.sources)
     lines = [
-        MARKER,
-        f"### {title}: {head}",
-        "",
         f"Median of {runs} run{'s' if runs != 1 else ''}"
         + (f"; baseline `{baseline}`." if baseline else "; no baseline given."),
         "",
@@ -122,7 +121,19 @@ def to_markdown(
         shown = ", ".join(f"`{u}`" for u in result.unbudgeted[:10])
         more = f" and {len(result.unbudgeted) - 10} more" if len(result.unbudgeted) > 10 else ""
         lines += ["", f"Measured but not budgeted: {shown}{more}."]
-    lines += ["", "Runbook: docs/perf-budgets.md#runbook-perf-regression-pr-block"]
+    return lines
+
+
+RUNBOOK = "Runbook: docs/perf-budgets.md#runbook-perf-regression-pr-block"
+
+
+def to_markdown(
+    result: GateResult, *, baseline: str | None = None, title: str = "Performance budgets"
+) -> str:
+    """The PR comment: headline, one table row per endpoint, then why each failure failed."""
+    lines = [MARKER, f"### {title}: {headline(result)}", ""]
+    lines += endpoint_section(result, baseline=baseline)
+    lines += ["", RUNBOOK]
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,7 @@ from automation.errors import UserError
 from automation.perf.budgets import Budgets
 from automation.perf.gate import measure
 from automation.perf.model import RunResult
+from automation.perf.web_trend import check_history_pages, web_panels
 
 
 def history_entry(
@@ -75,6 +76,7 @@ def read_history(path: Path) -> list[dict[str, Any]]:
                 source=str(path),
                 key="time",
             ) from None
+        check_history_pages(entry, i, str(path))
         out.append(entry)
     return out
 
@@ -102,7 +104,8 @@ def series(history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[datetime, 
 
 
 def plot_trend(history: Sequence[dict[str, Any]], out: Path, *, title: str = "p95 trend") -> int:
-    """Draw p95 per endpoint over time with its budget line; returns the number of panels."""
+    """Draw p95 per endpoint over time with its budget line, then one panel per web metric
+    (a line per page) when the history has pages; returns the number of panels."""
     # Deferred: matplotlib costs about 0.85 s to import and only a plot needs it; the
     # backend must be chosen before pyplot is imported.
     import matplotlib
@@ -111,13 +114,15 @@ def plot_trend(history: Sequence[dict[str, Any]], out: Path, *, title: str = "p9
     import matplotlib.pyplot as plt
 
     data = series(history)
-    if not data:
-        raise UserError("the history has no endpoints to plot", source=str(out))
-    n = len(data)
+    web = web_panels(history)
+    if not data and not web:
+        raise UserError("the history has no endpoints or pages to plot", source=str(out))
+    n = len(data) + len(web)
     cols = 2 if n > 1 else 1
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 2.6 * rows), squeeze=False)
-    for ax, (name, pts) in zip(axes.flat, sorted(data.items()), strict=False):
+    flat = list(axes.flat)
+    for ax, (name, pts) in zip(flat, sorted(data.items()), strict=False):
         ts = [p[0] for p in pts]
         ax.plot(ts, [p[1] for p in pts], marker="o", ms=3, label="p95 (median of runs)")
         ax.step(ts, [p[2] for p in pts], where="post", ls="--", color="red", label="budget")
@@ -125,9 +130,12 @@ def plot_trend(history: Sequence[dict[str, Any]], out: Path, *, title: str = "p9
         ax.set_ylabel("ms")
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
         ax.set_ylim(bottom=0)
-    for ax in list(axes.flat)[n:]:
+    for ax, (_, draw) in zip(flat[len(data) :], web, strict=False):
+        draw(ax)
+    for ax in flat[n:]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7, loc="upper left")
+    if data:
+        flat[0].legend(fontsize=7, loc="upper left")
     fig.suptitle(title)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,9 +33,10 @@ def plan(
     markdown_out: MarkdownOut = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary lines.")] = False,
 ) -> None:
-    """Run the program in-process under Pulumi's mock engine, record every resource, and
-    evaluate policy packs through the Analyzer protocol. Exit 0 pass, 1 mandatory violation,
-    2 bad input."""
+    """Run the program in-process under Pulumi's mock engine, record every resource, check
+    them as the providers would (Kubernetes schemas and API rules, AWS API models), and
+    evaluate policy packs through the Analyzer protocol. Exit 0 pass, 1 mandatory violation
+    or provider-check problem, 2 bad input."""
     # The runner and its report load the Pulumi SDK and the providers (~0.5 s): only
     # `summit plan` pays for them, not every other command's start.
     from automation.plan import report
@@ -77,9 +78,10 @@ def _print(results: list[StackResult], quiet: bool, *, stderr: bool) -> None:
         return
     for res in results:
         s = report.summary(res)
+        checked = res.provider_check.summary()["checked"] if res.provider_check else 0
         console.print(
-            f"{res.plan.stack}: {s['resources']} resources, {s['mandatory']} mandatory,"
-            f" {s['advisory']} advisory"
+            f"{res.plan.stack}: {s['resources']} resources, {checked} provider-checked,"
+            f" {s['mandatory']} mandatory, {s['advisory']} advisory"
         )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -88,6 +89,8 @@ def to_json(results: Sequence[StackResult]) -> dict[str, Any]:
             ],
             "violations": [v.to_json() for v in res.violations],
         }
+        if res.provider_check is not None:
+            out["stacks"][res.plan.stack]["providerCheck"] = res.provider_check.summary()
     return out
 
 
@@ -137,9 +140,11 @@ def print_human(results: Sequence[StackResult], console: Console) -> None:
                         f"[{style}]{level}[/]",
                         f"{v.pack}/{v.policy}",
                         v.urn.rsplit("::", 1)[-1] if v.urn else "(stack)",
-                        _message(v.message, v.description),
+                        escape(_message(v.message, v.description)),
                     )
             console.print(table)
+        if res.provider_check is not None:
+            console.print(escape(provider_check_line(res)))
         packs = ", ".join(f"{p.pack}@{p.version}" for p in res.packs) or "no policy packs"
         verdict = "[green]passed[/]" if s["passed"] else "[red]BLOCKED[/]"
         console.print(
@@ -147,6 +152,40 @@ def print_human(results: Sequence[StackResult], console: Console) -> None:
             f" {s['providers']} providers); {packs}; {s['mandatory']} mandatory,"
             f" {s['advisory']} advisory violations - {verdict}\n"
         )
+
+
+def provider_check_line(res: StackResult) -> str:
+    """One line: what the provider check covered, what it did not, what it skipped."""
+    pc = res.provider_check
+    if pc is None:
+        return f"{res.plan.stack}: provider check not run"
+    s = pc.summary()
+    unchecked = ", ".join(f"{t} x{n}" for t, n in s["unchecked"].items()) or "none"
+    return (
+        f"provider check (Kubernetes {s['kubernetesVersion']} schema and API rules, vendored"
+        f" CRDs, botocore {s['botocore']} models): {s['checked']} resources checked,"
+        f" {s['problems']} problems; unchecked types: {unchecked}; skipped"
+        f" {s['unknownValuesSkipped']} unknown and {s['secretValuesSkipped']} secret values"
+    )
+
+
+def _provider_check_markdown(res: StackResult) -> list[str]:
+    pc = res.provider_check
+    if pc is None:
+        return []
+    s = pc.summary()
+    lines = [
+        f"Provider check (Kubernetes {s['kubernetesVersion']}, botocore {s['botocore']}):"
+        f" **{s['checked']}** resources checked, **{s['problems']}** problems,"
+        f" {s['unknownValuesSkipped']} unknown and {s['secretValuesSkipped']} secret values"
+        " skipped.",
+        "",
+    ]
+    if s["unchecked"]:
+        lines += ["| unchecked type | count |", "|---|---:|"]
+        lines += [f"| `{t}` | {n} |" for t, n in s["unchecked"].items()]
+        lines.append("")
+    return lines
 
 
 def _message(message: str, description: str) -> str:
@@ -183,6 +222,7 @@ def to_markdown(results: Sequence[StackResult]) -> str:
             regs = ", ".join(f"{k} {v}" for k, v in sorted(regions.items()))
             lines.append(f"| `{typ}` | {sum(regions.values())} | {regs} |")
         lines.append("")
+        lines += _provider_check_markdown(res)
         if res.violations:
             lines += ["| level | policy | resource | message |", "|---|---|---|---|"]
             for level in LEVEL_ORDER:
@@ -192,7 +232,8 @@ def to_markdown(results: Sequence[StackResult]) -> str:
                     lines.append(f"| {level} | `{v.pack}/{v.policy}` | {where} | {msg} |")
             lines.append("")
     lines.append(
-        "_Planned in-process under Pulumi's mock engine: no provider validation, no cloud diff;"
-        " computed values are synthesised._"
+        "_Planned in-process under Pulumi's mock engine. Provider check: Kubernetes schemas and"
+        " API-server rules, CRDs, AWS API models and documented rules; no cloud diff, no"
+        " account-level limits; computed values are synthesised._"
     )
     return "\n".join(lines) + "\n"

@@ -18,8 +18,10 @@ from automation.plan.analyzer import (
     load_pack_config,
 )
 from automation.plan.engine import Plan, config_map, run_program
+from automation.plan.provider_check import ProviderCheck, check_plan
+from automation.plan.provider_check.kubernetes import resolve_version
 from automation.stack_files import project_defaults, read_stack_file, stack_names
-from stacks.config import from_values, namespace_values
+from stacks.config import DEFAULT_KUBERNETES_VERSION, from_values, namespace_values
 
 
 @dataclass
@@ -43,10 +45,13 @@ class StackResult:
     plan: Plan
     inputs: StackInputs
     packs: list[PackResult] = field(default_factory=list)
+    provider_check: ProviderCheck | None = None
+    """What the providers would reject (None when the stack was only recorded)."""
 
     @property
     def violations(self) -> list[Violation]:
-        return [v for p in self.packs for v in p.violations]
+        checked = self.provider_check.violations() if self.provider_check else []
+        return checked + [v for p in self.packs for v in p.violations]
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -87,6 +92,17 @@ def stack_inputs(
         config=config_map(project, flat),
         secret_keys=secret_keys,
     )
+
+
+def kubernetes_version(inputs: StackInputs) -> str:
+    """The cluster version the provider check validates against: the stack's
+    ``kubernetesVersion`` (the project default when unset); bad input names file and key."""
+    value = inputs.values.get("kubernetesVersion", DEFAULT_KUBERNETES_VERSION)
+    try:
+        return resolve_version(value)
+    except ValueError as err:
+        key = f"{inputs.project}:kubernetesVersion"
+        raise UserError(str(err), source=inputs.source, key=key) from None
 
 
 def resolve_stacks(project_dir: Path, stack: str) -> list[str]:
@@ -139,16 +155,19 @@ def plan_stack(
     ``config/<stack>.json`` when it has one. ``overrides`` replace namespace keys and
     ``as_stack`` plans under another stack name (a preview ``pr-N`` is planned from its
     template's stack file with its one-region, minimal-replica config). ``evaluate=False``
-    only plans. The one implementation of the embedded lane: ``summit plan``, ``finops``
-    and ``previews`` all call it."""
+    only plans; otherwise the provider check runs between recording and the packs. The one
+    implementation of the embedded lane: ``summit plan``, ``finops`` and ``previews`` all
+    call it."""
     project_dir = Path(project_dir).resolve()
     inputs = stack_inputs(project_dir, stack, overrides)
+    k8s_version = kubernetes_version(inputs) if evaluate else ""
     plan = run_program(
         project_dir, as_stack or stack, inputs.project, inputs.config, inputs.secret_keys
     )
     result = StackResult(plan=plan, inputs=inputs)
     if not evaluate:
         return result
+    result.provider_check = check_plan(plan, k8s_version)
     if packs is None:
         packs = [
             (

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.render import analysis_cadence as cadence_model
+from components.render import replica_split as split
 from components.render.durations import DurationError, go_duration
 
 ROLLOUTS_API = "argoproj.io/v1alpha1"
@@ -35,9 +37,18 @@ APP_LABEL = "app.kubernetes.io/name"
 DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
 """Seconds a rollout may go without progress before it aborts."""
 DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS = 30
-"""Seconds an aborted canary's pods stay up (to read their logs) before they scale down."""
-DEFAULT_ANALYSIS_STARTING_STEP = 1
-"""Step index from which the background analysis runs (after the first weight is set)."""
+"""Seconds an aborted canary's pods stay up (to read their logs) before they scale down.
+Argo applies it with traffic routing; a replica-split canary rolls back to stable at once."""
+DEFAULT_MAX_SURGE: int | str = "25%"
+"""Pods a step may run above the desired count (rounded up): new pods start before old ones
+stop, and Argo may use one extra pod to get closer to a weight (Argo's own default)."""
+DEFAULT_MAX_UNAVAILABLE: int | str = 0
+"""Pods a step may run below the desired count (rounded down). 0 keeps full serving capacity
+through every step; Argo's default, 25 %, lets a step remove stable pods before the canary's
+are ready."""
+DEFAULT_WEIGHT_TOLERANCE_PERCENT = 5.0
+"""How far (percentage points) the canary's share of pods may be from a ``setWeight`` step
+at the best replica count the autoscaler may run, without traffic routing."""
 
 
 def default_steps() -> list[dict[str, Any]]:
@@ -166,9 +177,8 @@ class AnalysisSettings:
     error_ratio: float = 0.01
     """Error gate: the canary's 5xx share must stay below this (0..1)."""
     interval: str = "1m"
-    """Time between measurements."""
-    count: int = 5
-    """Measurements per metric before the analysis completes."""
+    """Longest time between measurements; the interval used is derived from the steps
+    (:mod:`components.render.analysis_cadence`) and never longer."""
     failure_limit: int = 1
     """Failed measurements tolerated; one more aborts the rollout."""
     inconclusive_limit: int = 2
@@ -195,9 +205,39 @@ def _conditions(threshold: float) -> tuple[str, str]:
     )
 
 
-def analysis_template_spec(settings: AnalysisSettings) -> dict[str, Any]:
+TEMPLATE_ARGS = ("count", "initial-delay", "failure-limit", "inconclusive-limit")
+"""Template args that tune a run: the background analysis takes their defaults (the derived
+cadence and the configured limits), the inline promotion check overrides them."""
+
+
+def analysis_cadence(
+    settings: AnalysisSettings,
+    steps: Sequence[Mapping[str, Any]],
+    starting_step: int | None,
+    progress_deadline_seconds: int,
+) -> cadence_model.Cadence:
+    """The background analysis' cadence for ``steps`` (see :mod:`~components.render.
+    analysis_cadence`): interval at most ``settings.interval`` and the rate window, count
+    covering every pause up to full promotion."""
+    return cadence_model.derive_cadence(
+        steps,
+        starting_step=starting_step,
+        max_interval=settings.interval,
+        window=settings.window,
+        progress_deadline_seconds=progress_deadline_seconds,
+    )
+
+
+def analysis_template_spec(
+    settings: AnalysisSettings, cadence: cadence_model.Cadence
+) -> dict[str, Any]:
     """The ``spec`` of an AnalysisTemplate gating p95 latency and error ratio of the canary's
-    pods (its pod-template hash), for the service and region passed as args."""
+    pods (its pod-template hash), for the service and region passed as args.
+
+    ``count``, ``initialDelay``, ``failureLimit`` and ``inconclusiveLimit`` are template args
+    whose defaults are the background run's (``cadence`` and ``settings``); the inline
+    promotion check (:func:`promotion_check_step`) passes one measurement with no failure and
+    no missing data allowed."""
     go_duration(settings.interval)
     go_duration(settings.window)
     scope = {
@@ -208,13 +248,25 @@ def analysis_template_spec(settings: AnalysisSettings) -> dict[str, Any]:
     p95_ok, p95_bad = _conditions(settings.p95_ms / 1000.0)
     err_ok, err_bad = _conditions(settings.error_ratio)
     common = {
-        "interval": settings.interval,
-        "count": settings.count,
-        "failureLimit": settings.failure_limit,
-        "inconclusiveLimit": settings.inconclusive_limit,
+        "interval": cadence.interval,
+        "initialDelay": "{{args.initial-delay}}",
+        "count": "{{args.count}}",
+        "failureLimit": "{{args.failure-limit}}",
+        "inconclusiveLimit": "{{args.inconclusive-limit}}",
+    }
+    defaults = {
+        "count": str(cadence.count),
+        "initial-delay": cadence.initial_delay,
+        "failure-limit": str(settings.failure_limit),
+        "inconclusive-limit": str(settings.inconclusive_limit),
     }
     return {
-        "args": [{"name": "service"}, {"name": "region"}, {"name": "canary-hash"}],
+        "args": [
+            {"name": "service"},
+            {"name": "region"},
+            {"name": "canary-hash"},
+            *({"name": k, "value": defaults[k]} for k in TEMPLATE_ARGS),
+        ],
         "metrics": [
             {
                 "name": "p95-latency",
@@ -298,8 +350,9 @@ class RolloutSpecArgs:
     """Image tag to run."""
     port: int
     """Container port named ``http``."""
-    replicas: int
-    """Desired replicas (the HPA, if any, scales from here)."""
+    replicas: int | None
+    """Desired replicas; None when a HorizontalPodAutoscaler owns the count (``spec.replicas``
+    is then left out, see :func:`rollout_spec`)."""
     steps: list[dict[str, Any]]
     """Validated canary steps (:func:`build_steps`)."""
     labels: dict[str, str]
@@ -320,8 +373,13 @@ class RolloutSpecArgs:
     """Seconds without progress before the rollout is aborted."""
     abort_scale_down_delay_seconds: int = DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS
     """Seconds the aborted canary's pods stay up (to read their logs), then scale down."""
-    analysis_starting_step: int = DEFAULT_ANALYSIS_STARTING_STEP
-    """Step index from which background analysis runs (after the first weight is set)."""
+    analysis_starting_step: int | None = None
+    """Step index from which background analysis runs; None: the step after the first
+    weight above 0 (:func:`~components.render.analysis_cadence.default_starting_step`)."""
+    max_surge: int | str = DEFAULT_MAX_SURGE
+    """Pods (or percent of the desired pods, rounded up) a step may run above the count."""
+    max_unavailable: int | str = DEFAULT_MAX_UNAVAILABLE
+    """Pods (or percent, rounded down) a step may run below the count."""
     traffic_routing: str = "none"
     """``none`` (replica ratio), ``alb`` or ``nginx``."""
     ingress: str | None = None
@@ -338,32 +396,77 @@ class RolloutSpecArgs:
     """Pod ``runtimeClassName`` (e.g. ``gvisor``), if any."""
 
 
+def _analysis_args(a: RolloutSpecArgs) -> list[dict[str, Any]]:
+    """The analysis' scope: this service, this region, the newest pods' template hash."""
+    return [
+        {"name": "service", "value": a.service},
+        {"name": "region", "value": a.region},
+        {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
+    ]
+
+
+def promotion_check_step(a: RolloutSpecArgs) -> dict[str, Any]:
+    """The inline analysis step before full promotion: one measurement, right away, that must
+    pass (a failure aborts, missing data pauses for a person)."""
+    strict = {"count": "1", "initial-delay": "0s", "failure-limit": "0", "inconclusive-limit": "0"}
+    return {
+        "analysis": {
+            "templates": [{"templateName": a.analysis_template}],
+            "args": [*_analysis_args(a), *({"name": k, "value": strict[k]} for k in strict)],
+        }
+    }
+
+
+def canary_steps(a: RolloutSpecArgs) -> list[dict[str, Any]]:
+    """The configured steps with the inline promotion check after the last pause the canary
+    serves in (:func:`~components.render.analysis_cadence.promotion_check_index`)."""
+    steps = [dict(s) for s in a.steps]
+    at = cadence_model.promotion_check_index(steps)
+    if at is not None:
+        steps.insert(at, promotion_check_step(a))
+    return steps
+
+
+def starting_step(a: RolloutSpecArgs) -> int:
+    """The background analysis' starting step: the given one when it is valid, else the
+    step after the first weight above 0. Inserting the promotion check after it keeps it."""
+    if a.analysis_starting_step is None:
+        return cadence_model.default_starting_step(a.steps)
+    problem = cadence_model.starting_step_problem(a.steps, a.analysis_starting_step)
+    if problem:
+        raise StepError(f"analysis starting step: {problem}")
+    return a.analysis_starting_step
+
+
 def canary_strategy(a: RolloutSpecArgs) -> dict[str, Any]:
-    """``strategy.canary``: steps, the background analysis scoped to the new pods, abort
-    scale-down, canary/stable anti-affinity and the traffic routing, if any."""
+    """``strategy.canary``: steps with the promotion check, the background analysis scoped to
+    the new pods from the first serving step, surge limits, abort scale-down, canary/stable
+    anti-affinity and the traffic routing, if any."""
+    split.check_surge(
+        split.int_or_percent(a.max_surge, "maxSurge"),
+        split.int_or_percent(a.max_unavailable, "maxUnavailable"),
+    )
     canary: dict[str, Any] = {
         "stableService": a.stable_service,
         "canaryService": a.canary_service,
-        "steps": a.steps,
+        "steps": canary_steps(a),
+        "maxSurge": a.max_surge,
+        "maxUnavailable": a.max_unavailable,
         "abortScaleDownDelaySeconds": a.abort_scale_down_delay_seconds,
         # Keep canary and stable pods on different nodes, so one bad node cannot fail both and
         # the analysis compares the release, not the hardware.
         "antiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 100}},
         "analysis": {
             "templates": [{"templateName": a.analysis_template}],
-            "startingStep": a.analysis_starting_step,
-            "args": [
-                {"name": "service", "value": a.service},
-                {"name": "region", "value": a.region},
-                {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
-            ],
+            "startingStep": starting_step(a),
+            "args": _analysis_args(a),
         },
     }
     ingress = a.ingress or a.service
     if a.traffic_routing == "alb":
-        canary["trafficRouting"] = {
-            "alb": {"ingress": ingress, "servicePort": a.port, "rootService": a.service}
-        }
+        # No rootService: Argo then edits the Ingress rule that points at the stable Service,
+        # which is the backend the service's Ingress uses.
+        canary["trafficRouting"] = {"alb": {"ingress": ingress, "servicePort": a.port}}
     elif a.traffic_routing == "nginx":
         canary["trafficRouting"] = {"nginx": {"stableIngress": ingress}}
     elif a.traffic_routing != "none":
@@ -425,15 +528,21 @@ def rollout_pod_spec(a: RolloutSpecArgs) -> dict[str, Any]:
 
 def rollout_spec(a: RolloutSpecArgs) -> dict[str, Any]:
     """The ``spec`` of an Argo Rollout with a canary strategy, background analysis scoped to
-    the new pods, canary/stable anti-affinity, abort scale-down and a progress deadline."""
-    if not 0 <= a.analysis_starting_step < len(a.steps):
-        raise StepError(
-            f"analysis starting step {a.analysis_starting_step} is outside 0..{len(a.steps) - 1}"
-        )
+    the new pods, canary/stable anti-affinity, surge limits, abort scale-down and a progress
+    deadline.
+
+    With ``replicas`` None (a HorizontalPodAutoscaler targets the Rollout) ``spec.replicas``
+    is left out rather than set and ignored: the autoscaler owns the count through the
+    ``scale`` subresource, and every apply that carries the field resets the count it chose
+    (Kubernetes' guidance for autoscaled workloads is to leave it out, kubernetes/website
+    #29739). Pulumi's ``ignore_changes`` does not help here: the Kubernetes provider applies
+    server-side and still sends the value it created the object with (pulumi/pulumi-kubernetes
+    #1879, #2491)."""
     selector_labels = {APP_LABEL: a.service}
     canary = canary_strategy(a)
+    replicas = {} if a.replicas is None else {"replicas": a.replicas}
     return {
-        "replicas": a.replicas,
+        **replicas,
         "revisionHistoryLimit": 3,
         "progressDeadlineSeconds": a.progress_deadline_seconds,
         "progressDeadlineAbort": True,

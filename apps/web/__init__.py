@@ -1,0 +1,1 @@
+"""The web service's sample site (see :mod:`apps.web.app`)."""
