@@ -4,9 +4,9 @@ cluster, with the AWS identity it steers with.
 Children (the Kubernetes ones in the region's namespace, through the region's Kubernetes
 provider; the IAM ones through its AWS provider, both given in ``opts.providers``):
 
-- ``<name>-role``, ``<name>-policy``, ``<name>-policy-attachment``: an IAM role for the
-  ServiceAccount (IRSA: the cluster's OIDC provider, only this ServiceAccount) whose policy
-  allows only the lease table's items and either Describe/UpdateEndpointGroup on this stack's
+- ``<name>-role``, ``<name>-policy``: an IAM role for the ServiceAccount (IRSA: the
+  cluster's OIDC provider, only this ServiceAccount) and its inline policy (it lives and dies
+  with the role; no managed policy to attach elsewhere), which allows only the lease table's items and either Describe/UpdateEndpointGroup on this stack's
   endpoint groups (ga) or UPSERTs of this stack's weighted records (route53);
 - ``<name>-config``: a ConfigMap holding the stack config the controller runs with (regions,
   SLO thresholds, holds, steps, floor, pin, Prometheus URL per region, lease settings) as a
@@ -122,7 +122,7 @@ class TrafficController(pulumi.ComponentResource):
     """The controller's Deployment, identity, config, scraping and alert in one region."""
 
     role: aws.iam.Role
-    policy: aws.iam.Policy
+    policy: aws.iam.RolePolicy
     objects: dict[str, pulumi.CustomResource]
     role_arn: pulumi.Output[str]
     config_checksum: pulumi.Output[str]
@@ -146,8 +146,10 @@ class TrafficController(pulumi.ComponentResource):
             self.objects.update(self._monitoring(name, args))
         self.register_outputs({"role_arn": self.role_arn, "config_checksum": self.config_checksum})
 
-    def _iam(self, name: str, args: TrafficControllerArgs) -> tuple[aws.iam.Role, aws.iam.Policy]:
-        """The IRSA role and its least-privilege policy, attached."""
+    def _iam(
+        self, name: str, args: TrafficControllerArgs
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """The IRSA role and its least-privilege inline policy."""
         child = pulumi.ResourceOptions(parent=self)
         spec = args.pod_spec()
         role = aws.iam.Role(
@@ -172,15 +174,12 @@ class TrafficController(pulumi.ComponentResource):
                 sort_keys=True,
             )
         )
-        policy = aws.iam.Policy(
+        policy = aws.iam.RolePolicy(
             f"{name}-policy",
-            description=f"what the summit traffic controller in {args.region} may change",
+            name="summit-traffic-controller",
+            role=role.name,
             policy=document,
-            tags=args.tags,
             opts=child,
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-policy-attachment", role=role.name, policy_arn=policy.arn, opts=child
         )
         return role, policy
 

@@ -28,8 +28,7 @@ PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 SERVICE = "kubernetes:core/v1:Service"
 ROLE = "aws:iam/role:Role"
-POLICY = "aws:iam/policy:Policy"
-ATTACH = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+POLICY = "aws:iam/rolePolicy:RolePolicy"
 TABLE = "aws:dynamodb/table:Table"
 EG = "aws:globalaccelerator/endpointGroup:EndpointGroup"
 RECORD = "aws:route53/record:Record"
@@ -54,7 +53,7 @@ def test_each_region_runs_the_controller_with_the_lease_table(prod):
     for region in (E, W):
         kids = _children(prod, region)
         assert {
-            "role", "policy", "policy-attachment", "config", "sa", "deployment", "metrics",
+            "role", "policy", "config", "sa", "deployment", "metrics",
             "servicemonitor", "pdb", "network-policy", "rules", "dashboard",
         } == set(kids)  # fmt: skip
         deployment = kids["deployment"].inputs
@@ -94,9 +93,9 @@ def test_the_service_account_assumes_a_role_through_the_clusters_oidc_provider(p
             f"{ctl.oidc_issuer}:aud": "sts.amazonaws.com",
         }
         assert kids["role"].inputs["name"] == f"summit-prod-traffic-{region}"
-        attach = kids["policy-attachment"].inputs
-        assert attach["role"] == kids["role"].outputs["name"]
-        assert attach["policyArn"] == kids["policy"].outputs["arn"]
+        # The inline policy belongs to this role and no other.
+        assert kids["policy"].type == POLICY
+        assert kids["policy"].inputs["role"] == kids["role"].outputs["name"]
 
 
 def test_the_policy_names_only_the_controllers_actions_on_this_stacks_resources(prod):

@@ -322,6 +322,7 @@ FREE_TYPES: dict[str, str] = {
     "aws:ec2/launchTemplate:LaunchTemplate": "a template; priced where a group uses it",
     "aws:iam/role:Role": "no charge",
     "aws:iam/policy:Policy": "no charge",
+    "aws:iam/rolePolicy:RolePolicy": "no charge",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "no charge",
     "aws:ec2/securityGroup:SecurityGroup": "no charge",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "first 10 alarms free; usage otherwise",
