@@ -33,7 +33,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from components.render import canary
 from components.render.analysis_cadence import starting_step_problem
-from components.render.durations import go_duration
+from components.render.durations import go_duration, parse_duration
 from components.render.quantities import parse_cpu_millis, parse_memory_bytes
 from components.render.redact import printable, redact_text, short
 from components.render.replica_split import check_surge, int_or_percent
@@ -307,6 +307,122 @@ class TrafficPin(_Model):
         return self
 
 
+_OIDC_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:iam::\d{12}:oidc-provider/([a-z0-9.-]+(?:/[A-Za-z0-9._-]+)*)$"
+)
+_URL = re.compile(r"^https?://[^\s/?#]+(?:/[^\s?#]*)?$")
+_TABLE = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
+
+
+class ControllerRegion(_Model):
+    """Where the in-cluster traffic controller of one region reads and who it is in AWS."""
+
+    prometheus_url: str = Field(
+        description="Prometheus HTTP API base URL serving this region's steering series."
+    )
+    oidc_provider_arn: str = Field(
+        description="IAM OIDC provider of the region's EKS cluster (IAM roles for service accounts)."
+    )
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not _URL.fullmatch(v):
+            raise ValueError(f"expected an http(s) URL, found {v!r}")
+        return v
+
+    @field_validator("oidc_provider_arn")
+    @classmethod
+    def _oidc(cls, v: str) -> str:
+        if not _OIDC_ARN.fullmatch(v):
+            raise ValueError(
+                "expected an IAM OIDC provider ARN"
+                f" (arn:aws:iam::<account>:oidc-provider/oidc.eks...), found {v!r}"
+            )
+        return v
+
+    @property
+    def oidc_issuer(self) -> str:
+        """The issuer host and path (``oidc.eks.<region>.amazonaws.com/id/<id>``), the prefix
+        of the IRSA trust policy's condition keys."""
+        m = _OIDC_ARN.fullmatch(self.oidc_provider_arn)
+        assert m is not None  # validated above
+        return m.group(1)
+
+
+def _controller_resources() -> Resources:
+    return Resources(
+        cpu_request="50m", memory_request="128Mi", cpu_limit="200m", memory_limit="256Mi"
+    )
+
+
+class ControllerConfig(_Model):
+    """The in-cluster traffic controller (``summit traffic run``), one Deployment per region;
+    a DynamoDB lease makes exactly one of them act."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Run the controller in every region (a one-region stack has nothing to steer and runs none).",
+    )
+    image: str = Field(
+        default="ghcr.io/summit/summit-platform",
+        description="Image with this project installed (the `summit` CLI), without a tag.",
+    )
+    version: str = Field(default="v0.1.0", description="Image tag.")
+    replicas: Annotated[int, Field(ge=1, le=5)] = Field(
+        default=2, description="Pods per region (one leader across all regions)."
+    )
+    interval: str = Field(default="5s", description="Evaluation interval (a duration).")
+    lease_duration: str = Field(
+        default="15s",
+        description="How long a lease lasts without renewal: the longest handover after a leader dies.",
+    )
+    lease_table: str | None = Field(
+        default=None,
+        description="DynamoDB table name (default summit-<environment>-traffic-lease).",
+    )
+    lease_region: Literal["us-east-1", "us-west-2"] | None = Field(
+        default=None,
+        description="Region of the lease table (default: the traffic API's own region).",
+    )
+    metrics_port: Annotated[int, Field(ge=1024, le=65535)] = Field(
+        default=9108, description="Port of /metrics and /healthz."
+    )
+    alert_after: str = Field(
+        default="3m",
+        description="How long a breach may last with no leader applying before the alert fires.",
+    )
+    resources: Resources = Field(default_factory=_controller_resources)
+    regions: dict[str, ControllerRegion] = Field(
+        default_factory=dict, description="Per region: prometheusUrl and oidcProviderArn."
+    )
+
+    @field_validator("interval", "lease_duration", "alert_after")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v, minimum=1)
+        return v
+
+    @field_validator("lease_table")
+    @classmethod
+    def _table(cls, v: str | None) -> str | None:
+        if v is not None and not _TABLE.fullmatch(v):
+            raise ValueError(
+                f"expected a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -), found {v!r}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _lease_outlasts_turns(self) -> ControllerConfig:
+        interval, lease = parse_duration(self.interval), parse_duration(self.lease_duration)
+        if lease < 3 * interval:
+            raise ValueError(
+                f"leaseDuration: expected at least 3 x interval ({self.interval}) so one slow"
+                f" turn does not cost the lease, found {self.lease_duration}"
+            )
+        return self
+
+
 class TrafficConfig(_Model):
     """How global traffic reaches the regions and the guardrails that bound steering."""
 
@@ -344,6 +460,10 @@ class TrafficConfig(_Model):
     queries: dict[str, str] = Field(
         default_factory=dict,
         description="PromQL per signal (p95, errorRatio, saturation, requestRate), by region.",
+    )
+    controller: ControllerConfig = Field(
+        default_factory=ControllerConfig,
+        description="The in-cluster controller with leader election (off unless enabled).",
     )
 
 
@@ -880,6 +1000,34 @@ class StackConfig(_Model):
                         f"traffic.{key}: only a stack with global traffic (mode ga or"
                         " route53) uses it; traffic.mode is none"
                     )
+
+    @model_validator(mode="after")
+    def _controller_and_steering(self) -> StackConfig:
+        """The controller knows every region; in route53 mode dials (and so a pin) need the
+        weighted records only the controller's mode builds: never ignore them silently."""
+        ctl = self.traffic.controller
+        missing = [r for r in self.region_names if r not in ctl.regions]
+        if ctl.enabled and len(self.regions) > 1 and missing:
+            # An entry for a region the stack does not serve (a one-region preview cut from a
+            # two-region stack) is allowed; a served region without one is not.
+            raise ValueError(
+                f"traffic.controller.regions: expected an entry (prometheusUrl,"
+                f" oidcProviderArn) for every region {self.region_names}, missing {missing}"
+            )
+        if self.traffic.mode == "route53" and not ctl.enabled:
+            steered = [f"{r.name}={r.dial}" for r in self.regions if r.dial != 100]
+            if steered:
+                raise ValueError(
+                    f"regions[].dial: route53 mode routes by latency unless"
+                    f" traffic.controller.enabled (weighted records); dials {steered} would be"
+                    " ignored"
+                )
+            if self.traffic.pin:
+                raise ValueError(
+                    "traffic.pin: route53 mode routes by latency unless"
+                    " traffic.controller.enabled (weighted records); the pin would be ignored"
+                )
+        return self
 
     @property
     def region_names(self) -> list[str]:

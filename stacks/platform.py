@@ -2,7 +2,8 @@
 platform workloads. Environments differ only in their stack files; nothing here branches on the name.
 
 Each domain maps the config onto its components in its own module: :mod:`stacks.traffic`
-(Global Accelerator or Route53), :mod:`stacks.observability` (the region overview),
+(Global Accelerator or Route53), :mod:`stacks.traffic_controller` (the in-cluster traffic
+controller and its lease table), :mod:`stacks.observability` (the region overview),
 :mod:`stacks.services` (one ServiceComponent per service and region, with
 :mod:`stacks.delivery`'s canary settings)."""
 
@@ -18,6 +19,7 @@ from stacks.providers import build_providers
 from stacks.region import RegionContext, region_contexts
 from stacks.services import platform_services
 from stacks.traffic import build_traffic
+from stacks.traffic_controller import build_traffic_controllers
 
 
 def build_region(cfg: StackConfig, ctx: RegionContext) -> None:
@@ -46,4 +48,5 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     out.update(build_traffic(cfg, providers))
     for ctx in region_contexts(cfg, providers):
         build_region(cfg, ctx)
+    build_traffic_controllers(cfg, providers, out)
     return out

@@ -2,10 +2,15 @@
 :class:`~components.global_traffic.GlobalTraffic` (``traffic.mode: ga``) or
 :class:`~components.dns_failover.DnsFailover` (``route53``), with the providers each needs.
 ``none`` creates neither: such a stack (a preview) has no global entry point, and its
-services are reached inside the cluster."""
+services are reached inside the cluster.
+
+The dials (and in route53 mode the weights) are :mod:`stacks.steering`'s: the configured ones,
+or an active pin's. Route53 records are weighted when the traffic controller runs (it steers
+them), latency-routed otherwise."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pulumi
@@ -19,6 +24,8 @@ from components.global_traffic import GlobalTraffic, GlobalTrafficArgs, HealthCh
 from stacks import outputs as keys
 from stacks.config import PROJECT, ConfigError, RegionConfig, StackConfig
 from stacks.providers import Providers
+from stacks.steering import planned_dials, planned_weights
+from stacks.traffic_controller import controller_target_urns
 
 
 def _endpoint(region: RegionConfig, refs: dict[str, pulumi.StackReference]) -> StrInput:
@@ -31,12 +38,16 @@ def _endpoint(region: RegionConfig, refs: dict[str, pulumi.StackReference]) -> S
     return refs[ref.stack].get_output(ref.output).apply(str)
 
 
-def global_traffic_args(cfg: StackConfig, endpoints: dict[str, StrInput]) -> GlobalTrafficArgs:
-    """``traffic`` and ``regions`` as the accelerator's args (one endpoint group per region)."""
+def global_traffic_args(
+    cfg: StackConfig, endpoints: dict[str, StrInput], dials: dict[str, int] | None = None
+) -> GlobalTrafficArgs:
+    """``traffic`` and ``regions`` as the accelerator's args (one endpoint group per region);
+    ``dials`` (default: the configured ones) are :func:`stacks.steering.planned_dials`'."""
     hc = cfg.traffic.health_check
+    dials = dials or {r.name: r.dial for r in cfg.regions}
     return GlobalTrafficArgs(
         endpoints=[
-            RegionEndpoint(region=r.name, endpoint_id=endpoints[r.name], dial=r.dial)
+            RegionEndpoint(region=r.name, endpoint_id=endpoints[r.name], dial=dials[r.name])
             for r in cfg.regions
         ],
         tags=cfg.tags.as_aws_tags(),
@@ -54,20 +65,33 @@ def global_traffic_args(cfg: StackConfig, endpoints: dict[str, StrInput]) -> Glo
 
 
 def dns_failover_args(cfg: StackConfig, regions: list[DnsRegion]) -> DnsFailoverArgs:
-    """``traffic`` as the Route53 failover's args, over the regions' load balancers."""
+    """``traffic`` as the Route53 failover's args, over the regions' load balancers: weighted
+    records when the controller steers them, latency records otherwise; the health check and
+    ``dnsTtl`` as configured."""
+    hc = cfg.traffic.health_check
     return DnsFailoverArgs(
         zone_id=cfg.traffic.dns_zone_id or "",
         record_name=cfg.traffic.dns_name or "",
         regions=regions,
         tags=cfg.tags.as_aws_tags(),
-        health_check_path=cfg.traffic.health_check.path,
+        routing="weighted" if cfg.traffic.controller.enabled else "latency",
+        health_check_path=hc.path,
+        health_check_protocol=hc.protocol,
+        health_check_port=hc.port,
+        request_interval=hc.interval_seconds,
+        failure_threshold=hc.threshold_count,
+        ttl=cfg.traffic.dns_ttl,
     )
 
 
 def _dns_regions(
-    cfg: StackConfig, providers: Providers, endpoints: dict[str, StrInput]
+    cfg: StackConfig,
+    providers: Providers,
+    endpoints: dict[str, StrInput],
+    weights: dict[str, int],
 ) -> list[DnsRegion]:
-    """Each region's load balancer (DNS name and zone), read through its own provider."""
+    """Each region's load balancer (DNS name and zone), read through its own provider, with
+    its weight (:func:`stacks.steering.planned_weights`)."""
     out = []
     for r in cfg.regions:
         lb = aws.lb.get_load_balancer_output(
@@ -78,8 +102,7 @@ def _dns_regions(
             DnsRegion(
                 region=r.name,
                 lb_dns_name=lb.dns_name,
-                lb_zone_id=lb.zone_id,
-                weight=round(r.natural_share),
+                weight=weights[r.name],
             )
         )
     return out
@@ -94,10 +117,11 @@ def build_traffic(cfg: StackConfig, providers: Providers) -> dict[str, Any]:
     refs: dict[str, pulumi.StackReference] = {}
     endpoints: dict[str, StrInput] = {r.name: _endpoint(r, refs) for r in cfg.regions}
     name = f"summit-{cfg.environment}"
+    dials, _ = planned_dials(cfg, time.time())
     if cfg.traffic.mode == "ga":
         ga = GlobalTraffic(
             name,
-            global_traffic_args(cfg, endpoints),
+            global_traffic_args(cfg, endpoints, dials),
             # The Global Accelerator API is served from the control region only.
             opts=pulumi.ResourceOptions(provider=providers.aws_control),
         )
@@ -108,7 +132,9 @@ def build_traffic(cfg: StackConfig, providers: Providers) -> dict[str, Any]:
         }
     dns = DnsFailover(
         name,
-        dns_failover_args(cfg, _dns_regions(cfg, providers, endpoints)),
+        dns_failover_args(
+            cfg, _dns_regions(cfg, providers, endpoints, planned_weights(dials, cfg))
+        ),
         # Route53 is global; the first region's provider serves it.
         opts=pulumi.ResourceOptions(provider=providers.aws_regional[cfg.regions[0].name]),
     )
@@ -122,7 +148,8 @@ ROUTE53_RECORD_TYPE = "aws:route53/record:Record"
 def traffic_target_urns(cfg: StackConfig, stack: str, project: str = PROJECT) -> list[str]:
     """URNs of the resources a dial change touches: the endpoint groups (ga mode) or the
     weighted records (route53 mode), from the components' tokens and child names
-    (``summit-<env>-<region>`` under the top-level component); no state export needed. A stack
+    (``summit-<env>-<region>`` under the top-level component), and, when the controllers run,
+    their config and Deployments (a pin must reach them); no state export needed. A stack
     with ``traffic.mode: none`` has nothing to steer: an empty target list would make a
     targeted ``up`` a full one, so it is an error naming the key."""
     if cfg.traffic.mode == "none":
@@ -143,4 +170,4 @@ def traffic_target_urns(cfg: StackConfig, stack: str, project: str = PROJECT) ->
     base = f"summit-{cfg.environment}"
     return [
         f"urn:pulumi:{stack}::{project}::{parent}${child}::{base}-{r}" for r in cfg.region_names
-    ]
+    ] + controller_target_urns(cfg, stack, project)

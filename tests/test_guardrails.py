@@ -182,15 +182,98 @@ class TestTrafficDialFloor:
         ((msg, _),) = _run_stack(g.traffic_dial_floor, self.groups(100, 97))  # west 48.5%
         assert "would serve 48.5% of traffic (floor 49%" in msg
 
-    def test_active_pin_suspends_the_floor(self, monkeypatch):
-        from datetime import UTC, datetime, timedelta
-
-        future = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
-        past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-        _set_stack_config(monkeypatch, regions=HALVES, traffic={"pin": {"expiresAt": future}})
+    def test_an_active_valid_pin_lets_exactly_its_dials_under_the_floor(self, monkeypatch):
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"pin": _pin(minutes_left=30)})
         assert _run_stack(g.traffic_dial_floor, self.groups(100, 0)) == []
-        _set_stack_config(monkeypatch, regions=HALVES, traffic={"pin": {"expiresAt": past}})
-        assert len(_run_stack(g.traffic_dial_floor, self.groups(100, 0))) == 1
+        # Any other dial under the floor is still refused, pin or not.
+        ((msg, urn),) = _run_stack(g.traffic_dial_floor, self.groups(100, 30))
+        assert "us-west-2 would serve 15.0%" in msg and "active pin asks for 0, not 30" in msg
+        assert urn.endswith("::r1")
+
+    def test_a_pin_that_does_not_read_as_one_keeps_the_floor(self, monkeypatch):
+        for pin, problem in (
+            ({"expiresAt": _iso(30)}, "shares is not a map"),  # the old, shares-less shape
+            ({**_pin(30), "reason": " "}, "no reason"),
+            ({**_pin(30), "shares": {"us-east-1": 90, "us-west-2": 0}}, "add up to 90"),
+            ({**_pin(30), "shares": {"us-east-1": 100}}, "the stack's regions are"),
+            ({**_pin(30), "at": _iso(-60)}, "a pin lasts 1s to 60m"),  # a 90-minute pin
+            ({**_pin(30), "expiresAt": "soon"}, "must be times"),
+        ):
+            _set_stack_config(monkeypatch, regions=HALVES, traffic={"pin": pin})
+            ((msg, _),) = _run_stack(g.traffic_dial_floor, self.groups(100, 0))
+            assert "traffic.pin does not lift the floor: " in msg and problem in msg, msg
+
+    def test_an_expired_pin_keeps_the_floor(self, monkeypatch):
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"pin": _pin(minutes_left=-1)})
+        ((msg, _),) = _run_stack(g.traffic_dial_floor, self.groups(100, 0))
+        assert "would serve 0.0%" in msg and "pin" not in msg
+
+    def test_weighted_records_are_held_to_the_floor_and_the_pin(self, monkeypatch):
+        """route53 mode with the controller: the records' weights are the shares."""
+
+        def records(east: int, west: int):
+            return [
+                (
+                    g.RECORD,
+                    {
+                        "setIdentifier": r,
+                        "weightedRoutingPolicies": [{"weight": w}],
+                        "type": "CNAME",
+                    },
+                )
+                for r, w in (("us-east-1", east), ("us-west-2", west))
+            ]
+
+        assert _run_stack(g.traffic_dial_floor, records(80, 20)) == []
+        ((msg, urn),) = _run_stack(g.traffic_dial_floor, records(85, 15))
+        assert "us-west-2 would serve 15.0%" in msg and "Route53 weight is 15 of 100" in msg
+        assert urn.endswith("::r1")
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"pin": _pin(30)})
+        assert _run_stack(g.traffic_dial_floor, records(100, 0)) == []
+        assert len(_run_stack(g.traffic_dial_floor, records(90, 10))) == 1
+
+
+def _iso(minutes_from_now: float) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) + timedelta(minutes=minutes_from_now)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pin(minutes_left: float) -> dict[str, Any]:
+    """A pin as `summit traffic pin us-east-1=100 us-west-2=0 --ttl 60m` writes it."""
+    return {
+        "shares": {"us-east-1": 100, "us-west-2": 0},
+        "reason": "INC-1 west database failover",
+        "by": "oncall",
+        "at": _iso(minutes_left - 60),
+        "expiresAt": _iso(minutes_left),
+    }
+
+
+class TestTrafficPinExpired:
+    def test_compliant(self, monkeypatch):
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"pin": _pin(30)})
+        assert _run_stack(g.traffic_pin_expired, []) == []
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"floorPercent": 20})
+        assert _run_stack(g.traffic_pin_expired, []) == []
+
+    def test_violating(self, monkeypatch):
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"pin": _pin(-5)})
+        ((msg, urn),) = _run_stack(g.traffic_pin_expired, [])
+        assert "expired pin, remove it with summit traffic unpin" in msg
+        assert "us-east-1=100%, us-west-2=0%" in msg and "by oncall: INC-1" in msg
+        assert urn is None
+
+    def test_property_missing(self, monkeypatch):
+        # Without expiresAt the pin is not a pin at all (the floor policy says so), not expired.
+        pin = {k: v for k, v in _pin(-5).items() if k != "expiresAt"}
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"pin": pin})
+        assert _run_stack(g.traffic_pin_expired, []) == []
+
+    def test_config_override(self, monkeypatch):
+        _set_stack_config(monkeypatch, regions=HALVES, traffic={"pin": _pin(-5)})
+        assert _run_stack(g.traffic_pin_expired, [], {"graceSeconds": 3600}) == []
+        assert len(_run_stack(g.traffic_pin_expired, [], {"graceSeconds": 60})) == 1
 
 
 class TestListener443Only:
@@ -233,7 +316,12 @@ def test_cost_tags_are_left_to_the_finops_pack():
     """One owner per rule: no guardrails policy looks at tags (finops' cost-allocation-tags
     does); tests/test_finops_pack_e2e.py proves a missing tag is reported once."""
     names = {p.name for p in g.POLICIES}
-    assert names == {"endpoint-group-health-check", "traffic-dial-floor", "listener-443-only"}
+    assert names == {
+        "endpoint-group-health-check",
+        "traffic-dial-floor",
+        "traffic-pin-expired",
+        "listener-443-only",
+    }
     untagged = {"tags": {}}
     for p in g.POLICIES:
         if isinstance(p, ResourceValidationPolicy):
@@ -308,7 +396,7 @@ def test_the_pack_finds_the_spill_model_in_a_bare_checkout():
         # Hide the project however it was installed: setuptools' editable finder, or a path.
         sys.meta_path[:] = [f for f in sys.meta_path if "Editable" not in getattr(f, "__name__", "")]
         sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != sys.argv[2]]
-        assert importlib.util.find_spec("automation") is None, "the project is still importable"
+        assert importlib.util.find_spec("components") is None, "the project is still importable"
         sys.path.insert(0, sys.argv[1])
         import summit_guardrails
         print(json.dumps([summit_guardrails.spill.__file__, sys.path[0]]))
@@ -325,5 +413,5 @@ def test_the_pack_finds_the_spill_model_in_a_bare_checkout():
     )
     assert proc.returncode == 0, proc.stderr
     module_file, first_path = json.loads(proc.stdout)
-    assert module_file == str(ROOT / "automation" / "traffic" / "spill.py")
+    assert module_file == str(ROOT / "components" / "render" / "spill.py")
     assert first_path == str(ROOT)

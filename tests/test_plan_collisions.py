@@ -120,6 +120,32 @@ def test_aws_identity_names_accounts_and_records():
     ]
 
 
+def test_an_inline_policy_is_named_within_its_role():
+    aws = provider("aws-us-east-1", region="us-east-1")
+
+    def inline(role, name="summit-traffic-controller"):
+        return {
+            "urn": f"urn:pulumi:s::p::aws:iam/rolePolicy:RolePolicy::{role}",
+            "type": "aws:iam/rolePolicy:RolePolicy",
+            "custom": True,
+            "inputs": {"role": role, "name": name, "policy": "{}"},
+            "provider": aws["urn"] + "::id",
+        }
+
+    claims = {
+        "stage": col.owned_objects("stage", [aws, inline("summit-stage-traffic")]),
+        "prod": col.owned_objects("prod", [aws, inline("summit-prod-traffic")]),
+        "copy": col.owned_objects("copy", [aws, inline("summit-prod-traffic")]),
+        "unknown": col.owned_objects("unknown", [aws, inline("<unknown>")]),
+    }
+    assert claims["unknown"] == []
+    assert [o.key.name for o in claims["stage"]] == [
+        "summit-stage-traffic/summit-traffic-controller"
+    ]
+    found = col.find_collisions(claims)
+    assert [(c.first.stack, c.second.stack) for c in found] == [("copy", "prod")]
+
+
 def test_accounts_known_and_different_do_not_collide_unknown_matches_any():
     key = col.ObjectKey("aws", "global", "aws:iam/role:Role", "", "deployer")
     a = col.Owned(key, "a", "urn:a", "111122223333")

@@ -15,6 +15,7 @@ import yaml
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from automation.errors import UserError
 from automation.stack_files import load_stack
 from automation.traffic import actuators
 
@@ -171,10 +172,19 @@ def test_up_targets_the_endpoint_groups_and_config_holds_the_dials(project, stan
     )
     assert report.path == "up" and report.applied and report.consistent
     (up,) = standin.calls("up")
-    assert up.flags("--target") == actuators.target_urns("prod", load_stack(project, "prod"))
-    assert all(
-        u.endswith(("summit-prod-us-east-1", "summit-prod-us-west-2")) for u in up.flags("--target")
-    )
+    targets = up.flags("--target")
+    assert targets == actuators.target_urns("prod", load_stack(project, "prod"))
+    groups = [u for u in targets if "globalaccelerator/endpointGroup" in u]
+    assert [u.rsplit("::", 1)[1] for u in groups] == [
+        "summit-prod-us-east-1",
+        "summit-prod-us-west-2",
+    ]
+    # prod runs the controllers: the targeted up also carries their config (a pin) and rolls them.
+    assert sorted(u.rsplit("::", 1)[1] for u in targets if u not in groups) == [
+        f"traffic-controller-{r}-{role}"
+        for r in ("us-east-1", "us-west-2")
+        for role in ("config", "deployment")
+    ]
     assert [r.dial for r in load_stack(project, "prod").regions] == [100, 40]
 
 
@@ -251,3 +261,32 @@ def test_route53_weights_upsert_keeps_records():
         r["SetIdentifier"]: r["ResourceRecords"][0]["Value"] for r in recs if "SetIdentifier" in r
     }
     assert values["us-west-2"] == "alb.us-west-2.example"
+
+
+@mock_aws
+def test_route53_weights_refuse_latency_records_and_change_nothing():
+    """A stack without the controller routes by latency: writing a Weight onto those records
+    would turn them into something the program never planned."""
+    r53 = boto3.client("route53", region_name="us-east-1")
+    zone = r53.create_hosted_zone(Name="summit.example.", CallerReference="t")["HostedZone"]["Id"]
+    changes = [
+        {
+            "Action": "CREATE",
+            "ResourceRecordSet": {
+                "Name": "api.summit.example.",
+                "Type": "CNAME",
+                "SetIdentifier": region,
+                "Region": region,
+                "TTL": 60,
+                "ResourceRecords": [{"Value": f"alb.{region}.example"}],
+            },
+        }
+        for region in ("us-east-1", "us-west-2")
+    ]
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
+    before = r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    with pytest.raises(UserError, match="not weighted"):
+        actuators.route53_set_weights(
+            r53, zone, "api.summit.example", {"us-east-1": 80, "us-west-2": 20}
+        )
+    assert r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"] == before

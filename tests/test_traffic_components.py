@@ -118,7 +118,7 @@ def test_flow_logs_and_tcp_health_check_options():
     ]
 
 
-def test_dns_failover_latency_records_with_health_checks():
+def _dns_program(**extra):
     def program():
         p = aws.Provider("r53", region="us-east-1")
         DnsFailover(
@@ -128,22 +128,23 @@ def test_dns_failover_latency_records_with_health_checks():
                 record_name="api.summit.example",
                 regions=[
                     DnsRegion(
-                        region="us-east-1",
-                        lb_dns_name="a.us-east-1.elb.amazonaws.com",
-                        lb_zone_id="Z35SXDOTRQ7X7K",
+                        region="us-east-1", lb_dns_name="a.us-east-1.elb.amazonaws.com", weight=80
                     ),
                     DnsRegion(
-                        region="us-west-2",
-                        lb_dns_name="b.us-west-2.elb.amazonaws.com",
-                        lb_zone_id="Z1H1FL5HABSF5",
+                        region="us-west-2", lb_dns_name="b.us-west-2.elb.amazonaws.com", weight=20
                     ),
                 ],
                 tags=TAGS,
+                **extra,
             ),
             opts=pulumi.ResourceOptions(provider=p),
         )
 
-    plan = run_component(program)
+    return program
+
+
+def test_dns_failover_latency_records_with_health_checks():
+    plan = run_component(_dns_program())
     (comp,) = plan.of_type("summit:traffic:DnsFailover")
     checks = plan.of_type("aws:route53/healthCheck:HealthCheck")
     records = plan.of_type("aws:route53/record:Record")
@@ -155,25 +156,87 @@ def test_dns_failover_latency_records_with_health_checks():
         assert c.parent == comp.urn
         assert c.inputs["requestInterval"] == 10 and c.inputs["failureThreshold"] == 3
         assert c.inputs["resourcePath"] == "/healthz" and c.inputs["type"] == "HTTPS"
+        assert c.inputs["port"] == 443
         assert {k: c.inputs["tags"][k] for k in TAGS} == TAGS
+    targets = {
+        "us-east-1": "a.us-east-1.elb.amazonaws.com",
+        "us-west-2": "b.us-west-2.elb.amazonaws.com",
+    }
     for rec in records:
         assert rec.inputs["healthCheckId"] in check_ids
-        (alias,) = rec.inputs["aliases"]
-        assert alias["evaluateTargetHealth"] is True
+        # A CNAME, so the record carries its own TTL (an alias would take the ALB's 60 s).
+        assert rec.inputs["type"] == "CNAME" and rec.inputs["ttl"] == 60
+        assert rec.inputs["records"] == [targets[rec.inputs["setIdentifier"]]]
+        assert "aliases" not in rec.inputs and "weightedRoutingPolicies" not in rec.inputs
         assert rec.inputs["latencyRoutingPolicies"] == [{"region": rec.inputs["setIdentifier"]}]
-        assert "ttl" not in rec.inputs  # alias records take the ALB's 60 s TTL
+        assert rec.options.get("deleteBeforeReplace") is True, rec.options
 
 
-def test_route53_mode_stack_reads_lb_through_regional_provider():
+def test_dns_failover_weighted_records_use_the_health_check_and_ttl_given():
+    plan = run_component(
+        _dns_program(
+            routing="weighted",
+            ttl=15,
+            request_interval=30,
+            failure_threshold=2,
+            health_check_protocol="TCP",
+            health_check_port=8443,
+        )
+    )
+    weights = {
+        r.inputs["setIdentifier"]: r.inputs["weightedRoutingPolicies"]
+        for r in plan.of_type("aws:route53/record:Record")
+    }
+    assert weights == {"us-east-1": [{"weight": 80}], "us-west-2": [{"weight": 20}]}
+    for rec in plan.of_type("aws:route53/record:Record"):
+        assert rec.inputs["ttl"] == 15 and "latencyRoutingPolicies" not in rec.inputs
+    for c in plan.of_type("aws:route53/healthCheck:HealthCheck"):
+        assert c.inputs["type"] == "TCP" and c.inputs["port"] == 8443
+        assert c.inputs["requestInterval"] == 30 and c.inputs["failureThreshold"] == 2
+        assert "resourcePath" not in c.inputs  # a TCP check probes no path
+
+
+def _route53(**traffic_extra):
+    """prod's traffic in route53 mode without the controller (latency records)."""
     cfg = load_stack(ROOT, "prod")
     traffic = cfg.traffic.model_dump(by_alias=True, exclude_none=True)
     traffic.update(mode="route53", dnsZoneId="Z0123456789", dnsName="api.summit.example")
-    plan = plan_values("prod", overrides={"traffic": traffic})
+    traffic["controller"]["enabled"] = False
+    traffic.update(traffic_extra)
+    return traffic
+
+
+def test_route53_mode_stack_reads_lb_through_regional_provider():
+    plan = plan_values("prod", overrides={"traffic": _route53()})
     assert not plan.of_type(ACC)
     records = plan.of_type("aws:route53/record:Record")
-    zones = {r.inputs["setIdentifier"]: r.inputs["aliases"][0]["zoneId"] for r in records}
-    assert zones == {"us-east-1": "Z35SXDOTRQ7X7K", "us-west-2": "Z1H1FL5HABSF5"}
+    targets = {r.inputs["setIdentifier"]: r.inputs["records"][0] for r in records}
+    assert set(targets) == {"us-east-1", "us-west-2"}
+    for region, target in targets.items():
+        assert target.endswith(f".{region}.elb.amazonaws.com"), target
     assert plan.outputs["dnsFqdn"] == "api.summit.example"
+
+
+def test_route53_mode_honours_the_health_check_and_dns_ttl_of_the_stack():
+    hc = {
+        "path": "/ready",
+        "port": 8443,
+        "protocol": "HTTP",
+        "intervalSeconds": 30,
+        "thresholdCount": 5,
+    }
+    plan = plan_values("prod", overrides={"traffic": _route53(healthCheck=hc, dnsTtl=20)})
+    for c in plan.of_type("aws:route53/healthCheck:HealthCheck"):
+        assert (c.inputs["type"], c.inputs["port"], c.inputs["resourcePath"]) == (
+            "HTTP",
+            8443,
+            "/ready",
+        )
+        assert c.inputs["requestInterval"] == 30 and c.inputs["failureThreshold"] == 5
+    for rec in plan.of_type("aws:route53/record:Record"):
+        assert rec.inputs["ttl"] == 20
+        # No controller: nothing steers the records, so they route by latency.
+        assert "weightedRoutingPolicies" not in rec.inputs
 
 
 def test_endpoint_from_stack_reference_stays_unknown():

@@ -23,7 +23,7 @@ from automation.traffic.controller import (
     safe_state,
     score,
 )
-from automation.traffic.spill import dials_for_shares, region_loads
+from components.render.spill import dials_for_shares, region_loads
 
 E, W = "us-east-1", "us-west-2"
 POLICY = Policy(natural={E: 50, W: 50})

@@ -33,7 +33,7 @@ from automation.traffic.haproxy import (
     apply_decision,
     weights_for_dials,
 )
-from automation.traffic.spill import dials_for_shares, region_loads
+from components.render.spill import dials_for_shares, region_loads
 
 REGIONS = ["us-east-1", "us-west-2"]
 NATURAL = {"us-east-1": 50.0, "us-west-2": 50.0}

@@ -18,7 +18,7 @@ An object's identity:
 - **AWS**: the account where the provider pins one (``allowedAccountIds``, an assumed role's
   ARN; unknown matches any), the region (``global`` for account-wide services), the type and
   the physical name the program sets (``name``, a bucket's ``bucket``, a Route53 record's
-  zone/name/type/set identifier). Names left to Pulumi or the cloud are skipped.
+  zone/name/type/set identifier; an inline IAM policy's role/user/group and name). Names left to Pulumi or the cloud are skipped.
 
 :func:`violations` turns collisions into mandatory policy violations (pack ``summit-plan``,
 policy ``cross-stack-collision``) so both lanes report them like any policy result.
@@ -71,6 +71,14 @@ GLOBAL_AWS_SERVICES = frozenset(
     {"iam", "route53", "globalaccelerator", "cloudfront", "organizations"}
 )
 """AWS services whose names are account-wide rather than regional."""
+
+INLINE_POLICY_PARENTS = {
+    "aws:iam/rolePolicy:RolePolicy": "role",
+    "aws:iam/userPolicy:UserPolicy": "user",
+    "aws:iam/groupPolicy:GroupPolicy": "group",
+}
+"""Inline IAM policies: their name is unique only within their role, user or group (the
+input named here), so the identity is ``<parent>/<name>``."""
 
 _REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d")
 
@@ -228,6 +236,11 @@ def _aws_name(row: Mapping[str, Any]) -> str | None:
         return "/".join([*(p or "" for p in parts), ident]).rstrip("/")
     if row["type"].startswith("aws:s3/bucket"):
         return _known_str(inputs.get("bucket"))
+    parent_key = INLINE_POLICY_PARENTS.get(row["type"])
+    if parent_key is not None:
+        parent, name = _known_str(inputs.get(parent_key)), _known_str(inputs.get("name"))
+        # An unknown parent (a role Pulumi names) makes the pair unknowable: skip it.
+        return f"{parent}/{name}" if parent and name else None
     return _known_str(inputs.get("name"))
 
 

@@ -38,6 +38,7 @@ from typing import Any
 from automation import pulumi_ops, safe_io
 from automation.errors import UserError
 from automation.stack_files import load_stack, project_defaults, read_stack_file
+from components.render import spill
 from components.render.redact import redact_text, short
 from stacks.config import GA_CONTROL_REGION, PROJECT, StackConfig
 from stacks.outputs import ENDPOINT_GROUP_ARNS
@@ -414,6 +415,12 @@ def route53_set_weights(
         if rec["Name"] != fqdn or rec.get("SetIdentifier") not in shares:
             continue
         region = rec["SetIdentifier"]
+        if "Weight" not in rec:  # latency records: a Weight would change their routing policy
+            raise UserError(
+                f"record {fqdn} {region} is not weighted (the stack routes by latency unless"
+                " traffic.controller.enabled); refusing to change it",
+                key="traffic.controller.enabled",
+            )
         new = dict(rec)
         new["Weight"] = int(shares[region])
         changes.append({"Action": "UPSERT", "ResourceRecordSet": new})
@@ -523,7 +530,10 @@ def _fast_path(
         route53 = fast.route53
         if route53 is None:
             raise RuntimeError("no Route53 client for the fast path")
-        weights = dict(shares or {})
+        # The weights the program plans for these dials (one meaning of a dial in both modes).
+        weights = spill.route53_weights(
+            report.dials, {r.name: r.natural_share for r in cfg.regions}
+        )
         zone, name = cfg.traffic.dns_zone_id or "", cfg.traffic.dns_name or ""
         _, tries = retry(lambda: route53_set_weights(route53, zone, name, weights))
         return tries

@@ -6,11 +6,14 @@ and then acts. Bad input raises :class:`UserError` (exit 2) before anything chan
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import signal
 import sys
 import time
 import urllib.parse
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +34,7 @@ from automation.options import (
     duration_option,
 )
 from automation.stack_files import load_stack
-from automation.traffic import actuators, changes, files, haproxy, sources
+from automation.traffic import actuators, changes, files, haproxy, leadership, loop, sources
 from automation.traffic import pin as pinmod
 from automation.traffic.controller import (
     Policy,
@@ -41,10 +44,14 @@ from automation.traffic.controller import (
     initial_state,
     safe_state,
 )
+from automation.traffic.direct import DirectActuator
 from automation.traffic.drill import command as drill_command
-from automation.traffic.spill import below_floor
+from automation.traffic.regional_source import RegionalPrometheusSource
+from automation.traffic.steerable import refuse_unsteerable
+from automation.traffic.telemetry import ControllerMetrics
 from components.render.durations import format_duration
 from components.render.redact import redact_text, redact_url
+from components.render.spill import below_floor
 from stacks.config import ConfigError, StackConfig
 
 app = options.new_app(
@@ -223,14 +230,18 @@ Reason = Annotated[str, typer.Option("--reason", help="Why (required).")]
 Now = Annotated[float | None, typer.Option("--now", hidden=True)]
 
 
-def _steerable(cfg: StackConfig, project_dir: Path, stack: str) -> None:
-    """A stack with ``traffic.mode: none`` (a preview) has no global entry point to steer."""
+def _steerable(cfg: StackConfig, project_dir: Path, stack: str, *, applying: bool = True) -> None:
+    """A stack with ``traffic.mode: none`` (a preview) has no global entry point to steer; a
+    latency-routed one (route53 without the controller) has no weights to steer."""
+    source = str(project_dir / f"Pulumi.{stack}.yaml")
     if cfg.traffic.mode == "none":
         raise UserError(
             "this stack has no global entry point to steer (traffic.mode is none)",
-            source=str(project_dir / f"Pulumi.{stack}.yaml"),
+            source=source,
             key="summit-platform:traffic.mode",
         )
+    if applying:
+        refuse_unsteerable(cfg, source)
 
 
 def _target(cwd: Path, stack: str, offline: bool, audit_log: Path | None) -> changes.Target:
@@ -440,16 +451,23 @@ def _apply_haproxy(project_dir: Path, stack: str, dials: dict[str, int], sock: P
 @dataclass(frozen=True)
 class _Actuation:
     """How the loop makes a decision real: not at all (a dry run), HAProxy weights (the
-    drill lab), or the stack's traffic path (targeted up, else the fast path)."""
+    drill lab), straight on the stack's targets (in-cluster, ``--targets``), or the stack's
+    traffic path (targeted up, else the fast path). ``guard`` is asked immediately before a
+    write whether this controller still leads."""
 
     dry_run: bool
     accelerator_arn: str | None
     haproxy_socket: Path | None
+    direct: DirectActuator | None = None
+    guard: Callable[[], bool] | None = None
 
 
 def _source(cfg: StackConfig, source: str, prometheus_url: str | None, stack_file: Path) -> Any:
     if source == "prometheus":
         url = prometheus_url or cfg.traffic.prometheus_url
+        if not url and cfg.traffic.controller.regions:  # one Prometheus per region
+            urls = {r: c.prometheus_url for r, c in cfg.traffic.controller.regions.items()}
+            return RegionalPrometheusSource(urls, cfg.traffic.queries)
         if not url:
             raise UserError(
                 "no Prometheus URL: set summit-platform:traffic.prometheusUrl or --prometheus-url",
@@ -516,6 +534,41 @@ def _line(out: IO[str], doc: dict[str, Any]) -> None:
     out.flush()
 
 
+LeaseTable = Annotated[
+    str | None,
+    typer.Option(
+        "--lease-table",
+        metavar="NAME",
+        help="Elect one leader among controllers through this DynamoDB table (its state lives "
+        "there too); without it the loop runs alone.",
+    ),
+]
+DynamoDBEndpoint = Annotated[
+    str | None,
+    typer.Option("--dynamodb-endpoint", metavar="URL", help="DynamoDB endpoint (local runs)."),
+]
+CreateLeaseTable = Annotated[
+    bool, typer.Option("--create-lease-table", help="Create the lease table when it is missing.")
+]
+Holder = Annotated[
+    str | None,
+    typer.Option("--holder", metavar="ID", help="This controller's id (default host-pid)."),
+]
+Targets = Annotated[
+    Path | None,
+    typer.Option(
+        "--targets",
+        metavar="PATH",
+        help="Apply straight through the AWS API to the endpoint groups or records in this "
+        "file (the in-cluster controller's targets.json): no stack config write, no `up`.",
+    ),
+]
+MetricsPort = Annotated[
+    int | None,
+    typer.Option("--metrics-port", metavar="PORT", help="Serve /metrics and /healthz here."),
+]
+
+
 @app.command()
 def run(
     stack: Stack,
@@ -545,6 +598,12 @@ def run(
             "region in backend `regions`) instead of Global Accelerator; the drill lab uses it.",
         ),
     ] = None,
+    lease_table: LeaseTable = None,
+    dynamodb_endpoint: DynamoDBEndpoint = None,
+    create_lease_table: CreateLeaseTable = False,
+    holder: Holder = None,
+    targets: Targets = None,
+    metrics_port: MetricsPort = None,
     cwd: Cwd = Path("."),
     json_out: Annotated[
         str,
@@ -555,71 +614,81 @@ def run(
 ) -> None:
     """The control loop: a JSON-lines decision log, fail-static, clean stop on SIGTERM. A
     stack config that stops validating (a bad edit) holds the weights until it is fixed; a
-    state file that does not validate is replaced by a safe state, and the log says so."""
+    state file that does not validate is replaced by a safe state, and the log says so. With
+    --lease-table, controllers elect one leader: only it applies, and every line says who
+    wrote it (holder) and whether it led (leader)."""
     project_dir = options.project(cwd)
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
     cfg = load_stack(project_dir, stack)
-    _steerable(cfg, project_dir, stack)
+    _steerable(cfg, project_dir, stack, applying=not dry_run and haproxy_socket is None)
     if max_iterations is not None and max_iterations < 1:
         raise UserError(f"expected 1 or more, found {max_iterations}", key="--max-iterations")
     src = _source(cfg, source, prometheus_url, stack_file)
-    stopping = {"flag": False}
+    telemetry = _telemetry(metrics_port, interval.seconds)
+    natural: dict[str, float] = {r.name: r.natural_share for r in cfg.regions}
+    direct = DirectActuator.from_file(targets, natural) if targets is not None else None
+    ha = leadership.coordinator(
+        cfg,
+        stack,
+        lease_table=lease_table,
+        endpoint=dynamodb_endpoint,
+        create=create_lease_table,
+        holder=holder,
+        state_path=state,
+    )
+    act = _Actuation(dry_run, accelerator_arn, haproxy_socket, direct, ha.may_write)
+    telemetry.holder = ha.holder
+    ctl_state, rejected = _start_state(state, cfg)
+    turns = loop.Loop(
+        functools.partial(_evaluate_once, project_dir, stack, src), act, ha, telemetry, state
+    )
+    _run_until_stopped(
+        turns, metrics_port, json_out, rejected, interval.seconds, max_iterations, ctl_state
+    )
 
-    def stop(signum: int, _frame: Any) -> None:  # finish the current evaluation, then exit 0
-        stopping["flag"] = True
 
-    loop = _Loop(project_dir, stack, src, state, interval.seconds, max_iterations)
-    act = _Actuation(dry_run, accelerator_arn, haproxy_socket)
-    previous = signal.signal(signal.SIGTERM, stop), signal.signal(signal.SIGINT, stop)
+def _run_until_stopped(
+    turns: loop.Loop,
+    metrics_port: int | None,
+    json_out: str,
+    rejected: str | None,
+    interval_s: float,
+    max_iterations: int | None,
+    ctl_state: State | None,
+) -> None:
+    """Turn the loop until SIGTERM/SIGINT or ``max_iterations``, logging each decision; the
+    caller's signal handlers come back afterwards."""
+    ha, telemetry = turns.ha, turns.telemetry
+    stopping = loop.Stopping()
+    previous = (
+        signal.signal(signal.SIGTERM, stopping.stop),
+        signal.signal(signal.SIGINT, stopping.stop),
+    )
     try:
-        _loop(loop, act, cfg, json_out, stopping)
+        if metrics_port is not None:
+            telemetry.serve(metrics_port)
+        with _log(json_out) as out, ha:
+            if rejected:
+                typer.echo(f"summit: warning: {rejected}", err=True)
+                _line(
+                    out,
+                    {"ts": files.iso(time.time()), "action": "state-rejected", "reason": rejected},
+                )
+            write = functools.partial(_line, out)
+            n = turns.run(write, interval_s, max_iterations, stopping, ctl_state)
+            _line(out, {"ts": files.iso(time.time()), "action": "stopped", "evaluations": n})
     finally:  # an in-process caller (tests, the drill) gets its own handlers back
+        telemetry.close()
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGINT, previous[1])
 
 
-@dataclass(frozen=True)
-class _Loop:
-    """What the loop evaluates and how often."""
-
-    project_dir: Path
-    stack: str
-    src: Any
-    state: Path | None
-    interval_s: float
-    max_iterations: int | None
-
-
-def _loop(
-    loop: _Loop, act: _Actuation, cfg: StackConfig, json_out: str, stopping: dict[str, bool]
-) -> None:
-    """Evaluate every ``interval_s`` until stopped, logging each decision."""
-    project_dir, stack, src, state = loop.project_dir, loop.stack, loop.src, loop.state
-    max_iterations = loop.max_iterations
-    ctl_state, rejected = _start_state(state, cfg)
-    n = 0
-    with _log(json_out) as out:
-        if rejected:
-            typer.echo(f"summit: warning: {rejected}", err=True)
-            _line(
-                out, {"ts": files.iso(time.time()), "action": "state-rejected", "reason": rejected}
-            )
-        while not stopping["flag"]:
-            started = time.time()
-            ctl_state, line = _evaluate_once(project_dir, stack, src, ctl_state, started, act)
-            if state is not None and ctl_state is not None:
-                try:
-                    files.write_state(state, ctl_state)
-                except UserError as err:  # a full disk must not stop the loop
-                    line["stateError"] = str(err)
-            _line(out, line)
-            n += 1
-            if max_iterations is not None and n >= max_iterations:
-                break
-            deadline = started + loop.interval_s
-            while not stopping["flag"] and time.time() < deadline:
-                time.sleep(min(0.2, max(0.0, deadline - time.time())))
-        _line(out, {"ts": files.iso(time.time()), "action": "stopped", "evaluations": n})
+def _telemetry(port: int | None, interval_s: float) -> ControllerMetrics:
+    """The loop's metrics (served only with --metrics-port); the pod's region (its AWS_REGION)
+    labels its leader gauge, "local" anywhere else."""
+    if port is not None and not 0 <= port <= 65535:
+        raise UserError(f"expected a port 0-65535, found {port}", key="--metrics-port")
+    return ControllerMetrics("", os.environ.get("AWS_REGION", "local"), interval_s)
 
 
 def _config_hold(started: float, err: Exception) -> dict[str, Any]:
@@ -662,8 +731,12 @@ def _evaluate_once(
     if error:
         line["sourceError"] = error
     current = {r.name: r.dial for r in cfg.regions}
-    if decision.dials != current:
-        line["apply"] = _actuate(project_dir, stack, cfg, decision, act)
+    if decision.dials == current and act.direct is None:  # direct: reality, not config, decides
+        return ctl_state, line
+    if act.guard is not None and not act.guard():
+        line["apply"] = {"path": "not-leader", "dials": decision.dials, "inEffect": False}
+        return ctl_state, line
+    line["apply"] = _actuate(project_dir, stack, cfg, decision, act)
     return ctl_state, line
 
 
@@ -674,6 +747,8 @@ def _actuate(
     try:
         if act.dry_run:
             return {"path": "dry-run", "dials": decision.dials}
+        if act.direct is not None:
+            return act.direct.apply(decision.dials, guard=act.guard)
         if act.haproxy_socket is not None:
             return _apply_haproxy(project_dir, stack, decision.dials, act.haproxy_socket)
         report = _apply_dials(

@@ -29,8 +29,8 @@ from typing import Any
 from automation import safe_io
 from automation.errors import UserError
 from automation.traffic.controller import Pin, Policy, RegionState, Sample, State, whole_shares
-from automation.traffic.spill import region_loads
 from components.render.redact import short
+from components.render.spill import region_loads
 from stacks.config import StackConfig, TrafficPin
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")

@@ -5,7 +5,7 @@ once and without a redeploy; HAProxy's runtime API does the same for a backend s
 (``set weight backend/server N`` on the admin socket: no reload, no dropped connection). With
 one server per region (named like the region) in one backend, the weights are the shares the
 dials deliver under Global Accelerator's spill-over model
-(:func:`automation.traffic.spill.region_loads`), so HAProxy serves what GA would.
+(:func:`components.render.spill.region_loads`), so HAProxy serves what GA would.
 
 The actuator keeps the other actuators' contract (:mod:`automation.traffic.actuators`): config
 is written first (the stack file's ``regions[i].dial``), then reality changes, and the
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from automation.stack_files import load_stack
 from automation.traffic.actuators import ApplyReport, OfflineConfig
-from automation.traffic.spill import region_loads
+from components.render.spill import region_loads
 
 BACKEND = "regions"
 """The backend holding one server per region (server name = region name)."""

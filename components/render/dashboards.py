@@ -1,10 +1,12 @@
-"""Grafana dashboards (RED and USE per service, an overview per region) as plain dicts.
+"""Grafana dashboards (RED and USE per service, an overview per region, the traffic controller)
+as plain dicts.
 
 Built with ``grafana-foundation-sdk`` (Grafana's own typed builders, generated from the
 dashboard schema), then encoded to the JSON the Grafana sidecar loads from ConfigMaps. Every
 panel query reads a series the rules in :mod:`components.render.prometheus_rules` record, so
 a dashboard never depends on a raw metric the exporters might rename; :func:`panel_queries`
-lets the tests check that.
+lets the tests check that. The traffic dashboard reads the controller's own metrics, whose
+names are the contract in :mod:`components.render.traffic_controller`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
 from components.render import prometheus_rules as pr
+from components.render import traffic_controller as tc
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 TAGS = ["summit", "generated"]
@@ -249,6 +252,82 @@ def overview_dashboard(region: str, services: list[str], prefix: str = "") -> di
                 span=max(4, 24 // max(1, len(services))),
             )
         )
+    return _encode(d)
+
+
+TRAFFIC_UID = "summit-traffic"
+
+
+def traffic_dashboard() -> dict[str, Any]:
+    """Adaptive traffic: the shares and dials the controller chose, its decisions, who leads
+    and when a leader last applied, next to the steering signals it decides on.
+
+    Every controller exports the lease table's view (the leader's last decision and apply
+    time), so ``max by (region)`` gives one line per region whichever pod is scraped."""
+    sel = '{region=~"$region"}'
+    d = _base(TRAFFIC_UID, "Summit / traffic controller")
+    d = d.with_row(Row("Shares and dials"))
+    d = d.with_panel(
+        _timeseries(
+            "Share of traffic (percent)",
+            "percent",
+            [(f"max by (region) ({tc.METRIC_SHARE}{sel})", "{{region}}")],
+        )
+    )
+    d = d.with_panel(
+        _timeseries(
+            "Dial (percent)",
+            "percent",
+            [(f"max by (region) ({tc.METRIC_DIAL}{sel})", "{{region}}")],
+        )
+    )
+    d = d.with_row(Row("Decisions"))
+    d = d.with_panel(
+        _timeseries(
+            "Decisions by kind (per minute)",
+            "none",
+            [(f"sum by (action) (rate({tc.METRIC_DECISIONS}[5m])) * 60", "{{action}}")],
+        )
+    )
+    d = d.with_panel(
+        _timeseries(
+            "Breaching regions, and the p95 they steer on",
+            "none",
+            [
+                (f"max by (region) ({tc.METRIC_BREACHING}{sel})", "{{region}} breaching"),
+                (f"max by (region) ({pr.STEERING_P95}{sel})", "{{region}} p95 (s)"),
+            ],
+        )
+    )
+    d = d.with_row(Row("Leadership"))
+    d = d.with_panel(
+        _timeseries(
+            "Leader (1 = holds the lease)",
+            "none",
+            [(f"max by (holder, region) ({tc.METRIC_LEADER})", "{{holder}}")],
+            span=8,
+        )
+    )
+    d = d.with_panel(
+        _stat(
+            "Since a leader last applied",
+            "s",
+            f"time() - max({tc.METRIC_LAST_APPLY})",
+            "age",
+            span=4,
+        )
+    )
+    d = d.with_panel(
+        _stat("Fencing token", "none", f"max({tc.METRIC_FENCING_TOKEN})", "token", span=4)
+    )
+    d = d.with_panel(
+        _timeseries(
+            "Metric source errors (per minute)",
+            "none",
+            [(f"sum by (holder) (rate({tc.METRIC_SOURCE_ERRORS}[5m])) * 60", "{{holder}}")],
+            span=8,
+        )
+    )
     return _encode(d)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from components.render import traffic_controller as tc
 from components.render.durations import parse_duration
 
 # --- the contract: recorded series and alert names -------------------------------------------
@@ -521,3 +522,70 @@ _LiteralDumper.add_representer(str, _represent_str)
 def to_yaml(doc: Any) -> str:
     """YAML text with multi-line PromQL as literal blocks (readable in a PR diff)."""
     return yaml.dump(doc, Dumper=_LiteralDumper, sort_keys=False, width=10_000, allow_unicode=True)
+
+
+# --- the traffic controller ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControllerAlert:
+    """What the traffic controller's alert compares: the steering thresholds it steers by
+    (the stack's ``slo``) and how long a breach may go with no leader applying."""
+
+    p95_seconds: float = 1.5
+    error_ratio: float = 0.01
+    saturation: float = 0.85
+    not_acting_after: str = "3m"
+    """A leader applies (or confirms) its decision every evaluation; this much silence while a
+    region breaches means nobody steers."""
+    last_apply_metric: str = tc.METRIC_LAST_APPLY
+    """The controller's gauge of the last time a leader made its decision real."""
+    alert: str = tc.ALERT_NOT_ACTING
+    region_label: str = "region"
+    runbook_url: str = "https://runbooks.summit.example/slo/traffic-controller-not-acting"
+    team: str = "platform"
+
+
+def controller_alert_group(spec: ControllerAlert) -> dict[str, Any]:
+    """One page: a region's steering signals breach the controller's own thresholds while no
+    leader has applied for ``not_acting_after`` (or no controller exports the metric at all).
+
+    Every controller, leader or not, exports the lease table's last-apply time, so each
+    region's Prometheus sees the leader's progress even when the leader runs elsewhere."""
+    r = spec.region_label
+    breach = (
+        f"max by ({r}) ({STEERING_P95}) > {fmt(spec.p95_seconds)}\n"
+        f"or\nmax by ({r}) ({STEERING_ERROR_RATIO}) > {fmt(spec.error_ratio)}\n"
+        f"or\nmax by ({r}) ({STEERING_SATURATION}) > {fmt(spec.saturation)}"
+    )
+    after = parse_duration(spec.not_acting_after)
+    idle = (
+        f"time() - max({spec.last_apply_metric}) > {fmt(after)}\n"
+        f"or on ()\nabsent({spec.last_apply_metric})"
+    )
+    return {
+        "name": "summit-traffic-controller",
+        "rules": [
+            {
+                "alert": spec.alert,
+                "expr": f"(\n{breach}\n)\nand on ()\n(\n{idle}\n)",
+                # A single breaching evaluation is noise; a minute of it is an incident.
+                "for": "1m",
+                "labels": {"severity": "page", "team": spec.team},
+                "annotations": {
+                    "summary": (
+                        f"{{{{ $labels.{r} }}}} breaches its steering thresholds and no traffic"
+                        f" controller has applied for {spec.not_acting_after}"
+                    ),
+                    "description": (
+                        f"p95 > {fmt(spec.p95_seconds)}s, error ratio >"
+                        f" {fmt(spec.error_ratio)} or saturation > {fmt(spec.saturation)}, and"
+                        f" {spec.last_apply_metric} is older than {spec.not_acting_after} or"
+                        " absent: no leader is steering. Pin the shares by hand"
+                        " (summit traffic pin) and look at the controllers' leases."
+                    ),
+                    "runbook_url": spec.runbook_url,
+                },
+            }
+        ],
+    }

@@ -49,6 +49,7 @@ INSTANCE_TYPES = {
 TAGGABLE_TYPES = [
     "aws:alb/loadBalancer:LoadBalancer",
     "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:dynamodb/table:Table",
     "aws:ebs/volume:Volume",
     "aws:ec2/instance:Instance",
     "aws:ec2/launchTemplate:LaunchTemplate",
@@ -56,6 +57,8 @@ TAGGABLE_TYPES = [
     "aws:eks/cluster:Cluster",
     "aws:eks/nodeGroup:NodeGroup",
     "aws:globalaccelerator/accelerator:Accelerator",
+    "aws:iam/policy:Policy",
+    "aws:iam/role:Role",
     "aws:lb/loadBalancer:LoadBalancer",
     "aws:rds/instance:Instance",
     "aws:route53/healthCheck:HealthCheck",

@@ -2,7 +2,8 @@
 
 Limits live in each policy's config (``--policy-pack-config``), never in branches on the stack
 name; the one exception is the traffic floor, whose single source is the stack's own
-``traffic.floorPercent`` (the controller steers by the same value). Each policy reads the
+``traffic.floorPercent`` (the controller steers by the same value), and the pin, read from the
+stack's ``traffic.pin`` with the same reader the program derives its dials with. Each policy reads the
 camelCase properties the engine sends for the concrete resource types our components
 register, and says ``not_applicable`` where it does not apply.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 from pulumi_policy import (
@@ -28,10 +29,11 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from summit_guardrails._project import spill
+from summit_guardrails._project import spill, traffic_pin
 
 ENDPOINT_GROUP = "aws:globalaccelerator/endpointGroup:EndpointGroup"
 LISTENER = "aws:globalaccelerator/listener:Listener"
+RECORD = "aws:route53/record:Record"
 PROJECT_NAMESPACE = "summit-platform"
 DEFAULT_FLOOR_PERCENT = 20
 """The floor when the stack config has none (a project without ``traffic.floorPercent``)."""
@@ -93,15 +95,11 @@ endpoint_group_health_check = ResourceValidationPolicy(
 # --- traffic-dial-floor --------------------------------------------------------------------
 
 
-def _active_pin() -> bool:
-    pin = (_stack_config("traffic") or {}).get("pin")
-    if not isinstance(pin, dict) or not pin.get("expiresAt"):
-        return False
-    try:
-        expires = datetime.fromisoformat(str(pin["expiresAt"]).replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return expires > datetime.now(UTC)
+def _pin(regions: list[str]) -> Any:
+    """The stack's ``traffic.pin`` now (:func:`traffic_pin.read_pin`: none, active, expired or
+    invalid), for the regions the stack serves."""
+    raw = (_stack_config("traffic") or {}).get("pin")
+    return traffic_pin.read_pin(raw, regions, time.time())
 
 
 def _number(raw: Any) -> float | None:
@@ -125,12 +123,58 @@ def floor_percent(policy_config: dict[str, Any]) -> tuple[float | None, str]:
     return float(policy_config["floorPercent"]), "the policy's floorPercent"
 
 
+def _natural_shares(regions: list[str]) -> dict[str, float]:
+    """Region -> natural share from the stack config (an even split when it has none)."""
+    listed = _stack_config("regions") or []
+    shares = {}
+    for r in listed:
+        if isinstance(r, dict) and r.get("name") in regions:
+            shares[r["name"]] = _number(r.get("naturalShare")) or 0.0
+    if not all(shares.get(r) for r in regions):
+        return {r: 100.0 / len(regions) for r in regions}  # no natural shares known
+    return shares
+
+
+def planned_steering(resources: list[Any]) -> tuple[str, dict[str, float], dict[str, str]]:
+    """What the plan steers with: ``("dial", region -> dial, region -> urn)`` from the
+    endpoint groups (ga mode), else ``("weight", ...)`` from the weighted Route53 records
+    (route53 mode with the controller), else ``("", {}, {})``."""
+    values: dict[str, float] = {}
+    urns: dict[str, str] = {}
+    for r in resources:
+        if r.resource_type == ENDPOINT_GROUP:
+            dial = r.props.get("trafficDialPercentage")
+            values[r.props.get("endpointGroupRegion")] = 100.0 if dial is None else float(dial)
+            urns[r.props.get("endpointGroupRegion")] = r.urn
+    if values:
+        return "dial", values, urns
+    for r in resources:
+        policies = r.props.get("weightedRoutingPolicies") if r.resource_type == RECORD else None
+        if policies and r.props.get("setIdentifier"):
+            values[r.props["setIdentifier"]] = float(policies[0].get("weight") or 0)
+            urns[r.props["setIdentifier"]] = r.urn
+    return ("weight", values, urns) if values else ("", {}, {})
+
+
+def _loads(kind: str, values: dict[str, float], shares: dict[str, float]) -> dict[str, float]:
+    if kind == "dial":
+        return spill.region_loads(values, shares)
+    total = sum(values.values())
+    if total <= 0:  # Route53 answers evenly when every weight is 0
+        return {r: 100.0 / len(values) for r in values}
+    return {r: 100.0 * w / total for r, w in values.items()}
+
+
+def _pinned_values(kind: str, pin: Any, shares: dict[str, float]) -> dict[str, int]:
+    """The dials (or weights) an active pin asks for: what the program derives from it."""
+    dials = spill.dials_for_shares(pin.shares, shares, 0)
+    return dials if kind == "dial" else spill.route53_weights(dials, shares)
+
+
 def _check_floor(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    groups = [r for r in args.resources if r.resource_type == ENDPOINT_GROUP]
-    if len(groups) < 2:
+    kind, values, urns = planned_steering(list(args.resources))
+    if len(values) < 2:
         return  # one region serves everything: the floor cannot be broken
-    if _active_pin():
-        return  # a logged, expiring manual pin overrides the floor until it expires
     floor, source = floor_percent(args.get_config())
     if floor is None:
         found = (_stack_config("traffic") or {}).get("floorPercent")
@@ -139,33 +183,57 @@ def _check_floor(args: StackValidationArgs, report_violation: ReportViolation) -
             " from 0 to 50."
         )
         return
-    regions = _stack_config("regions") or []
-    shares = {
-        r.get("name"): float(r.get("naturalShare", 0)) for r in regions if isinstance(r, dict)
-    }
-    dials: dict[str, float] = {}
-    urns: dict[str, str] = {}
-    for g in groups:
-        region = g.props.get("endpointGroupRegion")
-        dial = g.props.get("trafficDialPercentage")
-        dials[region] = 100.0 if dial is None else float(dial)
-        urns[region] = g.urn
-    if not all(shares.get(r) for r in dials):
-        shares = {r: 100.0 / len(dials) for r in dials}  # no natural shares known: even split
-    effective = spill.effective_floor(floor, len(dials))
-    for region, load in spill.below_floor(dials, shares, floor).items():
+    shares = _natural_shares(sorted(values))
+    pin = _pin(sorted(values))
+    pinned = _pinned_values(kind, pin, shares) if pin.active else {}
+    effective = spill.effective_floor(floor, len(values))
+    loads = _loads(kind, values, shares)
+    for region in sorted(values):
+        if loads[region] + spill.EPSILON >= effective:
+            continue
+        if region in pinned and pinned[region] == values[region]:
+            continue  # a logged, expiring manual pin may go under the floor until it expires
         report_violation(
-            f"Region {region} would serve {load:.1f}% of traffic (floor {effective:g}%, from"
-            f" {source}): its dial is {dials[region]:g}; it needs at least"
-            f" {spill.dial_for_floor(effective, shares[region])} with a natural share of"
-            f" {shares[region]:g}%.",
+            _floor_message(
+                kind, region, loads[region], values, shares, (effective, source), pin, pinned
+            ),
             urns[region],
         )
 
 
+def _floor_message(
+    kind: str,
+    region: str,
+    load: float,
+    values: dict[str, float],
+    shares: dict[str, float],
+    floor: tuple[float, str],
+    pin: Any,
+    pinned: dict[str, int],
+) -> str:
+    effective, source = floor
+    msg = f"Region {region} would serve {load:.1f}% of traffic (floor {effective:g}%, from {source}): "
+    if kind == "dial":
+        msg += (
+            f"its dial is {values[region]:g}; it needs at least"
+            f" {spill.dial_for_floor(effective, shares[region])} with a natural share of"
+            f" {shares[region]:g}%."
+        )
+    else:
+        msg += f"its Route53 weight is {values[region]:g} of {sum(values.values()):g}."
+    if pinned:
+        msg += f" The active pin asks for {pinned[region]}, not {values[region]:g}."
+    elif pin.state == "invalid":
+        msg += f" traffic.pin does not lift the floor: {pin.problem}."
+    return msg
+
+
 traffic_dial_floor = StackValidationPolicy(
     name="traffic-dial-floor",
-    description="Every region keeps at least the floor share of traffic unless a manual pin is active.",
+    description=(
+        "Every region keeps at least the floor share of traffic, unless an active, valid manual"
+        " pin sets exactly that dial (or Route53 weight)."
+    ),
     validate=_check_floor,
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
@@ -181,6 +249,36 @@ traffic_dial_floor = StackValidationPolicy(
                 "maximum": 50,
                 "default": DEFAULT_FLOOR_PERCENT,
                 "description": "Used only when the stack config has no traffic.floorPercent.",
+            }
+        }
+    ),
+)
+
+
+# --- traffic-pin-expired ------------------------------------------------------------------
+
+
+def _check_pin_expired(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    regions = [r.get("name") for r in _stack_config("regions") or [] if isinstance(r, dict)]
+    pin = _pin([str(r) for r in regions])
+    grace = float(args.get_config()["graceSeconds"])
+    if pin.state == "expired" and time.time() - (pin.expires_at or 0) >= grace:
+        report_violation(traffic_pin.expired_message(pin))
+
+
+traffic_pin_expired = StackValidationPolicy(
+    name="traffic-pin-expired",
+    description="A manual traffic pin whose expiry has passed is ignored and should be removed.",
+    validate=_check_pin_expired,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    remediation_steps="Run `summit traffic unpin --stack <stack> --reason ...` and commit the stack file.",
+    config_schema=PolicyConfigSchema(
+        properties={
+            "graceSeconds": {
+                "type": "number",
+                "minimum": 0,
+                "default": 0,
+                "description": "Report a pin only once it has been expired this long.",
             }
         }
     ),
@@ -220,4 +318,9 @@ listener_443_only = ResourceValidationPolicy(
     ),
 )
 
-POLICIES = [endpoint_group_health_check, traffic_dial_floor, listener_443_only]
+POLICIES = [
+    endpoint_group_health_check,
+    traffic_dial_floor,
+    traffic_pin_expired,
+    listener_443_only,
+]

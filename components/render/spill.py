@@ -1,12 +1,14 @@
 """Global Accelerator's spill-over model: the share of traffic each region serves for given
 traffic dials, the dials that give wanted shares, and the effective per-region floor.
 
-One module for both sides of the floor: the traffic controller (:mod:`automation.traffic.
-controller`) steers with it, and the guardrails pack's ``traffic-dial-floor`` policy checks
-the planned dials with it. The pack runs as its own process (in the cloud lane in its own
-venv, which installs this project from the checkout: see ``policypacks/guardrails/
+One module for every side of the floor: the traffic controller (:mod:`automation.traffic.
+controller`) steers with it, the Pulumi program derives a pin's dials and Route53 weights
+with it (:mod:`stacks.traffic`), and the guardrails pack's ``traffic-dial-floor`` policy
+checks the planned dials with it. It lives under ``components/render`` because stacks/ may
+not import automation/. The pack runs as its own process (in the cloud lane in its own venv,
+which installs this project from the checkout: see ``policypacks/guardrails/
 requirements.txt``), so this module imports nothing but the standard library -- no Pulumi,
-no pydantic -- and ``automation/__init__.py`` and ``automation/traffic/__init__.py`` import
+no pydantic -- and ``components/__init__.py`` and ``components/render/__init__.py`` import
 nothing either.
 
 The model: every region has a natural share ``g`` (percent of clients nearest to it; the
@@ -114,3 +116,28 @@ def dials_for_shares(
                 dial = math.floor(exact + EPSILON)
             dials[r] = min(100, max(0, dial))
     return dials
+
+
+def whole_shares(loads: Mapping[str, float], total: int = 100) -> dict[str, int]:
+    """Whole numbers proportional to ``loads`` adding up to ``total`` (largest remainder; ties
+    by region name, so the result is deterministic)."""
+    names = sorted(loads)
+    if not names:
+        return {}
+    s = sum(max(0.0, loads[r]) for r in names)
+    raw = {r: total * max(0.0, loads[r]) / s if s > 0 else total / len(names) for r in names}
+    out = {r: math.floor(raw[r] + EPSILON) for r in names}
+    left = total - sum(out.values())
+    for r in sorted(names, key=lambda r: (-(raw[r] - out[r]), r))[: max(0, left)]:
+        out[r] += 1
+    return out
+
+
+def route53_weights(dials: Mapping[str, float], natural: Mapping[str, float]) -> dict[str, int]:
+    """Route53 weights (whole numbers adding to 100) that send each region what ``dials``
+    would send it through Global Accelerator (:func:`region_loads`).
+
+    A weighted record's share is its weight over the sum of the weights, so with the loads as
+    weights a dial means the same in both traffic modes: the program's weighted records, the
+    floor policy and the controller's Route53 writes all use this one mapping."""
+    return whole_shares(region_loads(dials, natural))
