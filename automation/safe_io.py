@@ -185,6 +185,31 @@ def _distinct_nodes(root: yaml.Node) -> int:
     return len(seen)
 
 
+def _is_recursive(root: yaml.Node) -> bool:
+    """Whether a collection contains itself (``&a [*a]``): an alias to one of its own
+    ancestors. Iterative depth-first search; shared, non-recursive aliases are fine."""
+    on_path: set[int] = set()
+    done: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(node))
+            done.add(id(node))
+            continue
+        if id(node) in on_path:
+            return True
+        if id(node) in done or not isinstance(node, yaml.CollectionNode):
+            continue
+        on_path.add(id(node))
+        stack.append((node, True))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, False) for child in node.value)
+        else:
+            stack.extend((part, False) for pair in node.value for part in pair)
+    return False
+
+
 def load_yaml_text(text: str, source: str, *, string_keys: bool = True, finite: bool = True) -> Any:
     """Parse one YAML document with the rules in the module docstring."""
     loader: _Loader | None = None
@@ -196,6 +221,11 @@ def load_yaml_text(text: str, source: str, *, string_keys: bool = True, finite: 
         node = loader.get_single_node()
         if node is None:
             return None
+        if _is_recursive(node):
+            raise UserError(
+                "not valid YAML here: a recursive alias (an anchor used inside itself)",
+                source=source,
+            )
         distinct = _distinct_nodes(node)
         limit = max(_ALIAS_FLOOR, _ALIAS_FACTOR * distinct)
         if _expanded_size(node, limit) > limit:
@@ -320,6 +350,8 @@ def locked(path: Path | str, *, timeout: float = LOCK_TIMEOUT_S) -> Iterator[Non
     """Hold an exclusive advisory lock for ``path`` (a sidecar ``.<name>.lock``) for a whole
     read-modify-write; waits up to ``timeout`` seconds for another writer."""
     p = Path(path)
+    if p.is_dir():  # refused before the sidecar exists: bad input leaves nothing behind
+        raise UserError("expected a file path, found a folder", source=str(p))
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(_lock_path(p), os.O_RDWR | os.O_CREAT, 0o644)
@@ -402,11 +434,15 @@ def append_jsonl(path: Path | str, entry: dict[str, Any], *, lock: bool = True) 
     def write() -> None:
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(p, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as err:
             raise UserError(f"cannot write the log ({err.strerror})", source=str(p)) from None
         try:
-            os.write(fd, line.encode("utf-8"))
+            size = os.fstat(fd).st_size
+            # A last line cut short (a crash, a full disk) stays as it is, and this entry
+            # starts on a line of its own instead of being glued to it.
+            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            os.write(fd, (("\n" if torn else "") + line).encode("utf-8"))
             os.fsync(fd)
         except OSError as err:
             raise UserError(f"cannot write the log ({err.strerror})", source=str(p)) from None

@@ -90,6 +90,20 @@ def test_modest_aliases_are_fine() -> None:
     assert doc == {"a": {"k": 1}, "b": {"k": 1}, "c": {"k": 1}}
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["x: &a [*a]\n", "x: &a {k: *a}\n", "x: &a [1, [2, {k: *a}]]\n", "&r {a: *r}\n"],
+)
+def test_a_recursive_alias_is_refused(text: str) -> None:
+    msg = _err(safe_io.load_yaml_text, text, "Pulumi.dev.yaml")
+    assert msg.startswith("Pulumi.dev.yaml: ") and "recursive alias" in msg
+
+
+def test_a_shared_alias_inside_another_is_not_recursive() -> None:
+    doc = safe_io.load_yaml_text("a: &x [1]\nb: &y [*x, *x]\nc: [*y, *x]\n", "f.yaml")
+    assert doc["c"] == [[[1], [1]], [1]]
+
+
 def test_merge_keys_are_not_duplicates() -> None:
     doc = safe_io.load_yaml_text("base: &b {k: 1, j: 2}\nx:\n  <<: *b\n  k: 3\n", "f.yaml")
     assert doc["x"] == {"k": 3, "j": 2}
@@ -263,6 +277,21 @@ def test_concurrent_appends_stay_whole_lines(tmp_path: Path) -> None:
     assert {(d["worker"], d["i"]) for d in map(json.loads, lines)} == {
         (w, i) for w in range(4) for i in range(50)
     }
+
+
+def test_an_entry_after_a_torn_last_line_starts_its_own_line(tmp_path: Path) -> None:
+    p = tmp_path / "audit.jsonl"
+    p.write_text('{"id": "x"')  # a crash cut the last entry short
+    safe_io.append_jsonl(p, {"id": "y"})
+    safe_io.append_jsonl(p, {"id": "z"})
+    assert p.read_text().splitlines() == ['{"id": "x"', '{"id": "y"}', '{"id": "z"}']
+
+
+def test_locking_a_folder_is_refused_and_leaves_no_lock_file(tmp_path: Path) -> None:
+    (tmp_path / "audit").mkdir()
+    with pytest.raises(UserError, match="found a folder"), safe_io.locked(tmp_path / "audit"):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit"]
 
 
 def test_lock_timeout_is_a_user_error(tmp_path: Path) -> None:
