@@ -32,6 +32,7 @@ import itertools
 import json
 import math
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -350,8 +351,6 @@ def locked(path: Path | str, *, timeout: float = LOCK_TIMEOUT_S) -> Iterator[Non
     """Hold an exclusive advisory lock for ``path`` (a sidecar ``.<name>.lock``) for a whole
     read-modify-write; waits up to ``timeout`` seconds for another writer."""
     p = Path(path)
-    if p.is_dir():  # refused before the sidecar exists: bad input leaves nothing behind
-        raise UserError("expected a file path, found a folder", source=str(p))
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(_lock_path(p), os.O_RDWR | os.O_CREAT, 0o644)
@@ -409,12 +408,36 @@ def _replace(path: Path, data: bytes, mode: int | None) -> None:
     _fsync_dir(path.parent)
 
 
+def _write_through(path: Path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as fh:
+            fh.write(data)
+    except OSError as err:
+        raise UserError(f"cannot write the file ({err.strerror})", source=str(path)) from None
+
+
+def _is_special(path: Path) -> bool:
+    """A device, pipe or socket (``/dev/null``, ``/dev/stdout``, a FIFO): written through,
+    never replaced (a rename over ``/dev/null`` run as root would replace the device)."""
+    try:
+        mode = os.stat(path).st_mode  # follows symlinks: /dev/stdout -> /proc/self/fd/1
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def atomic_write(path: Path | str, data: str | bytes, *, lock: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically (lock, temp in the same folder, fsync,
     rename). ``lock=False`` when the caller already holds :func:`locked` for ``path``. An
-    existing file keeps its permission bits."""
+    existing file keeps its permission bits; a symlink stays a symlink (its target is
+    replaced); a device or pipe is written through."""
     p = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    if _is_special(p):
+        _write_through(p, raw)
+        return
+    if p.is_symlink():
+        p = Path(os.path.realpath(p))
     mode = None
     with contextlib.suppress(OSError):
         mode = p.stat().st_mode & 0o7777
@@ -430,6 +453,8 @@ def append_jsonl(path: Path | str, entry: dict[str, Any], *, lock: bool = True) 
     caller got an error and must not go on)."""
     p = Path(path)
     line = json.dumps(entry, sort_keys=True, allow_nan=False) + "\n"
+    if p.is_dir():  # refused before a lock file exists: bad input leaves nothing behind
+        raise UserError("expected a file path, found a folder", source=str(p))
 
     def write() -> None:
         try:

@@ -7,6 +7,8 @@ import gzip
 import json
 import multiprocessing
 import os
+import stat
+import threading
 import time
 from pathlib import Path
 
@@ -287,10 +289,37 @@ def test_an_entry_after_a_torn_last_line_starts_its_own_line(tmp_path: Path) -> 
     assert p.read_text().splitlines() == ['{"id": "x"', '{"id": "y"}', '{"id": "z"}']
 
 
-def test_locking_a_folder_is_refused_and_leaves_no_lock_file(tmp_path: Path) -> None:
+def test_a_pipe_is_written_through_not_replaced(tmp_path: Path) -> None:
+    """`--json /dev/null` or `/dev/stdout`: a rename over them (as root) would replace the
+    device with a regular file; a FIFO stands in for any device here."""
+    fifo = tmp_path / "out"
+    os.mkfifo(fifo)
+    link = tmp_path / "stdout"
+    link.symlink_to(fifo)  # like /dev/stdout -> /proc/self/fd/1
+    got: list[bytes] = []
+    for target in (fifo, link):
+        reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+        reader.start()
+        safe_io.atomic_write(target, '{"ok": true}\n')
+        reader.join(10)
+    assert got == [b'{"ok": true}\n'] * 2
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "stdout"]  # no lock, no temp
+
+
+def test_a_symlinked_file_keeps_its_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    safe_io.atomic_write(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+
+
+def test_a_log_that_is_a_folder_is_refused_and_leaves_no_lock_file(tmp_path: Path) -> None:
     (tmp_path / "audit").mkdir()
-    with pytest.raises(UserError, match="found a folder"), safe_io.locked(tmp_path / "audit"):
-        pass
+    with pytest.raises(UserError, match="found a folder"):
+        safe_io.append_jsonl(tmp_path / "audit", {"id": "x"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audit"]
 
 
