@@ -18,6 +18,7 @@ fails on an option that breaks this vocabulary.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,6 +160,10 @@ def to_stdout(*targets: str | None) -> bool:
     return any(t == STDOUT for t in targets)
 
 
+_PULUMI_FILE = re.compile(r"Pulumi(?:\.[^/]+)?\.ya?ml")
+"""``Pulumi.yaml`` and ``Pulumi.<stack>.yaml``: inputs, never a report's destination."""
+
+
 def check_output(target: str | Path | None, flag: str) -> None:
     """Refuse an output path before any work is done: a folder, or a file in a missing folder
     that cannot be created. Exit 2 (:class:`UserError`) naming the flag."""
@@ -168,6 +173,12 @@ def check_output(target: str | Path | None, flag: str) -> None:
     # A trailing slash names a folder (Path would drop it and write a file inside).
     if str(target) in ("", ".") or str(target).endswith(("/", os.sep)) or path.is_dir():
         raise UserError(f"expected a file path or '-', found a folder: {target}", key=flag)
+    if _PULUMI_FILE.fullmatch(path.name) and path.is_file():
+        raise UserError(
+            f"expected a report file, found a Pulumi project or stack file: {target}"
+            " (a report never overwrites one)",
+            key=flag,
+        )
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():

@@ -127,6 +127,20 @@ def test_json_into_a_folder_is_exit_2_before_any_work(tmp_path: Path) -> None:
     assert not state.exists()  # nothing was computed, so nothing was saved
 
 
+@pytest.mark.parametrize("name", ["Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.pr-5.yml"])
+def test_a_report_never_overwrites_a_pulumi_file(tmp_path: Path, name: str) -> None:
+    """Found by the fuzz run: `plan --json <project>/Pulumi.yaml` replaced the project file."""
+    target = tmp_path / name
+    target.write_text("name: keep-me\n")
+    state = tmp_path / "state.json"
+    args = ["traffic", "compute", str(_metrics(tmp_path)), "--state", str(state)]
+    proc = summit(*args, "--json", str(target))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("summit: error: --json: expected a report file, found a")
+    assert str(target) in proc.stderr
+    assert target.read_text() == "name: keep-me\n" and not state.exists()
+
+
 def test_an_internal_error_is_one_line_and_exit_70(tmp_path: Path, crashing) -> None:
     proc = summit("traffic", "compute", str(_metrics(tmp_path)), env=crashing)
     assert proc.returncode == 70
