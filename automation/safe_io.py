@@ -32,6 +32,7 @@ import itertools
 import json
 import math
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -185,6 +186,31 @@ def _distinct_nodes(root: yaml.Node) -> int:
     return len(seen)
 
 
+def _is_recursive(root: yaml.Node) -> bool:
+    """Whether a collection contains itself (``&a [*a]``): an alias to one of its own
+    ancestors. Iterative depth-first search; shared, non-recursive aliases are fine."""
+    on_path: set[int] = set()
+    done: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(node))
+            done.add(id(node))
+            continue
+        if id(node) in on_path:
+            return True
+        if id(node) in done or not isinstance(node, yaml.CollectionNode):
+            continue
+        on_path.add(id(node))
+        stack.append((node, True))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, False) for child in node.value)
+        else:
+            stack.extend((part, False) for pair in node.value for part in pair)
+    return False
+
+
 def load_yaml_text(text: str, source: str, *, string_keys: bool = True, finite: bool = True) -> Any:
     """Parse one YAML document with the rules in the module docstring."""
     loader: _Loader | None = None
@@ -196,6 +222,11 @@ def load_yaml_text(text: str, source: str, *, string_keys: bool = True, finite: 
         node = loader.get_single_node()
         if node is None:
             return None
+        if _is_recursive(node):
+            raise UserError(
+                "not valid YAML here: a recursive alias (an anchor used inside itself)",
+                source=source,
+            )
         distinct = _distinct_nodes(node)
         limit = max(_ALIAS_FLOOR, _ALIAS_FACTOR * distinct)
         if _expanded_size(node, limit) > limit:
@@ -377,12 +408,36 @@ def _replace(path: Path, data: bytes, mode: int | None) -> None:
     _fsync_dir(path.parent)
 
 
+def _write_through(path: Path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as fh:
+            fh.write(data)
+    except OSError as err:
+        raise UserError(f"cannot write the file ({err.strerror})", source=str(path)) from None
+
+
+def _is_special(path: Path) -> bool:
+    """A device, pipe or socket (``/dev/null``, ``/dev/stdout``, a FIFO): written through,
+    never replaced (a rename over ``/dev/null`` run as root would replace the device)."""
+    try:
+        mode = os.stat(path).st_mode  # follows symlinks: /dev/stdout -> /proc/self/fd/1
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def atomic_write(path: Path | str, data: str | bytes, *, lock: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically (lock, temp in the same folder, fsync,
     rename). ``lock=False`` when the caller already holds :func:`locked` for ``path``. An
-    existing file keeps its permission bits."""
+    existing file keeps its permission bits; a symlink stays a symlink (its target is
+    replaced); a device or pipe is written through."""
     p = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    if _is_special(p):
+        _write_through(p, raw)
+        return
+    if p.is_symlink():
+        p = Path(os.path.realpath(p))
     mode = None
     with contextlib.suppress(OSError):
         mode = p.stat().st_mode & 0o7777
@@ -398,15 +453,21 @@ def append_jsonl(path: Path | str, entry: dict[str, Any], *, lock: bool = True) 
     caller got an error and must not go on)."""
     p = Path(path)
     line = json.dumps(entry, sort_keys=True, allow_nan=False) + "\n"
+    if p.is_dir():  # refused before a lock file exists: bad input leaves nothing behind
+        raise UserError("expected a file path, found a folder", source=str(p))
 
     def write() -> None:
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(p, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as err:
             raise UserError(f"cannot write the log ({err.strerror})", source=str(p)) from None
         try:
-            os.write(fd, line.encode("utf-8"))
+            size = os.fstat(fd).st_size
+            # A last line cut short (a crash, a full disk) stays as it is, and this entry
+            # starts on a line of its own instead of being glued to it.
+            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            os.write(fd, (("\n" if torn else "") + line).encode("utf-8"))
             os.fsync(fd)
         except OSError as err:
             raise UserError(f"cannot write the log ({err.strerror})", source=str(p)) from None

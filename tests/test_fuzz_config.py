@@ -211,8 +211,13 @@ def wrong_value_files(draw: st.DrawFn) -> tuple[str, str]:
 
 @st.composite
 def structural_files(draw: st.DrawFn) -> tuple[str, str]:
-    """Non-string keys, duplicate keys, non-finite numbers, unknown keys, alias bombs."""
-    kind = draw(st.sampled_from(["key", "dup", "non-finite", "unknown", "bomb", "colons"]))
+    """Non-string keys, duplicate keys, non-finite numbers, unknown keys, alias bombs,
+    recursive aliases."""
+    kinds = ["key", "dup", "non-finite", "unknown", "bomb", "colons", "recursive"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "recursive":
+        shape = draw(st.sampled_from(["&a [*a]", "&a {k: *a}", "&a [1, [2, {k: [*a]}]]"]))
+        return "recursive alias", DEV + f"  summit-platform:x: {shape}\n"
     if kind == "key":
         key = draw(
             st.sampled_from(["1", "~", "null", "true", "1.5", "[a, b]", "{a: 1}", "2001-01-01"])

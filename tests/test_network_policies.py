@@ -30,6 +30,7 @@ APP = "app.kubernetes.io/name"
 REGIONS = ("us-east-1", "us-west-2")
 ALB_RANGES = ["10.20.0.0/20", "10.20.16.0/20"]
 PORT, OTHER_PORT = 8080, 9090
+CONTROLLER, METRICS_PORT = "summit-traffic-controller", 9108  # the traffic controller's /metrics
 
 AROUND = [
     Endpoint("ingress-controller", "ingress-nginx", {APP: "ingress-nginx"}, ip="10.9.0.4"),
@@ -57,7 +58,10 @@ def planned(overrides: dict[str, Any] | None = None) -> dict[str, tuple[list, li
         region = region_of(r, by_urn)  # the cluster: its Kubernetes provider's region
         if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy":
             out[region][0].append(r.to_json()["inputs"])
-        elif r.type == "kubernetes:argoproj.io/v1alpha1:Rollout":
+        elif r.type in (
+            "kubernetes:argoproj.io/v1alpha1:Rollout",
+            "kubernetes:apps/v1:Deployment",  # the traffic controller
+        ):
             inputs = r.to_json()["inputs"]
             template = inputs["spec"]["template"]
             ports = {
@@ -78,12 +82,12 @@ def planned(overrides: dict[str, Any] | None = None) -> dict[str, tuple[list, li
 
 
 def admitted(policies: list, pods: list[Endpoint]) -> set[tuple[str, str, int]]:
-    """Every (source, destination service, port) the policies let through to a service."""
+    """Every (source, destination pod, port) the policies let through to a planned pod."""
     return {
         (src.name, dst.name, port)
         for dst in pods
         for src in [*pods, *AROUND]
-        for port in (PORT, OTHER_PORT)
+        for port in (PORT, OTHER_PORT, METRICS_PORT)
         if src is not dst and allows(policies, src, dst, port)
     }
 
@@ -96,6 +100,7 @@ def expected(entry: str) -> set[tuple[str, str, int]]:
         ("prometheus", "gateway", PORT),  # and Prometheus scrapes every service
         ("prometheus", "web", PORT),
         ("prometheus", "intelgraph", PORT),
+        ("prometheus", CONTROLLER, METRICS_PORT),  # and the traffic controller's metrics
     }
 
 
@@ -116,8 +121,8 @@ def test_declared_callers_and_the_ingress_controller_are_admitted_and_nothing_el
     default_entry, region: str
 ) -> None:
     policies, pods = default_entry[region]
-    assert sorted(p.name for p in pods) == ["gateway", "intelgraph", "web"]
-    assert len(policies) == 6  # deny + allow per service
+    assert sorted(p.name for p in pods) == sorted(["gateway", "intelgraph", "web", CONTROLLER])
+    assert len(policies) == 7  # deny + allow per service, the controller's own
     assert admitted(policies, pods) == expected("ingress-controller")
 
 

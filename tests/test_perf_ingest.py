@@ -215,6 +215,8 @@ def test_missing_and_corrupt_gzip_exit_2(
     assert main(["perf", "show", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "no such result file" in err and "cannot read" in err
+    assert main(["perf", "show", str(tmp_path)]) == 2
+    assert f"{tmp_path}: expected a result file, found a folder" in capsys.readouterr().err
 
 
 def _stats(path: Path) -> dict[str, tuple]:

@@ -7,6 +7,8 @@ import gzip
 import json
 import multiprocessing
 import os
+import stat
+import threading
 import time
 from pathlib import Path
 
@@ -88,6 +90,20 @@ def test_alias_bomb_is_refused_quickly() -> None:
 def test_modest_aliases_are_fine() -> None:
     doc = safe_io.load_yaml_text("a: &x {k: 1}\nb: *x\nc: *x\n", "f.yaml")
     assert doc == {"a": {"k": 1}, "b": {"k": 1}, "c": {"k": 1}}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x: &a [*a]\n", "x: &a {k: *a}\n", "x: &a [1, [2, {k: *a}]]\n", "&r {a: *r}\n"],
+)
+def test_a_recursive_alias_is_refused(text: str) -> None:
+    msg = _err(safe_io.load_yaml_text, text, "Pulumi.dev.yaml")
+    assert msg.startswith("Pulumi.dev.yaml: ") and "recursive alias" in msg
+
+
+def test_a_shared_alias_inside_another_is_not_recursive() -> None:
+    doc = safe_io.load_yaml_text("a: &x [1]\nb: &y [*x, *x]\nc: [*y, *x]\n", "f.yaml")
+    assert doc["c"] == [[[1], [1]], [1]]
 
 
 def test_merge_keys_are_not_duplicates() -> None:
@@ -263,6 +279,48 @@ def test_concurrent_appends_stay_whole_lines(tmp_path: Path) -> None:
     assert {(d["worker"], d["i"]) for d in map(json.loads, lines)} == {
         (w, i) for w in range(4) for i in range(50)
     }
+
+
+def test_an_entry_after_a_torn_last_line_starts_its_own_line(tmp_path: Path) -> None:
+    p = tmp_path / "audit.jsonl"
+    p.write_text('{"id": "x"')  # a crash cut the last entry short
+    safe_io.append_jsonl(p, {"id": "y"})
+    safe_io.append_jsonl(p, {"id": "z"})
+    assert p.read_text().splitlines() == ['{"id": "x"', '{"id": "y"}', '{"id": "z"}']
+
+
+def test_a_pipe_is_written_through_not_replaced(tmp_path: Path) -> None:
+    """`--json /dev/null` or `/dev/stdout`: a rename over them (as root) would replace the
+    device with a regular file; a FIFO stands in for any device here."""
+    fifo = tmp_path / "out"
+    os.mkfifo(fifo)
+    link = tmp_path / "stdout"
+    link.symlink_to(fifo)  # like /dev/stdout -> /proc/self/fd/1
+    got: list[bytes] = []
+    for target in (fifo, link):
+        reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+        reader.start()
+        safe_io.atomic_write(target, '{"ok": true}\n')
+        reader.join(10)
+    assert got == [b'{"ok": true}\n'] * 2
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "stdout"]  # no lock, no temp
+
+
+def test_a_symlinked_file_keeps_its_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    safe_io.atomic_write(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+
+
+def test_a_log_that_is_a_folder_is_refused_and_leaves_no_lock_file(tmp_path: Path) -> None:
+    (tmp_path / "audit").mkdir()
+    with pytest.raises(UserError, match="found a folder"):
+        safe_io.append_jsonl(tmp_path / "audit", {"id": "x"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit"]
 
 
 def test_lock_timeout_is_a_user_error(tmp_path: Path) -> None:

@@ -241,16 +241,16 @@ def test_ttl_of_a_thousandth_of_a_second_or_odd_digits_exits_2(
     assert words in out.err
 
 
-def test_unpin_with_nothing_pinned_is_a_noop_that_says_so(project: Path) -> None:
+def test_unpin_with_nothing_pinned_exits_2_and_changes_nothing(project: Path) -> None:
     log = project / ".summit" / "traffic-audit.jsonl"
-    argv = ["traffic", "unpin", "-s", "prod", "--offline", "-C", str(project)]
-    out = fuzz.run("traffic-reproducers", argv, watch=[project])
-    assert out.code == 0 and not out.changed, out.err
-    assert "has no pin; nothing changed" in out.out
-    assert not log.exists()  # no `what: null` entry
-    out = fuzz.run("traffic-reproducers", [*argv, "--json", "-"], watch=[project])
-    doc = json.loads(out.out)
-    assert doc["unpinned"] is False and doc["audit"] is None and not out.changed
+    for extra in ([], ["--json", "-"]):
+        argv = ["traffic", "unpin", "-s", "prod", "--offline", "-C", str(project), *extra]
+        out = fuzz.run("traffic-reproducers", argv, watch=[project])
+        assert out.code == 2 and not out.changed, out.err
+        fuzz.assert_clean(out, names="traffic.pin")
+        assert "Pulumi.prod.yaml" in out.err and "nothing is pinned" in out.err
+        assert out.out == ""  # no report claims an unpin
+        assert not log.exists()  # no `what: null` entry
 
 
 def test_unpin_removes_a_pin_the_config_model_refuses(project: Path) -> None:

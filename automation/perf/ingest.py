@@ -66,6 +66,8 @@ def resolve(path: str | Path) -> Path:
     stats = Path(f"{p}_stats.csv")
     if stats.is_file():
         return stats
+    if p.is_dir():
+        raise NotAResult(f"expected a result file, found a folder ({EXPECTED})", source=str(path))
     raise NotAResult(f"no such result file ({EXPECTED})", source=str(path))
 
 

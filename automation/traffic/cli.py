@@ -299,9 +299,9 @@ def unpin(
     cwd: Cwd = Path("."),
     json_out: JsonOut = None,
 ) -> None:
-    """Remove the pin; the controller resumes at its next evaluation. With no pin this
-    changes nothing (no write, no audit entry) and says so. A pin the config model refuses
-    can be removed: the config is checked as it will be without it."""
+    """Remove the pin; the controller resumes at its next evaluation. With no pin it is an
+    error (exit 2) that changes nothing: no write, no audit entry. A pin the config model
+    refuses can be removed: the config is checked as it will be without it."""
     options.check_output(json_out, "--json")
     target = _target(cwd, stack, offline, audit_log)
     removed: dict[str, Any] = {}
@@ -323,10 +323,12 @@ def unpin(
     doc = {"unpinned": old is not None, "stack": stack, "via": _via(offline)}
     doc["audit"] = done["id"] if done else None
     if old is None:
-        line = f"{stack} has no pin; nothing changed"
-    else:
-        line = f"unpinned {stack} (was {_shown(old)}; via {_via(offline)})"
-    _report(doc, line, json_out)
+        raise UserError(
+            "nothing is pinned (no pin to remove); nothing changed",
+            source=f"Pulumi.{stack}.yaml",
+            key="traffic.pin",
+        )
+    _report(doc, f"unpinned {stack} (was {_shown(old)}; via {_via(offline)})", json_out)
 
 
 def _shown(pin: Any) -> str:
