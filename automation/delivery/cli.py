@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,7 +12,8 @@ from automation import options
 from automation.delivery import gate as g
 from automation.errors import CheckFailed, UserError
 from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, duration_option
-from automation.stack_files import load_stack
+from automation.service import project as service_project
+from automation.stack_files import load_stack, project_file
 from stacks.config import StackConfig
 
 Slos = Annotated[
@@ -118,6 +119,12 @@ def deploy(
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
     project_dir = options.project(cwd)
+    if not service_project.is_platform(project_file(project_dir).name):
+        flags: dict[str, Any] = {"stack": stack, "service": service, "version": version}
+        flags["regions"] = regions
+        flags |= {"all_services": all_services, "prometheus": prometheus, "slo": slo}
+        _deploy_service(project_dir, flags, gate_window, dry_run, (json_out, markdown_out))
+        return
     cfg = load_stack(project_dir, stack)
     delivered = [s.name for s in cfg.services if s.deliver]
     releases = run.d.parse_releases(service, version, all_services, delivered)
@@ -133,6 +140,26 @@ def deploy(
         url = gate_url(prometheus, cfg, project_dir, stack)
         report = run.execute(plan, cfg, project_dir, run.Gate(url, window, slos), console)
     run.finish(report, json_out, markdown_out)
+    if not report.ok:
+        raise CheckFailed(report.summary)
+
+
+def _deploy_service(
+    project_dir: Path,
+    flags: dict[str, Any],
+    gate_window: Duration,
+    dry_run: bool,
+    outputs: tuple[str | None, str | None],
+) -> None:
+    """A service project's deploy (:mod:`automation.delivery.service_run`): its one
+    ``version`` key, region by region in the order of its ``clusters``, each gated."""
+    # Like the platform's deploy layers, these load the plan engine and the Automation API.
+    from automation.delivery import service_run
+
+    req = service_run.Request(
+        **flags, gate_window=gate_window.text, gate_seconds=gate_window.seconds, dry_run=dry_run
+    )
+    report = service_run.deploy(project_dir, req, *outputs)
     if not report.ok:
         raise CheckFailed(report.summary)
 

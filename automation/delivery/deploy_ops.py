@@ -120,6 +120,53 @@ class StackFileVersions:
         return out
 
 
+@dataclass
+class StackFileVersion:
+    """A service project's one ``<service>:version`` key in its stack file, set and restored
+    with the same care as :class:`StackFileVersions` (formatting kept, the very scalar put
+    back, a key that did not exist removed again). Every region's edit names the same key."""
+
+    path: Path
+    key: str
+    saved: dict[str, Any] = field(default_factory=dict)
+
+    def _config(self, doc: Any) -> Any:
+        config: Any = doc.get("config") if isinstance(doc, dict) else None
+        if config is None and isinstance(doc, dict):
+            doc["config"] = config = {}
+        if not isinstance(config, dict):
+            raise UserError(
+                "expected a mapping of config keys", source=str(self.path), key="config"
+            )
+        return config
+
+    def set(self, edits: Sequence[ConfigEdit]) -> None:
+        """Write the new version (remembering what the key held before the first write)."""
+
+        def change(doc: Any) -> None:
+            config = self._config(doc)
+            if self.key not in self.saved:
+                self.saved[self.key] = config.get(self.key, _MISSING)
+            for e in edits:
+                config[self.key] = e.new
+
+        safe_io.update_yaml(self.path, change)
+
+    def restore(self, edits: Sequence[ConfigEdit]) -> None:
+        """Put the key back as it was before the deploy (or remove it)."""
+
+        def change(doc: Any) -> None:
+            config = self._config(doc)
+            for e in edits:
+                held = self.saved.get(self.key, _MISSING)
+                if e.previous is None:
+                    config.pop(self.key, None)
+                else:
+                    config[self.key] = e.previous if held is _MISSING else held
+
+        safe_io.update_yaml(self.path, change)
+
+
 def kubectl_phase(kubectl: str = "kubectl") -> RolloutPhase:
     """Read a Rollout's phase with ``kubectl get rollout -o json`` through the region's
     kubeconfig context (the same context the stack's Kubernetes provider uses)."""
@@ -161,10 +208,10 @@ class PulumiDeployOps:
     clock: Callable[[], float] = time.monotonic
     log: Callable[[str], None] = lambda _m: None
     _stack: Any = None
-    _file: StackFileVersions | None = None
+    _file: StackFileVersions | StackFileVersion | None = None
 
     @property
-    def file(self) -> StackFileVersions:
+    def file(self) -> StackFileVersions | StackFileVersion:
         if self._file is None:
             path = self.project_dir / f"Pulumi.{self.stack_name}.yaml"
             self._file = StackFileVersions(path, self.services_key)
@@ -184,7 +231,14 @@ class PulumiDeployOps:
             value = pulumi_ops.get_config(self.stack(), e.path, path=True)
             seen[e.path] = None if value is None else value.value
         want = {e.path: (e.previous if restored else e.new) for e in edits}
-        wrong = {k: (want[k], seen[k]) for k in want if seen[k] != want[k]}
+        # A key the restore removed may read back as its Pulumi.yaml default (newer CLIs
+        # apply project defaults): that is the version the region ran before, too.
+        fallback = {e.path: e.effective_previous for e in edits if restored and e.previous is None}
+        wrong = {
+            k: (want[k], seen[k])
+            for k in want
+            if seen[k] != want[k] and not (k in fallback and seen[k] == fallback[k])
+        }
         if wrong:
             shown = "; ".join(f"{k}: expected {w!r}, read {s!r}" for k, (w, s) in wrong.items())
             raise RuntimeError(f"read back through the Pulumi CLI: {shown}")

@@ -109,12 +109,13 @@ class Gate:
     slos: list[g.Slo]
 
 
-def gate_function(gate: Gate, console: Console) -> Any:
-    """The regional gate run after each region's Rollouts are healthy."""
+def gate_function(gate: Gate, console: Console, service: str | None = None) -> Any:
+    """The regional gate run after each region's Rollouts are healthy (over ``service``'s
+    series only, when given)."""
     client = g.PrometheusClient(gate.url)
 
     def gate_fn(region: d.RegionPlan) -> tuple[bool, str, dict[str, Any]]:
-        result = g.run_gate(client.query, region.region, gate.window, gate.slos)
+        result = g.run_gate(client.query, region.region, gate.window, gate.slos, service)
         console.print(g.table(result))
         return result.passed, result.summary, result.to_json()
 
@@ -133,9 +134,26 @@ def _now() -> str:
 def execute(
     plan: d.DeployPlan, cfg: StackConfig, project_dir: Path, gate: Gate, console: Console
 ) -> d.DeployReport:
-    """Run the plan region by region, one deploy of the stack at a time in this folder
-    (a lock under ``.summit/``), every step in the audit log ``.summit/deploy-<stack>.jsonl``
-    (the start holds each key's previous value, so a crash leaves a record of what to undo)."""
+    """Run the plan region by region (:func:`run_locked`) over the platform's stack file."""
+    ops = PulumiDeployOps(
+        project_dir=project_dir,
+        stack_name=plan.stack,
+        services_key=plan.services_key,
+        gate_fn=gate_function(gate, console),
+        phase=rollout_phase(),
+        healthy_timeout_seconds=cfg.rollout.healthy_timeout_seconds,
+        log=lambda m: console.print(f"[dim]{m}[/]"),
+    )
+    return run_locked(plan, ops, project_dir, console)
+
+
+def run_locked(
+    plan: d.DeployPlan, ops: d.DeployOps, project_dir: Path, console: Console
+) -> d.DeployReport:
+    """Run the plan region by region through ``ops``, one deploy of the stack at a time in
+    this folder (a lock under ``.summit/``), every step in the audit log
+    ``.summit/deploy-<stack>.jsonl`` (the start holds each key's previous value, so a crash
+    leaves a record of what to undo)."""
     audit = audit_log(project_dir, plan.stack)
     run = {"run": f"{time.time():.6f}", "stack": plan.stack}
 
@@ -147,15 +165,6 @@ def execute(
         console.print(f"{res.step.kind:<14} {res.step.region}  {mark}  {res.message}")
         log("step", step=res.step.kind, region=res.step.region, ok=res.ok, message=res.message)
 
-    ops = PulumiDeployOps(
-        project_dir=project_dir,
-        stack_name=plan.stack,
-        services_key=plan.services_key,
-        gate_fn=gate_function(gate, console),
-        phase=rollout_phase(),
-        healthy_timeout_seconds=cfg.rollout.healthy_timeout_seconds,
-        log=lambda m: console.print(f"[dim]{m}[/]"),
-    )
     lock = project_dir / ".summit" / f"deploy-{plan.stack}"
     with safe_io.locked(lock, timeout=DEPLOY_LOCK_TIMEOUT_S):
         edits = [asdict(e) for r in plan.regions for e in r.edits]

@@ -30,9 +30,10 @@ from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, durat
 from automation.plan.analyzer import discover_packs
 from automation.plan.engine import PlanError
 from automation.plan.runner import plan_stack
-from automation.stack_files import load_stack, platform_config
+from automation.stack_files import platform_config
 from components.render import redact
 from components.render.redact import redact_text, redact_url
+from stacks.config import FinopsConfig
 
 app = options.new_app("finops", "Cost estimates, price refresh and OpenCost reconciliation.")
 previews_app = options.new_app("previews", "Per-PR preview stacks and idle teardown.")
@@ -468,8 +469,8 @@ def _preview_comment(
     packs it was checked with, and every policy event."""
     lines = [f"### Preview stack `{stack}`", ""]
     if spec is not None:
-        lines += [f"Copied from `{spec.template}`. {previews.reach_instructions(spec.cfg)[0]}", ""]
-        lines += [*previews.reach_instructions(spec.cfg)[1:], ""]
+        lines += [f"Copied from `{spec.template}`. {spec.reach[0]}", ""]
+        lines += [*spec.reach[1:], ""]
     if est is not None:
         lines += _cost_lines(est)
     if packs:
@@ -549,7 +550,7 @@ def _up_offline(
         "stack": spec.name,
         "offline": True,
         "stackFile": str(path),
-        "namespace": spec.cfg.regions[0].kubernetes.namespace,
+        "namespace": spec.namespace,
         "total_hourly": float(est.total_hourly),
         "components": {k: float(v) for k, v in sorted(est.by_component().items())},
         "packs": [
@@ -567,7 +568,7 @@ def _up_cloud(
     from automation import pulumi_ops as ops
 
     name = previews.stack_name(pr)
-    ttl = load_stack(project_dir, template).finops.preview_ttl_hours
+    ttl = _preview_ttl(project_dir, template)
     who = owner or os.environ.get("GITHUB_ACTOR") or os.environ.get("USER", "unknown")
     pairs = _packs(project_dir)
     try:
@@ -602,6 +603,15 @@ def _up_cloud(
     used = [f"`{p.name}` with `{_relative(c, project_dir)}`" for p, c in pairs]
     comment = _preview_comment(name, out.policy_events, est, spec=out.spec, packs=used)
     return comment, doc
+
+
+def _preview_ttl(project_dir: Path, template: str) -> float:
+    """The ``ttl`` tag of a preview: the platform template's ``finops.previewTtlHours``; a
+    service project has no such key and takes the platform model's default."""
+    cfg = platform_config(project_dir, template)
+    if cfg is None:
+        return float(FinopsConfig.model_fields["preview_ttl_hours"].default)
+    return cfg.finops.preview_ttl_hours
 
 
 @previews_app.command("destroy")

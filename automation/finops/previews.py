@@ -47,8 +47,9 @@ from automation import safe_io
 from automation.errors import CheckFailed, PlanError, UserError
 from automation.plan import collisions
 from automation.plan.runner import StackResult, plan_stack
-from automation.stack_files import project_defaults, read_stack_file, stack_names
-from stacks.config import TOP_LEVEL_KEYS, StackConfig, from_values, namespace_values
+from automation.service import project as service_project
+from automation.stack_files import project_defaults, read_stack_file, stack_names, stack_values
+from stacks.config import TOP_LEVEL_KEYS, StackConfig, from_values
 
 PATTERN = r"pr-[0-9]+"
 """Preview stack names; GC refuses anything else, whatever its tags say."""
@@ -161,18 +162,21 @@ def preview_values(
 
 
 def stack_file_config(
-    project: str, template_raw: Mapping[str, Any], values: Mapping[str, Any]
+    project: str,
+    template_raw: Mapping[str, Any],
+    values: Mapping[str, Any],
+    key_order: Sequence[str] = tuple(TOP_LEVEL_KEYS),
 ) -> dict[str, Any]:
     """The ``config:`` map of ``Pulumi.pr-<N>.yaml``: the template's keys of other namespaces
     (``aws:region`` ...) as they are, then every key of the project's namespace (Pulumi.yaml
-    defaults merged in, so the file says everything the preview runs with)."""
+    defaults merged in, so the file says everything the preview runs with) in ``key_order``
+    (the platform model's: environment, regions, traffic, ...), then anything else sorted."""
     out = {
         k: copy.deepcopy(v)
         for k, v in template_raw.items()
         if ":" in k and not k.startswith(f"{project}:")
     }
-    # The model's key order (environment, regions, traffic, ...), then anything else.
-    order = {camel: i for i, camel in enumerate(TOP_LEVEL_KEYS)}
+    order = {camel: i for i, camel in enumerate(key_order)}
     for k in sorted(values, key=lambda k: (order.get(k, len(order)), k)):
         out[f"{project}:{k}"] = copy.deepcopy(values[k])
     return out
@@ -346,7 +350,13 @@ class PreviewSpec:
     """The project namespace's values (bare keys)."""
     config: dict[str, Any]
     """The whole ``config:`` of ``Pulumi.pr-<N>.yaml`` (:func:`stack_file_config`)."""
-    cfg: StackConfig
+    cfg: StackConfig | None
+    """The platform's typed config of the preview; None for a service project (its program
+    reads its own namespace, see :mod:`automation.service.project`)."""
+    namespace: str = ""
+    """Where the preview's namespaced objects live."""
+    reach: list[str] = field(default_factory=list)
+    """How a reviewer reaches it (the PR comment): a heading line, then one line per service."""
 
     @property
     def stack_tags(self) -> dict[str, str]:
@@ -356,24 +366,45 @@ class PreviewSpec:
 
 def template_values(project_dir: Path, template: str) -> tuple[str, dict[str, Any]]:
     """The project name and the template stack's namespace values (Pulumi.yaml defaults
-    merged); validated so a bad template stops before any stack is created."""
-    project, defaults = project_defaults(project_dir)
-    source = str(project_dir / f"Pulumi.{template}.yaml")
-    values = namespace_values(project, defaults, read_stack_file(project_dir, template), source)
-    from_values(values, source)
-    return project, values
+    merged and types checked); the platform's validated against its model, so a bad template
+    stops before any stack is created."""
+    path = project_dir / f"Pulumi.{template}.yaml"
+    if not path.is_file():
+        raise UserError(
+            f"no template stack file Pulumi.{template}.yaml (stacks: "
+            f"{', '.join(stack_names(project_dir)) or 'none'})",
+            source=str(path),
+            key="--from",
+        )
+    pf, _, values = stack_values(project_dir, template)
+    if service_project.is_platform(pf.name):
+        from_values(values, str(path))
+    return pf.name, values
 
 
 def preview_spec(project_dir: Path, pr: int, template: str) -> PreviewSpec:
-    """Read and validate the template, derive the preview's config and validate that too."""
+    """Read and validate the template, derive the preview's config and validate that too:
+    the platform's through its model, a service's through :mod:`automation.service.project`."""
     name = stack_name(pr)
     if name == template:
         raise UserError("a preview cannot be its own template", key="--from")
     project, base = template_values(project_dir, template)
+    raw = read_stack_file(project_dir, template)
+    if not service_project.is_platform(project):
+        source = str(project_dir / f"Pulumi.{template}.yaml")
+        values = service_project.preview_values(base, project, name, source)
+        config = stack_file_config(project, raw, values, service_project.ordered(values))
+        reach = service_project.reach_instructions(project, values)
+        return PreviewSpec(
+            pr, name, template, project, values, config, None, values["namespace"], reach
+        )
     values = preview_values(base, pr)
     cfg = from_values(values, f"Pulumi.{name}.yaml (preview of {template})")
-    config = stack_file_config(project, read_stack_file(project_dir, template), values)
-    return PreviewSpec(pr, name, template, project, values, config, cfg)
+    config = stack_file_config(project, raw, values)
+    namespace = cfg.regions[0].kubernetes.namespace
+    return PreviewSpec(
+        pr, name, template, project, values, config, cfg, namespace, reach_instructions(cfg)
+    )
 
 
 def _plan_error(err: PlanError, project_dir: Path, stack: str) -> UserError:
