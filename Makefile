@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .PHONY: setup tools plan test lint style types layers bench fuzz clean
 
-$(BIN)/summit: pyproject.toml
+$(BIN)/summit: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -53,6 +53,8 @@ style: setup
 	$(BIN)/ruff format --check .
 
 types: setup
+	@mkdir -p build/namespace/summit_platform && for p in stacks components automation apps; do \
+	  ln -sfn ../../../$$p build/namespace/summit_platform/$$p; done
 	$(BIN)/mypy
 
 layers: setup

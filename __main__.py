@@ -2,8 +2,8 @@
 
 import pulumi
 
-from stacks.platform import build
-from stacks.pulumi_config import from_pulumi_config
+from summit_platform.stacks.platform import build
+from summit_platform.stacks.pulumi_config import from_pulumi_config
 
 for key, value in build(from_pulumi_config()).items():
     pulumi.export(key, value)

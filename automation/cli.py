@@ -1,15 +1,15 @@
 """The ``summit`` command: one Typer app; every domain attaches its commands with ``register``.
 
-The one error path: a user-facing error is typed (:class:`~automation.errors.UserError`, the
-config model's :class:`~stacks.config.ConfigError`, a
-:class:`~components.render.durations.DurationError`) and :func:`main` turns it into one line
+The one error path: a user-facing error is typed (:class:`~summit_platform.automation.errors.UserError`, the
+config model's :class:`~summit_platform.stacks.config.ConfigError`, a
+:class:`~summit_platform.components.render.durations.DurationError`) and :func:`main` turns it into one line
 per problem on stderr and exit 2. A check that ran and failed
-(:class:`~automation.errors.CheckFailed`) exits 1. Click/Typer usage errors keep their usage
+(:class:`~summit_platform.automation.errors.CheckFailed`) exits 1. Click/Typer usage errors keep their usage
 message and exit 2. Anything else is a bug: one line, ``summit: internal error: ...``, and exit
 70; ``--debug`` (or ``SUMMIT_DEBUG=1``) prints the traceback instead.
 
 Every line printed on this path is redacted here, once for all commands
-(:func:`components.render.redact.redact_text`: a URL's ``user:pass@``, query string and webhook path
+(:func:`summit_platform.components.render.redact.redact_text`: a URL's ``user:pass@``, query string and webhook path
 never reach the terminal or a CI log), and characters a terminal would act on are escaped.
 """
 
@@ -23,17 +23,17 @@ from typing import Annotated
 
 import typer
 
-from automation import options, rules_cli
-from automation.delivery import cli as delivery_cli
-from automation.errors import EXIT_INTERNAL, CheckFailed, UserError
-from automation.finops import cli as finops_cli
-from automation.perf import cli as perf_cli
-from automation.plan import cli as plan_cli
-from automation.service import cli as service_cli
-from automation.traffic import cli as traffic_cli
-from components.render.durations import DurationError
-from components.render.redact import printable, redact_text
-from stacks.config import ConfigError
+from summit_platform.automation import options, rules_cli
+from summit_platform.automation.delivery import cli as delivery_cli
+from summit_platform.automation.errors import EXIT_INTERNAL, CheckFailed, UserError
+from summit_platform.automation.finops import cli as finops_cli
+from summit_platform.automation.perf import cli as perf_cli
+from summit_platform.automation.plan import cli as plan_cli
+from summit_platform.automation.service import cli as service_cli
+from summit_platform.automation.traffic import cli as traffic_cli
+from summit_platform.components.render.durations import DurationError
+from summit_platform.components.render.redact import printable, redact_text
+from summit_platform.stacks.config import ConfigError
 
 DEBUG_ENV = "SUMMIT_DEBUG"
 USER_ERRORS = (UserError, ConfigError, DurationError)

@@ -11,7 +11,7 @@ EXIT_INTERNAL = 70
 """A bug (an exception nobody expected): ``EX_SOFTWARE`` from sysexits.h."""
 
 NOT_A_PROJECT = "expected a Pulumi project folder (a Pulumi.yaml in it), found none"
-"""The one message for a folder that is not a Pulumi project (``automation.options.project``
+"""The one message for a folder that is not a Pulumi project (``summit_platform.automation.options.project``
 and the Automation API wrapper both say it)."""
 
 

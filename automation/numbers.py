@@ -5,7 +5,7 @@ here, so the rules are one: a number is an ``int`` or ``float`` (never a bool), 
 inside the range the quantity has (costs and latencies >= 0, ratios 0..1, percentages
 0..100). A number written as text (CSV cells, Prometheus sample values, AWS prices) uses ASCII
 digits only, because ``float()`` also reads Arabic-Indic and full-width digits, ``nan`` and
-``inf``. Failures raise :class:`~automation.errors.UserError` naming the source and the key,
+``inf``. Failures raise :class:`~summit_platform.automation.errors.UserError` naming the source and the key,
 and show what was found only as a short, redacted prefix.
 """
 
@@ -15,8 +15,8 @@ import math
 import re
 from typing import Any
 
-from automation.errors import UserError
-from components.render.redact import short
+from summit_platform.automation.errors import UserError
+from summit_platform.components.render.redact import short
 
 _DECIMAL = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", re.ASCII)
 

@@ -26,9 +26,9 @@ from typing import Annotated, Any
 
 import typer
 
-from automation import safe_io
-from automation.errors import NOT_A_PROJECT, UserError
-from components.render.durations import DurationError, parse_duration
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import NOT_A_PROJECT, UserError
+from summit_platform.components.render.durations import DurationError, parse_duration
 
 STDOUT = "-"
 """The ``--json``/``--markdown`` value that means standard output."""
@@ -190,7 +190,7 @@ def write_output(target: str | Path | None, text: str, flag: str) -> None:
     """Write ``text`` to ``target`` (a path; ``-`` is stdout; ``None`` writes nothing).
 
     Call it only after the computation succeeded. The file goes through the one safe writer
-    (:func:`automation.safe_io.atomic_write`: lock, temp file in the same folder, fsync,
+    (:func:`summit_platform.automation.safe_io.atomic_write`: lock, temp file in the same folder, fsync,
     rename), so a reader never sees half a report."""
     if target is None:
         return

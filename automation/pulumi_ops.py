@@ -7,9 +7,9 @@ to the same messages and exit codes:
 ==============================  ==================================  =========
 SDK error                       raised here                         exit code
 ==============================  ==================================  =========
-``StackNotFoundError``          :class:`~automation.errors.UserError`     2
-``StackAlreadyExistsError``     :class:`~automation.errors.UserError`     2
-CLI missing / too old           :class:`~automation.errors.UserError`     2
+``StackNotFoundError``          :class:`~summit_platform.automation.errors.UserError`     2
+``StackAlreadyExistsError``     :class:`~summit_platform.automation.errors.UserError`     2
+CLI missing / too old           :class:`~summit_platform.automation.errors.UserError`     2
 ``ConcurrentUpdateError``       :class:`StackLocked` (retryable)          1
 mandatory policy violation      :class:`PolicyViolations`                 1
 any other ``CommandError``      :class:`PulumiCommandFailed`              1
@@ -43,7 +43,7 @@ from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
 from pulumi.automation.events import EngineEvent
 
-from automation.errors import NOT_A_PROJECT, CheckFailed, UserError
+from summit_platform.automation.errors import NOT_A_PROJECT, CheckFailed, UserError
 
 __all__ = [
     "PULUMI_ROOT_ENV",

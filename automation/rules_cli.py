@@ -22,12 +22,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automation import options
-from automation.errors import CheckFailed, UserError
-from automation.options import Cwd, JsonOut, OutDir, Stack
-from automation.stack_files import load_stack
-from components.render import dashboards as dash
-from components.render import prometheus_rules as pr
+from summit_platform.automation import options
+from summit_platform.automation.errors import CheckFailed, UserError
+from summit_platform.automation.options import Cwd, JsonOut, OutDir, Stack
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.components.render import dashboards as dash
+from summit_platform.components.render import prometheus_rules as pr
 
 app = options.new_app("rules", "Prometheus rules and Grafana dashboards of a stack.")
 
@@ -37,7 +37,7 @@ def render_stack(project_dir: Path, stack: str) -> dict[str, dict[str, Any]]:
 
     Rule files map to ``{"groups": [...]}``, dashboards to their JSON model."""
     # The composition module imports the Pulumi SDK (~1 s); only this command needs it.
-    from stacks.observability import region_services
+    from summit_platform.stacks.observability import region_services
 
     cfg = load_stack(project_dir, stack)
     files: dict[str, dict[str, Any]] = {}

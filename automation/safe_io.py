@@ -1,6 +1,6 @@
 """One safe reader per format and one safe writer for every file the CLI touches.
 
-Readers turn every way a file can be wrong into a :class:`~automation.errors.UserError` that
+Readers turn every way a file can be wrong into a :class:`~summit_platform.automation.errors.UserError` that
 names the file, where in it, what was expected and what was found (exit 2, no traceback):
 
 - bytes: a missing file, a folder, an unreadable file, a file over its size limit, invalid
@@ -41,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from automation.errors import UserError
+from summit_platform.automation.errors import UserError
 
 MAX_BYTES = 64 * 1024 * 1024
 """Default ceiling for a file read whole (stack files, budgets, metrics, state)."""

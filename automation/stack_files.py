@@ -2,8 +2,8 @@
 the one safe YAML reader and validated against the config model.
 
 Only the CLI reads these files; the Pulumi program gets its config from the engine
-(:mod:`stacks.pulumi_config`), so the reading lives here, above the composition. Every problem
-is a :class:`~stacks.config.ConfigError` naming the file and the key: a missing file, bytes
+(:mod:`summit_platform.stacks.pulumi_config`), so the reading lives here, above the composition. Every problem
+is a :class:`~summit_platform.stacks.config.ConfigError` naming the file and the key: a missing file, bytes
 that are not UTF-8 (with the byte offset), YAML syntax, duplicate or non-string keys,
 non-finite numbers, alias bombs, a file over :data:`MAX_BYTES`, a value YAML can hold but
 config cannot (a date, bytes, a set), a document of the wrong shape.
@@ -11,7 +11,7 @@ config cannot (a date, bytes, a set), a document of the wrong shape.
 ``Pulumi.yaml`` is checked against the shape of Pulumi's project file schema (``name``,
 ``runtime``, and each ``config`` entry either a plain value or a declaration of ``type``,
 ``description``, ``default``, ``value``, ``secret``, ``items``). A key declared
-``secret: true`` (and the model's own secrets, :data:`stacks.config.SECRET_KEYS`) must hold
+``secret: true`` (and the model's own secrets, :data:`summit_platform.stacks.config.SECRET_KEYS`) must hold
 only ``{secure: ...}`` values in a stack file; a typed key's values must have its type. No
 message shows any part of a secret's value.
 """
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automation import safe_io
-from automation.errors import UserError
-from stacks.config import (
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.stacks.config import (
     PROJECT,
     SECRET_KEYS,
     ConfigError,

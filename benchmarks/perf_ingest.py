@@ -49,7 +49,7 @@ JQ_PROGRAM = (
     " | $s[$i] + (($s[[$i + 1, ($s | length) - 1] | min] - $s[$i]) * ($r - $i)))"
 )
 OURS = (
-    "import json, sys; from automation.perf.ingest import read_result; "
+    "import json, sys; from summit_platform.automation.perf.ingest import read_result; "
     "r = read_result(sys.argv[1]); "
     "print(json.dumps({e.name: e.p95_ms for e in r.endpoints}))"
 )

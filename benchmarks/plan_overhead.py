@@ -83,7 +83,7 @@ def run_bare(n: int) -> float:
     from pulumi.runtime import settings as ps
     from pulumi.runtime.stack import run_in_stack
 
-    from automation.plan.engine import _Mocks
+    from summit_platform.automation.plan.engine import _Mocks
 
     def body() -> float:
         mocks = _Mocks("bench", "bench")
@@ -118,7 +118,7 @@ def run_bare(n: int) -> float:
 
 
 def run_recorded(n: int):
-    from automation.plan.engine import run_program
+    from summit_platform.automation.plan.engine import run_program
 
     t = time.perf_counter()
     plan = run_program(ROOT, "bench", "bench", {}, [], program=lambda: synthetic_program(n))
@@ -187,7 +187,7 @@ def servicer_in_process(plan) -> float:
     from pulumi_policy import EnforcementLevel
     from pulumi_policy.policy import _PolicyAnalyzerServicer
 
-    from automation.plan.engine import for_analyzer
+    from summit_platform.automation.plan.engine import for_analyzer
 
     servicer = _PolicyAnalyzerServicer("bench", "0.0.1", g.POLICIES, EnforcementLevel.MANDATORY)
     cfg = pb.ConfigureAnalyzerRequest()
@@ -218,7 +218,7 @@ def servicer_in_process(plan) -> float:
 
 
 def protocol_policies(plan) -> tuple[float, float]:
-    from automation.plan.analyzer import evaluate_pack
+    from summit_platform.automation.plan.analyzer import evaluate_pack
 
     t = time.perf_counter()
     res = evaluate_pack(ROOT / "policypacks" / "guardrails", plan, config={}, secret_keys=[])

@@ -80,9 +80,9 @@ def kubernetes_program(n: int) -> None:
 def one_plan(program: Callable[[], None]) -> tuple[float, float, float, int, int]:
     """Record, check, evaluate the project's packs: (record s, check s, packs s, resources,
     problems)."""
-    from automation.plan.analyzer import discover_packs, evaluate_pack
-    from automation.plan.engine import run_program
-    from automation.plan.provider_check import check_plan
+    from summit_platform.automation.plan.analyzer import discover_packs, evaluate_pack
+    from summit_platform.automation.plan.engine import run_program
+    from summit_platform.automation.plan.provider_check import check_plan
 
     t0 = time.perf_counter()
     plan = run_program(ROOT, "bench", "bench", {}, [], program=program)

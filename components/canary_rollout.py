@@ -4,10 +4,10 @@ Children (all in the region's namespace, through the Kubernetes provider given i
 the flags ``ConfigMap`` (``<name>-flags``), the ``stable`` and ``canary`` Services, the
 ``AnalysisTemplate`` gating p95 latency and error ratio of the canary's pods (``<name>-analysis``)
 and the ``Rollout`` itself (``<name>-rollout``). Every manifest body comes from the pure
-builders in :mod:`components.render.canary`.
+builders in :mod:`summit_platform.components.render.canary`.
 
-The platform creates it through :class:`~components.service.ServiceComponent` (its ``-canary``
-child); the composition's :func:`stacks.delivery.region_target_urns` gives the URNs of those
+The platform creates it through :class:`~summit_platform.components.service.ServiceComponent` (its ``-canary``
+child); the composition's :func:`summit_platform.stacks.delivery.region_target_urns` gives the URNs of those
 resources without running the program, for ``summit deploy``'s targeted ``up``.
 """
 
@@ -19,9 +19,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from components.args import ComponentArgs
-from components.render import analysis_cadence, replica_split
-from components.render import canary as render
+from summit_platform.components.args import ComponentArgs
+from summit_platform.components.render import analysis_cadence, replica_split
+from summit_platform.components.render import canary as render
 
 TOKEN = "summit:delivery:CanaryRollout"
 ROLLOUT_TYPE = "kubernetes:argoproj.io/v1alpha1:Rollout"

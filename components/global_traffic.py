@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field
 
-from components.args import ComponentArgs, StrInput
+from summit_platform.components.args import ComponentArgs, StrInput
 
 TOKEN = "summit:traffic:GlobalTraffic"
 

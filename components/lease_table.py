@@ -5,7 +5,7 @@ item with conditional writes, and the leader keeps its state (hold counters, las
 last decision) in a second item, so whoever leads next resumes where it stopped. On demand
 (a few small reads and writes a second), tagged, deletion-protected: losing the table loses
 the controller's memory, never traffic. The schema (one string key, ``pk``) comes from
-:mod:`components.render.traffic_controller`, which ``summit traffic run --create-lease-table``
+:mod:`summit_platform.components.render.traffic_controller`, which ``summit traffic run --create-lease-table``
 uses too. Give the component the AWS provider of the table's region through
 ``ResourceOptions(provider=...)``.
 """
@@ -15,8 +15,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.args import ComponentArgs
-from components.render import traffic_controller as tc
+from summit_platform.components.args import ComponentArgs
+from summit_platform.components.render import traffic_controller as tc
 
 TOKEN = "summit:traffic:LeaseTable"
 

@@ -4,10 +4,10 @@ Per service, a ``monitoring.coreos.com/v1`` PrometheusRule (RED, USE, steering, 
 metadata and burn-rate alert groups) labelled so the kube-prometheus-stack Prometheus selects
 it, and a ConfigMap holding the service's RED and USE dashboards labelled for the Grafana
 sidecar; plus one overview dashboard for the region. The rule groups and dashboards come from
-the pure builders in :mod:`components.render`; this file only turns them into resources.
+the pure builders in :mod:`summit_platform.components.render`; this file only turns them into resources.
 
 The composition maps the stack config onto the builders' inputs
-(:func:`stacks.observability.region_services`); ``summit rules render`` uses the same mapping,
+(:func:`summit_platform.stacks.observability.region_services`); ``summit rules render`` uses the same mapping,
 so the rules a stack deploys and the files the CLI writes are the same.
 """
 
@@ -19,9 +19,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field
 
-from components.args import ComponentArgs
-from components.render import dashboards as dash
-from components.render import prometheus_rules as pr
+from summit_platform.components.args import ComponentArgs
+from summit_platform.components.render import dashboards as dash
+from summit_platform.components.render import prometheus_rules as pr
 
 TOKEN = "summit:observability:MonitoringRules"
 RULE_API_VERSION = "monitoring.coreos.com/v1"
@@ -47,7 +47,7 @@ class MonitoringRulesArgs(ComponentArgs):
     """Label the Grafana sidecar watches (value ``"1"``)."""
     per_service: bool = True
     """Emit each service's PrometheusRule and dashboards. False when every service's rules
-    come from its :class:`components.service.ServiceComponent` (only the overview stays)."""
+    come from its :class:`summit_platform.components.service.ServiceComponent` (only the overview stays)."""
     overview: bool = True
     """Emit the region overview dashboard. False inside a ServiceComponent: one overview per
     region, owned by the platform's per-region instance."""

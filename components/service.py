@@ -4,7 +4,7 @@ From one typed args object it composes what a service needs to run, be delivered
 watched, reusing the other domains' pieces rather than copying them:
 
 - ``<name>-namespace`` (only when ``create_namespace``) and ``<name>-sa`` (ServiceAccount);
-- ``<name>-canary``: the :class:`~components.canary_rollout.CanaryRollout` (Rollout, stable and
+- ``<name>-canary``: the :class:`~summit_platform.components.canary_rollout.CanaryRollout` (Rollout, stable and
   canary Services, AnalysisTemplate, flags ConfigMap) with the OTEL and Prometheus wiring in the
   pod spec;
 - ``<name>-metrics`` (a headless Service over every pod of the service, stable and canary) and
@@ -16,13 +16,13 @@ watched, reusing the other domains' pieces rather than copying them:
   given one (the ingress controller's namespace, or the load balancer's source ranges) and
   Prometheus, and only on the service's port;
 - ``<name>-ingress`` (only with ``ingress_host``);
-- ``<name>-monitoring``: a :class:`~components.monitoring_rules.MonitoringRules` for this one
+- ``<name>-monitoring``: a :class:`~summit_platform.components.monitoring_rules.MonitoringRules` for this one
   service (RED, USE, SLO burn-rate rules and its dashboards); the region overview dashboard stays
   with the platform's per-region instance.
 
 Every manifest body is a pure function of the args (:func:`manifests`), testable without mocks.
 The Kubernetes provider comes through ``opts``; every child inherits it. The platform
-composition maps its stack config onto these args in :mod:`stacks.services`.
+composition maps its stack config onto these args in :mod:`summit_platform.stacks.services`.
 """
 
 from __future__ import annotations
@@ -35,15 +35,19 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from components.args import ComponentArgs, ComponentArgsError
-from components.canary_rollout import CanaryRollout, CanaryRolloutArgs, component_name
-from components.monitoring_rules import TOKEN as MONITORING_TOKEN
-from components.monitoring_rules import MonitoringRules, MonitoringRulesArgs
-from components.render import canary as render
-from components.render import prometheus_rules as pr
-from components.render.analysis_cadence import starting_step_problem
-from components.render.quantities import parse_cpu_millis, parse_memory_bytes
-from components.render.replica_split import check_surge, int_or_percent
+from summit_platform.components.args import ComponentArgs, ComponentArgsError
+from summit_platform.components.canary_rollout import (
+    CanaryRollout,
+    CanaryRolloutArgs,
+    component_name,
+)
+from summit_platform.components.monitoring_rules import TOKEN as MONITORING_TOKEN
+from summit_platform.components.monitoring_rules import MonitoringRules, MonitoringRulesArgs
+from summit_platform.components.render import canary as render
+from summit_platform.components.render import prometheus_rules as pr
+from summit_platform.components.render.analysis_cadence import starting_step_problem
+from summit_platform.components.render.quantities import parse_cpu_millis, parse_memory_bytes
+from summit_platform.components.render.replica_split import check_surge, int_or_percent
 
 TOKEN = "summit:platform:Service"
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1"

@@ -17,8 +17,8 @@ provider; the IAM ones through its AWS provider, both given in ``opts.providers`
 - with monitoring: ``<name>-rules`` (the "no leader acts" alert) and ``<name>-dashboard``
   (the traffic dashboard), in the Prometheus/Grafana namespace.
 
-Both regions run one; a DynamoDB lease (:class:`~components.lease_table.LeaseTable`) lets
-exactly one act. Every body comes from :mod:`components.render.traffic_controller` and the
+Both regions run one; a DynamoDB lease (:class:`~summit_platform.components.lease_table.LeaseTable`) lets
+exactly one act. Every body comes from :mod:`summit_platform.components.render.traffic_controller` and the
 rule and dashboard builders.
 """
 
@@ -32,10 +32,10 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pydantic import Field
 
-from components.args import ComponentArgs, StrInput
-from components.render import dashboards as dash
-from components.render import prometheus_rules as pr
-from components.render import traffic_controller as tc
+from summit_platform.components.args import ComponentArgs, StrInput
+from summit_platform.components.render import dashboards as dash
+from summit_platform.components.render import prometheus_rules as pr
+from summit_platform.components.render import traffic_controller as tc
 
 TOKEN = "summit:traffic:TrafficController"
 

@@ -1,8 +1,8 @@
 """The typed stack configuration: one pydantic model for the project's config namespace.
 
 Data flows one way: a stack file (or ``pulumi.Config``) -> :class:`StackConfig` -> the
-composition in :mod:`stacks.platform`. The same validation serves the Pulumi program (through
-``pulumi.Config``, :mod:`stacks.pulumi_config`) and the ``summit`` CLI (straight from the YAML
+composition in :mod:`summit_platform.stacks.platform`. The same validation serves the Pulumi program (through
+``pulumi.Config``, :mod:`summit_platform.stacks.pulumi_config`) and the ``summit`` CLI (straight from the YAML
 files), so both see the same defaults and the same errors. Every error names the stack file and the dotted key
 (``summit-platform:regions[1].naturalShare``), what was expected and what was found.
 """
@@ -31,12 +31,12 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from components.render import canary
-from components.render.analysis_cadence import starting_step_problem
-from components.render.durations import go_duration, parse_duration
-from components.render.quantities import parse_cpu_millis, parse_memory_bytes
-from components.render.redact import printable, redact_text, short
-from components.render.replica_split import check_surge, int_or_percent
+from summit_platform.components.render import canary
+from summit_platform.components.render.analysis_cadence import starting_step_problem
+from summit_platform.components.render.durations import go_duration, parse_duration
+from summit_platform.components.render.quantities import parse_cpu_millis, parse_memory_bytes
+from summit_platform.components.render.redact import printable, redact_text, short
+from summit_platform.components.render.replica_split import check_surge, int_or_percent
 
 PROJECT = "summit-platform"
 """The Pulumi project name, which is also the config namespace (``summit-platform:<key>``)."""
@@ -698,9 +698,9 @@ _ANALYSIS = canary.DEFAULT_ANALYSIS
 class RolloutConfig(_Model):
     """Canary delivery settings shared by every delivered service.
 
-    The defaults are :mod:`components.render.canary`'s, shared with the components and the
+    The defaults are :mod:`summit_platform.components.render.canary`'s, shared with the components and the
     renderer. The analysis' interval and count are derived from the steps
-    (:mod:`components.render.analysis_cadence`), so no pause goes unanalysed."""
+    (:mod:`summit_platform.components.render.analysis_cadence`), so no pause goes unanalysed."""
 
     steps: list[dict[str, Any]] = Field(
         default_factory=canary.default_steps,
@@ -883,7 +883,7 @@ class StackConfig(_Model):
     @field_validator("kubernetes_version", mode="before")
     @classmethod
     def _k8s_version(cls, v: Any) -> Any:
-        # pulumi.Config hands every value over as a string that stacks.pulumi_config decodes,
+        # pulumi.Config hands every value over as a string that summit_platform.stacks.pulumi_config decodes,
         # so "1.35" arrives as a number; `summit plan` reads the stack file itself and asks for
         # a quoted version there (an unquoted 1.30 is the number 1.3).
         if isinstance(v, int | float) and not isinstance(v, bool):

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from components.canary_rollout import CHILDREN, component_name
-from components.canary_rollout import TOKEN as CANARY_TOKEN
-from components.render import canary as render
-from components.service import TOKEN as SERVICE_TOKEN
-from stacks.config import ServiceConfig, StackConfig
+from summit_platform.components.canary_rollout import CHILDREN, component_name
+from summit_platform.components.canary_rollout import TOKEN as CANARY_TOKEN
+from summit_platform.components.render import canary as render
+from summit_platform.components.service import TOKEN as SERVICE_TOKEN
+from summit_platform.stacks.config import ServiceConfig, StackConfig
 
 
 def service_version(svc: ServiceConfig, region: str) -> str:

@@ -12,8 +12,8 @@ import dataclasses
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.config import StackConfig
-from stacks.region import RegionContext
+from summit_platform.stacks.config import StackConfig
+from summit_platform.stacks.region import RegionContext
 
 
 def region_namespace(cfg: StackConfig, ctx: RegionContext) -> RegionContext:

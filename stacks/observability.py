@@ -7,10 +7,10 @@ deploys and the files the CLI writes are the same."""
 
 from __future__ import annotations
 
-from components.monitoring_rules import MonitoringRules, MonitoringRulesArgs
-from components.render import prometheus_rules as pr
-from stacks.config import StackConfig
-from stacks.region import RegionContext
+from summit_platform.components.monitoring_rules import MonitoringRules, MonitoringRulesArgs
+from summit_platform.components.render import prometheus_rules as pr
+from summit_platform.stacks.config import StackConfig
+from summit_platform.stacks.region import RegionContext
 
 
 def metric_contract(cfg: StackConfig) -> pr.MetricContract:

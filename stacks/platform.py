@@ -1,25 +1,25 @@
 """The composition of one environment: providers, global traffic (if any), and per-region
 platform workloads. Environments differ only in their stack files; nothing here branches on the name.
 
-Each domain maps the config onto its components in its own module: :mod:`stacks.traffic`
-(Global Accelerator or Route53), :mod:`stacks.traffic_controller` (the in-cluster traffic
-controller and its lease table), :mod:`stacks.observability` (the region overview),
-:mod:`stacks.services` (one ServiceComponent per service and region, with
-:mod:`stacks.delivery`'s canary settings)."""
+Each domain maps the config onto its components in its own module: :mod:`summit_platform.stacks.traffic`
+(Global Accelerator or Route53), :mod:`summit_platform.stacks.traffic_controller` (the in-cluster traffic
+controller and its lease table), :mod:`summit_platform.stacks.observability` (the region overview),
+:mod:`summit_platform.stacks.services` (one ServiceComponent per service and region, with
+:mod:`summit_platform.stacks.delivery`'s canary settings)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from stacks import outputs as keys
-from stacks.config import StackConfig
-from stacks.namespaces import region_namespace
-from stacks.observability import region_overview
-from stacks.providers import build_providers
-from stacks.region import RegionContext, region_contexts
-from stacks.services import platform_services
-from stacks.traffic import build_traffic
-from stacks.traffic_controller import build_traffic_controllers
+from summit_platform.stacks import outputs as keys
+from summit_platform.stacks.config import StackConfig
+from summit_platform.stacks.namespaces import region_namespace
+from summit_platform.stacks.observability import region_overview
+from summit_platform.stacks.providers import build_providers
+from summit_platform.stacks.region import RegionContext, region_contexts
+from summit_platform.stacks.services import platform_services
+from summit_platform.stacks.traffic import build_traffic
+from summit_platform.stacks.traffic_controller import build_traffic_controllers
 
 
 def build_region(cfg: StackConfig, ctx: RegionContext) -> None:
@@ -33,7 +33,7 @@ def build_region(cfg: StackConfig, ctx: RegionContext) -> None:
 
 
 def build(cfg: StackConfig) -> dict[str, Any]:
-    """Build the whole environment and return the stack outputs (keys from stacks.outputs)."""
+    """Build the whole environment and return the stack outputs (keys from summit_platform.stacks.outputs)."""
     providers = build_providers(cfg)
     out: dict[str, Any] = {
         keys.ENVIRONMENT: cfg.environment,

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from stacks.config import GA_CONTROL_REGION, StackConfig
+from summit_platform.stacks.config import GA_CONTROL_REGION, StackConfig
 
 
 @dataclass(frozen=True)

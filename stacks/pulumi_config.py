@@ -1,5 +1,5 @@
 """The typed stack config inside a running Pulumi program (``pulumi up`` or the embedded
-lane). Kept apart from :mod:`stacks.config` so the ``summit`` CLI, which reads stack files
+lane). Kept apart from :mod:`summit_platform.stacks.config` so the ``summit`` CLI, which reads stack files
 directly, loads the config model without importing the Pulumi SDK."""
 
 from __future__ import annotations
@@ -10,7 +10,13 @@ from typing import Any
 import pulumi
 from pulumi.runtime.config import is_config_secret
 
-from stacks.config import SECRET_KEYS, TOP_LEVEL_KEYS, ConfigError, StackConfig, from_values
+from summit_platform.stacks.config import (
+    SECRET_KEYS,
+    TOP_LEVEL_KEYS,
+    ConfigError,
+    StackConfig,
+    from_values,
+)
 
 
 def from_pulumi_config() -> StackConfig:
@@ -18,7 +24,7 @@ def from_pulumi_config() -> StackConfig:
 
     ``pulumi.Config`` already holds Pulumi.yaml defaults merged with the stack file; secrets
     are decrypted by the engine (cloud lane) and arrive as plaintext here, so the secret
-    sections are re-wrapped as :class:`~stacks.config.Secret`. A secret section the engine
+    sections are re-wrapped as :class:`~summit_platform.stacks.config.Secret`. A secret section the engine
     does not hold as a secret (plain text in the stack file: the Pulumi CLI checks
     ``secret: true`` only on typed keys) is refused, without showing its value."""
     cfg = pulumi.Config()

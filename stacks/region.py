@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from stacks.config import RegionConfig, StackConfig
-from stacks.providers import Providers
+from summit_platform.stacks.config import RegionConfig, StackConfig
+from summit_platform.stacks.providers import Providers
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A service's Pulumi program (``templates/service/template/__main__.py``) is its own project
 with its own stacks. The platform facts it needs (each region's kube context, the RuntimeClass
-names the clusters define) are the platform stack's outputs (:mod:`stacks.outputs`), read
+names the clusters define) are the platform stack's outputs (:mod:`summit_platform.stacks.outputs`), read
 through a StackReference to the platform stack of the same environment, never copied into the
 service. The checks are plain functions; :class:`PlatformFacts` is the thin Pulumi layer.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import pulumi
 
-from stacks import outputs as keys
+from summit_platform.stacks import outputs as keys
 
 _RUNTIME_CLASS = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"

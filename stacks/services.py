@@ -1,17 +1,17 @@
 """The platform's services in the composition: each entry of ``services`` mapped onto one
-:class:`~components.service.ServiceComponent` per region, through that region's Kubernetes
+:class:`~summit_platform.components.service.ServiceComponent` per region, through that region's Kubernetes
 provider."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from components.canary_rollout import component_name
-from components.service import Caller, ServiceComponent, ServiceComponentArgs
-from stacks.config import ServiceConfig, StackConfig
-from stacks.delivery import analysis_settings, region_flags, service_version
-from stacks.observability import metric_contract
-from stacks.region import RegionContext
+from summit_platform.components.canary_rollout import component_name
+from summit_platform.components.service import Caller, ServiceComponent, ServiceComponentArgs
+from summit_platform.stacks.config import ServiceConfig, StackConfig
+from summit_platform.stacks.delivery import analysis_settings, region_flags, service_version
+from summit_platform.stacks.observability import metric_contract
+from summit_platform.stacks.region import RegionContext
 
 
 def network_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def service_args(cfg: StackConfig, svc: ServiceConfig, region: str) -> ServiceCo
         env=cfg.tags.env,
         cost_center=cfg.tags.cost_center,
         # The platform's services share the region namespace: the cluster bootstrap's, or the
-        # stack's own (stacks.namespaces); moving them would replace live workloads.
+        # stack's own (summit_platform.stacks.namespaces); moving them would replace live workloads.
         namespace=cfg.region(region).kubernetes.namespace,
         create_namespace=False,
         port=svc.port,

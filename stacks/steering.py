@@ -1,9 +1,9 @@
 """What the program plans for steering: each region's dial, from the config or from an active
 pin, and the Route53 weights those dials mean.
 
-``summit traffic pin`` writes ``traffic.pin``; while it is active (:mod:`components.render.
+``summit traffic pin`` writes ``traffic.pin``; while it is active (:mod:`summit_platform.components.render.
 traffic_pin`) the dials derive from its shares through the spill-over model
-(:mod:`components.render.spill`), so ``pulumi up`` alone realises the pin. An expired or
+(:mod:`summit_platform.components.render.spill`), so ``pulumi up`` alone realises the pin. An expired or
 unreadable pin is ignored: the configured dials apply (the guardrails pack reports an expired
 pin as advisory and keeps the floor). The clock is read once per program run, by the caller.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.render import spill
-from components.render.traffic_pin import PinStatus, read_pin
-from stacks.config import StackConfig
+from summit_platform.components.render import spill
+from summit_platform.components.render.traffic_pin import PinStatus, read_pin
+from summit_platform.stacks.config import StackConfig
 
 
 def pin_value(cfg: StackConfig) -> Any:
@@ -31,7 +31,7 @@ def natural_shares(cfg: StackConfig) -> dict[str, float]:
 
 def planned_dials(cfg: StackConfig, now: float) -> tuple[dict[str, int], PinStatus]:
     """The dials the program sets at ``now`` and the pin's state: an active pin's dials
-    (:func:`components.render.spill.dials_for_shares`, no floor: a pin may go under it), else
+    (:func:`summit_platform.components.render.spill.dials_for_shares`, no floor: a pin may go under it), else
     the configured ``regions[].dial``."""
     status = read_pin(pin_value(cfg), cfg.region_names, now)
     if status.active:

@@ -1,10 +1,10 @@
 """Global traffic in front of the regions: the stack config mapped onto
-:class:`~components.global_traffic.GlobalTraffic` (``traffic.mode: ga``) or
-:class:`~components.dns_failover.DnsFailover` (``route53``), with the providers each needs.
+:class:`~summit_platform.components.global_traffic.GlobalTraffic` (``traffic.mode: ga``) or
+:class:`~summit_platform.components.dns_failover.DnsFailover` (``route53``), with the providers each needs.
 ``none`` creates neither: such a stack (a preview) has no global entry point, and its
 services are reached inside the cluster.
 
-The dials (and in route53 mode the weights) are :mod:`stacks.steering`'s: the configured ones,
+The dials (and in route53 mode the weights) are :mod:`summit_platform.stacks.steering`'s: the configured ones,
 or an active pin's. Route53 records are weighted when the traffic controller runs (it steers
 them), latency-routed otherwise."""
 
@@ -16,16 +16,21 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.args import StrInput
-from components.dns_failover import TOKEN as DNS_TOKEN
-from components.dns_failover import DnsFailover, DnsFailoverArgs, DnsRegion
-from components.global_traffic import TOKEN as GA_TOKEN
-from components.global_traffic import GlobalTraffic, GlobalTrafficArgs, HealthCheck, RegionEndpoint
-from stacks import outputs as keys
-from stacks.config import PROJECT, ConfigError, RegionConfig, StackConfig
-from stacks.providers import Providers
-from stacks.steering import planned_dials, planned_weights
-from stacks.traffic_controller import controller_target_urns
+from summit_platform.components.args import StrInput
+from summit_platform.components.dns_failover import TOKEN as DNS_TOKEN
+from summit_platform.components.dns_failover import DnsFailover, DnsFailoverArgs, DnsRegion
+from summit_platform.components.global_traffic import TOKEN as GA_TOKEN
+from summit_platform.components.global_traffic import (
+    GlobalTraffic,
+    GlobalTrafficArgs,
+    HealthCheck,
+    RegionEndpoint,
+)
+from summit_platform.stacks import outputs as keys
+from summit_platform.stacks.config import PROJECT, ConfigError, RegionConfig, StackConfig
+from summit_platform.stacks.providers import Providers
+from summit_platform.stacks.steering import planned_dials, planned_weights
+from summit_platform.stacks.traffic_controller import controller_target_urns
 
 
 def _endpoint(region: RegionConfig, refs: dict[str, pulumi.StackReference]) -> StrInput:
@@ -42,7 +47,7 @@ def global_traffic_args(
     cfg: StackConfig, endpoints: dict[str, StrInput], dials: dict[str, int] | None = None
 ) -> GlobalTrafficArgs:
     """``traffic`` and ``regions`` as the accelerator's args (one endpoint group per region);
-    ``dials`` (default: the configured ones) are :func:`stacks.steering.planned_dials`'."""
+    ``dials`` (default: the configured ones) are :func:`summit_platform.stacks.steering.planned_dials`'."""
     hc = cfg.traffic.health_check
     dials = dials or {r.name: r.dial for r in cfg.regions}
     return GlobalTrafficArgs(
@@ -91,7 +96,7 @@ def _dns_regions(
     weights: dict[str, int],
 ) -> list[DnsRegion]:
     """Each region's load balancer (DNS name and zone), read through its own provider, with
-    its weight (:func:`stacks.steering.planned_weights`)."""
+    its weight (:func:`summit_platform.stacks.steering.planned_weights`)."""
     out = []
     for r in cfg.regions:
         lb = aws.lb.get_load_balancer_output(
@@ -110,7 +115,7 @@ def _dns_regions(
 
 def build_traffic(cfg: StackConfig, providers: Providers) -> dict[str, Any]:
     """Global Accelerator (or Route53 failover) in front of the regional endpoints; returns
-    the stack outputs it provides (keys from :mod:`stacks.outputs`). Nothing for mode
+    the stack outputs it provides (keys from :mod:`summit_platform.stacks.outputs`). Nothing for mode
     ``none``."""
     if cfg.traffic.mode == "none":
         return {}

@@ -1,6 +1,6 @@
 """The traffic controller in the composition: ``traffic.controller`` mapped onto one
-:class:`~components.lease_table.LeaseTable` per stack and one
-:class:`~components.traffic_controller.TrafficController` per region (nothing when the
+:class:`~summit_platform.components.lease_table.LeaseTable` per stack and one
+:class:`~summit_platform.components.traffic_controller.TrafficController` per region (nothing when the
 controller is off, as in dev, or the stack serves one region, as a preview cut from stage).
 
 The controller's own copy of the config is the stack's ``environment``, ``regions``,
@@ -13,15 +13,15 @@ from typing import Any
 
 import pulumi
 
-from components.lease_table import LeaseTable, LeaseTableArgs
-from components.render import prometheus_rules as pr
-from components.render import traffic_controller as tc
-from components.traffic_controller import TOKEN as CONTROLLER_TOKEN
-from components.traffic_controller import TrafficController, TrafficControllerArgs
-from stacks import outputs as keys
-from stacks.config import PROJECT, StackConfig
-from stacks.providers import Providers
-from stacks.region import region_contexts
+from summit_platform.components.lease_table import LeaseTable, LeaseTableArgs
+from summit_platform.components.render import prometheus_rules as pr
+from summit_platform.components.render import traffic_controller as tc
+from summit_platform.components.traffic_controller import TOKEN as CONTROLLER_TOKEN
+from summit_platform.components.traffic_controller import TrafficController, TrafficControllerArgs
+from summit_platform.stacks import outputs as keys
+from summit_platform.stacks.config import PROJECT, StackConfig
+from summit_platform.stacks.providers import Providers
+from summit_platform.stacks.region import region_contexts
 
 CONFIG_KEYS = ("environment", "regions", "traffic", "slo", "tags")
 """The top-level config keys the controller's ConfigMap carries."""
@@ -64,7 +64,7 @@ def build_traffic_controllers(
     cfg: StackConfig, providers: Providers, traffic_outputs: dict[str, Any]
 ) -> list[TrafficController]:
     """The lease table (in :func:`lease_region`) and one controller per region, when
-    ``traffic.controller.enabled``; ``traffic_outputs`` are :func:`stacks.traffic.
+    ``traffic.controller.enabled``; ``traffic_outputs`` are :func:`summit_platform.stacks.traffic.
     build_traffic`'s (the endpoint group ARNs the controllers steer)."""
     ctl = cfg.traffic.controller
     mode = cfg.traffic.mode

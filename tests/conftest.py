@@ -63,13 +63,13 @@ def fixtures() -> Path:
 
 def plan_values(stack: str, overrides: dict[str, Any] | None = None):
     """Plan a committed stack (policies not evaluated) and return the Plan."""
-    from automation.plan.runner import plan_stack
+    from summit_platform.automation.plan.runner import plan_stack
 
     return plan_stack(ROOT, stack, overrides=overrides, evaluate=False).plan
 
 
 def run_component(fn: Callable[[], Any], stack: str = "test", config: dict[str, str] | None = None):
     """Plan ``fn`` (which creates resources) alone; returns the recorded Plan."""
-    from automation.plan.engine import run_program
+    from summit_platform.automation.plan.engine import run_program
 
     return run_program(ROOT, stack, "summit-platform", config or {}, [], program=fn)

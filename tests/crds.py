@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from automation.plan.provider_check.kubernetes import CRD_DIR, crd_validator
+from summit_platform.automation.plan.provider_check.kubernetes import CRD_DIR, crd_validator
 
 CRDS = CRD_DIR
 ARGO = "argo-rollouts"

@@ -7,7 +7,7 @@ a gate, a fail-closed exit 1 that says "no data"), never a traceback or an inter
 
 Each surface's property tests (hypothesis) call :func:`run` with an argv and the files the
 command may touch, then :func:`assert_clean`. :func:`run` calls the real entry point in-process
-(``automation.cli.main``) with stdout/stderr captured, which is ~100x cheaper than a process per
+(``summit_platform.automation.cli.main``) with stdout/stderr captured, which is ~100x cheaper than a process per
 example; ``tests/test_cli_errors.py`` covers the console script itself.
 
 ``make fuzz`` runs every surface with many more examples (the ``fuzz`` hypothesis profile) and
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
-from automation import cli
+from summit_platform.automation import cli
 
 FUZZ_SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]

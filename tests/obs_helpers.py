@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from components.render import prometheus_rules as pr
+from summit_platform.components.render import prometheus_rules as pr
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from automation import cli
-from components.render.durations import DurationError
+from summit_platform.automation import cli
+from summit_platform.components.render.durations import DurationError
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMIT = Path(sys.executable).parent / "summit"
@@ -56,7 +56,7 @@ def crashing(tmp_path: Path) -> dict[str, str]:
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(
-        "import automation.traffic.files as files\n"
+        "import summit_platform.automation.traffic.files as files\n"
         "def _boom(*_a, **_k):\n"
         "    raise RuntimeError('the metrics reader broke\\nsecond line never shown')\n"
         "files.read_metrics = _boom\n"
@@ -169,7 +169,7 @@ def test_a_duration_error_raised_in_a_command_is_bad_input(
     def bad(*_a: object, **_k: object) -> None:
         raise DurationError("a duration needs a unit (write 5s, 5m or 5h), found '5'")
 
-    monkeypatch.setattr("automation.traffic.files.read_metrics", bad)
+    monkeypatch.setattr("summit_platform.automation.traffic.files.read_metrics", bad)
     assert cli.main(["traffic", "compute", str(_metrics(tmp_path))]) == 2
     err = capsys.readouterr().err
     assert err == "summit: error: a duration needs a unit (write 5s, 5m or 5h), found '5'\n"

@@ -21,7 +21,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from automation import cli, options
+from summit_platform.automation import cli, options
 
 DURATION_FLAGS = {
     "--ttl",

@@ -15,12 +15,12 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.args import ComponentArgs, ComponentArgsError
-from components.canary_rollout import CanaryRolloutArgs
-from components.global_traffic import GlobalTrafficArgs, RegionEndpoint
-from components.render import canary as render
-from components.service import ServiceComponentArgs
-from stacks.config import RolloutConfig
+from summit_platform.components.args import ComponentArgs, ComponentArgsError
+from summit_platform.components.canary_rollout import CanaryRolloutArgs
+from summit_platform.components.global_traffic import GlobalTrafficArgs, RegionEndpoint
+from summit_platform.components.render import canary as render
+from summit_platform.components.service import ServiceComponentArgs
+from summit_platform.stacks.config import RolloutConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPONENT_MODULES = sorted(p.stem for p in (ROOT / "components").glob("*.py") if p.stem != "args")
@@ -30,7 +30,7 @@ COMPONENT_MODULES.remove("__init__")
 def components() -> list[tuple[str, type[pulumi.ComponentResource]]]:
     out = []
     for stem in COMPONENT_MODULES:
-        module = importlib.import_module(f"components.{stem}")
+        module = importlib.import_module(f"summit_platform.components.{stem}")
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, pulumi.ComponentResource) and cls.__module__ == module.__name__:
                 out.append((stem, cls))
@@ -38,7 +38,7 @@ def components() -> list[tuple[str, type[pulumi.ComponentResource]]]:
 
 
 def args_models(stem: str) -> list[type[ComponentArgs]]:
-    module = importlib.import_module(f"components.{stem}")
+    module = importlib.import_module(f"summit_platform.components.{stem}")
     return [
         cls
         for _, cls in inspect.getmembers(module, inspect.isclass)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from automation.stack_files import load_stack
-from stacks.config import ConfigError, parse_cpu_millis, parse_memory_bytes
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.stacks.config import ConfigError, parse_cpu_millis, parse_memory_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,7 +120,7 @@ def test_summit_plan_exits_2_and_changes_nothing(tmp_path, case):
         [
             sys.executable,
             "-m",
-            "automation.cli",
+            "summit_platform.automation.cli",
             "plan",
             "--stack",
             "bad",

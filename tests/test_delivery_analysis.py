@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.render import analysis_cadence as ac
-from components.render import canary as render
-from stacks.config import ConfigError, RolloutConfig, from_values
+from summit_platform.components.render import analysis_cadence as ac
+from summit_platform.components.render import canary as render
+from summit_platform.stacks.config import ConfigError, RolloutConfig, from_values
 
 
 def _rendered(steps, settings_=render.DEFAULT_ANALYSIS, start=None, deadline=600):

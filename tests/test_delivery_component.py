@@ -13,8 +13,8 @@ import pytest
 from conftest import plan_values, run_component
 from crds import manifest
 
-from automation.stack_files import load_stack, read_stack_file
-from components.canary_rollout import (
+from summit_platform.automation.stack_files import load_stack, read_stack_file
+from summit_platform.components.canary_rollout import (
     ANALYSIS_TEMPLATE_TYPE,
     CONFIGMAP_TYPE,
     ROLLOUT_TYPE,
@@ -23,9 +23,9 @@ from components.canary_rollout import (
     CanaryRollout,
     CanaryRolloutArgs,
 )
-from components.render import canary as render
-from components.render.analysis_cadence import manifest_coverage
-from stacks.delivery import region_target_urns
+from summit_platform.components.render import canary as render
+from summit_platform.components.render.analysis_cadence import manifest_coverage
+from summit_platform.stacks.delivery import region_target_urns
 
 ROOT = Path(__file__).resolve().parents[1]
 HPA_TYPE = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"

@@ -16,11 +16,15 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from automation.delivery import deploy as d
-from automation.delivery.deploy_ops import PulumiDeployOps, StackFileVersions, read_raw_services
-from automation.errors import UserError
-from automation.stack_files import load_stack
-from stacks.delivery import region_target_urns
+from summit_platform.automation.delivery import deploy as d
+from summit_platform.automation.delivery.deploy_ops import (
+    PulumiDeployOps,
+    StackFileVersions,
+    read_raw_services,
+)
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.stacks.delivery import region_target_urns
 from tests.support.pulumi_standin import PulumiStandin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -286,7 +290,7 @@ def _copy_project(tmp_path: Path) -> Path:
 
 def _edit_services(proj: Path, change, stack: str = "prod") -> None:
     """Edit the copy's services list (test set-up only; it may reformat the file)."""
-    from automation import safe_io
+    from summit_platform.automation import safe_io
 
     def edit(doc):
         change(doc["config"]["summit-platform:services"])
@@ -532,7 +536,7 @@ def test_wait_healthy_times_out(project, standin):
 
 
 def _run(args: list[str]) -> int:
-    from automation.cli import main
+    from summit_platform.automation.cli import main
 
     return main(["deploy", *args])
 
@@ -624,7 +628,7 @@ def test_cli_refuses_without_a_prometheus_before_touching_anything(
 
 
 def _cli_seams(monkeypatch, standin, gate_ok):
-    from automation.delivery import deploy_run as dcli
+    from summit_platform.automation.delivery import deploy_run as dcli
 
     rec = Recorder(standin, gate_ok)
     monkeypatch.setattr(dcli, "gate_function", lambda *a: rec.gate)
@@ -710,8 +714,8 @@ def test_cli_all_services_deploys_each_delivered_service(project, standin, tmp_p
 def test_cli_waits_for_another_deploy_of_the_stack_then_refuses(
     project, standin, capsys, monkeypatch
 ):
-    from automation import safe_io
-    from automation.delivery import deploy_run as dcli
+    from summit_platform.automation import safe_io
+    from summit_platform.automation.delivery import deploy_run as dcli
 
     _cli_seams(monkeypatch, standin, {})
     monkeypatch.setattr(dcli, "DEPLOY_LOCK_TIMEOUT_S", 0.2)

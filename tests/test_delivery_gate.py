@@ -18,9 +18,9 @@ from conftest import require_tool
 from hypothesis import given
 from hypothesis import strategies as st
 
-from automation.cli import main
-from automation.delivery import gate as g
-from automation.errors import UserError
+from summit_platform.automation.cli import main
+from summit_platform.automation.delivery import gate as g
+from summit_platform.automation.errors import UserError
 
 pytestmark = pytest.mark.prometheus
 

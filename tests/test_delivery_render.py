@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from components.render import canary as render
+from summit_platform.components.render import canary as render
 
 durations = st.tuples(st.integers(0, 48), st.integers(0, 59), st.integers(0, 59)).filter(
     lambda t: any(t)
@@ -110,7 +110,7 @@ def test_malformed_steps_name_the_problem(steps, match):
 
 
 def test_default_ladder_from_the_issue_is_valid_and_takes_15_minutes_of_pauses():
-    from stacks.config import RolloutConfig
+    from summit_platform.stacks.config import RolloutConfig
 
     steps = render.build_steps(RolloutConfig().steps)
     assert [s.get("setWeight") for s in steps if "setWeight" in s] == [10, 50, 100]

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from automation.stack_files import load_stack
-from components.render import replica_split as rs
-from components.render.canary import default_steps
-from stacks.config import ConfigError, from_values
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.components.render import replica_split as rs
+from summit_platform.components.render.canary import default_steps
+from summit_platform.stacks.config import ConfigError, from_values
 
 ROOT = Path(__file__).resolve().parents[1]
 

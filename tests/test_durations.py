@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.render.durations import (
+from summit_platform.components.render.durations import (
     DurationError,
     format_duration,
     go_duration,

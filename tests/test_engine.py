@@ -10,8 +10,8 @@ import pulumi_aws as aws
 import pytest
 from conftest import run_component
 
-from automation.plan.engine import PlanError, make_urn, run_program
-from automation.plan.runner import plan_stack
+from summit_platform.automation.plan.engine import PlanError, make_urn, run_program
+from summit_platform.automation.plan.runner import plan_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from automation.cli import main
-from automation.finops.cost import PriceTable
-from automation.stack_files import load_stack, platform_config
-from stacks.config import ConfigError
+from summit_platform.automation.cli import main
+from summit_platform.automation.finops.cost import PriceTable
+from summit_platform.automation.stack_files import load_stack, platform_config
+from summit_platform.stacks.config import ConfigError
 
 PROGRAM = '''
 """A shop's own program: one Deployment, one Service, one EC2 instance."""

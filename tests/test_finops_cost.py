@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from automation.errors import UserError
-from automation.finops import cost
-from automation.finops.cost import PriceTable, Usage, estimate
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.finops import cost
+from summit_platform.automation.finops.cost import PriceTable, Usage, estimate
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PRICES = PriceTable.load()

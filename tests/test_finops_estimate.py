@@ -11,9 +11,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from automation.cli import main
-from automation.finops import estimate as est_mod
-from automation.finops.cost import CostLine, Estimate
+from summit_platform.automation.cli import main
+from summit_platform.automation.finops import estimate as est_mod
+from summit_platform.automation.finops.cost import CostLine, Estimate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,11 +24,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loopback import AnswerServer
 
-from automation import safe_io
-from automation.errors import CheckFailed
-from automation.finops import alerts, prices
-from automation.finops import estimate as est_mod
-from automation.finops.cli import WEBHOOK_ENV
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import CheckFailed
+from summit_platform.automation.finops import alerts, prices
+from summit_platform.automation.finops import estimate as est_mod
+from summit_platform.automation.finops.cli import WEBHOOK_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "T0SECRET/B0SECRET/xoxb-very-secret-token"

@@ -18,9 +18,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from automation.cli import main
-from automation.errors import CheckFailed
-from automation.finops import alerts, prices, reconcile
+from summit_platform.automation.cli import main
+from summit_platform.automation.errors import CheckFailed
+from summit_platform.automation.finops import alerts, prices, reconcile
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,7 +115,7 @@ def test_actual_hourly_and_drift_decisions():
 
 
 def test_bad_allocation_response_names_the_key():
-    from automation.errors import UserError
+    from summit_platform.automation.errors import UserError
 
     with pytest.raises(UserError, match=r"data\[0\]\.platform"):
         reconcile.actual_hourly({"code": 200, "data": [{"platform": {"cpuCost": 1}}]})

@@ -19,11 +19,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loopback import Server
 
-from automation.cli import main
-from automation.finops import budget
-from automation.finops.cost import CostLine, Estimate
-from automation.stack_files import load_stack
-from stacks.config import from_values
+from summit_platform.automation.cli import main
+from summit_platform.automation.finops import budget
+from summit_platform.automation.finops.cost import CostLine, Estimate
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.stacks.config import from_values
 
 SECRET = "T0001/B0002/nightlySecretToken42"
 WORKFLOW = ROOT / ".github" / "workflows" / "finops-nightly.yml"
@@ -102,7 +102,7 @@ def test_budget_is_for_the_platform_project(tmp_path, capsys) -> None:
 @pytest.fixture(scope="module")
 def prod_platform_hourly() -> float:
     """The prod estimate of the `platform` namespace (both regions), $/h."""
-    from automation.finops.estimate import estimate_stack
+    from summit_platform.automation.finops.estimate import estimate_stack
 
     return float(estimate_stack(ROOT, "prod").by_namespace()["platform"])
 

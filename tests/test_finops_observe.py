@@ -23,8 +23,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loopback import Server
 
-from automation.cli import main
-from automation.finops.cost import load_usage
+from summit_platform.automation.cli import main
+from summit_platform.automation.finops.cost import load_usage
 
 sys.path.insert(0, str(ROOT / "policypacks" / "finops"))
 from finops_policies import policies as fp

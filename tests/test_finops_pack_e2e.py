@@ -1,5 +1,5 @@
 """The FinOps pack end to end: its own process, spoken to over the Analyzer protocol
-(automation.plan.analyzer.evaluate_pack), over graphs recorded by the embedded lane from our
+(summit_platform.automation.plan.analyzer.evaluate_pack), over graphs recorded by the embedded lane from our
 real components; plus the proof that its type tokens are the ones our components emit, and
 that with the guardrails pack beside it a missing cost tag is reported once."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import pulumi_aws as aws
 import pytest
 
-from automation.finops import cost
-from automation.plan.analyzer import evaluate_pack, load_pack_config
-from automation.plan.engine import run_program
-from automation.plan.runner import plan_stack
+from summit_platform.automation.finops import cost
+from summit_platform.automation.plan.analyzer import evaluate_pack, load_pack_config
+from summit_platform.automation.plan.engine import run_program
+from summit_platform.automation.plan.runner import plan_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / "policypacks" / "finops"
@@ -25,7 +25,7 @@ LABELS = {"team": "platform", "service": "summit-platform", "env": "preview", "c
 
 def _rollouts(n: int, *, cpu: str = "1000m", mem: str = "2Gi", replicas: int = 2) -> None:
     """``n`` services delivered through the real CanaryRollout component."""
-    from components.canary_rollout import CanaryRollout, CanaryRolloutArgs
+    from summit_platform.components.canary_rollout import CanaryRollout, CanaryRolloutArgs
 
     for i in range(n):
         CanaryRollout(

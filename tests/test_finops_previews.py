@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pulumi.automation import StackSummary
 
-from automation.cli import main
-from automation.errors import UserError
-from automation.finops import previews
-from automation.stack_files import load_stack, project_defaults, read_stack_file
-from stacks.config import from_values, namespace_values
+from summit_platform.automation.cli import main
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.finops import previews
+from summit_platform.automation.stack_files import load_stack, project_defaults, read_stack_file
+from summit_platform.stacks.config import from_values, namespace_values
 from tests.support.pulumi_standin import PulumiStandin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -274,7 +274,7 @@ def test_up_creates_stack_with_preview_config_tags_and_enforced_packs(project, s
 
 
 def test_up_collects_policy_events_and_stops_on_mandatory(project, standin):
-    from automation.pulumi_ops import PolicyViolations
+    from summit_platform.automation.pulumi_ops import PolicyViolations
 
     standin.add_stack("pr-3", tags={"preview": "true"})
     standin.set_plan(

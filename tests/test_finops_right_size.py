@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from automation.cli import main
+from summit_platform.automation.cli import main
 
 PACK_CONFIG = ROOT / "policypacks" / "finops" / "config" / "preview.json"
 

@@ -22,8 +22,12 @@ from google.protobuf import empty_pb2, json_format
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from automation.plan.analyzer import PolicyPackError, PolicyPackProcess, reconcile_config
-from stacks.config import TOP_LEVEL_KEYS, shown_key
+from summit_platform.automation.plan.analyzer import (
+    PolicyPackError,
+    PolicyPackProcess,
+    reconcile_config,
+)
+from summit_platform.stacks.config import TOP_LEVEL_KEYS, shown_key
 
 pytestmark = pytest.mark.fuzz
 

@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loopback import AnswerServer
 
-from automation.delivery import gate as g
+from summit_platform.automation.delivery import gate as g
 
 GOOD_SAMPLE = [1_700_000_000.0, "0.2"]
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from apps.gateway import app as gw
-from apps.gateway import contract
+from summit_platform.apps.gateway import app as gw
+from summit_platform.apps.gateway import contract
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 

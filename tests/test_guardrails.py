@@ -31,9 +31,9 @@ from pulumi_policy import (  # noqa: E402
 )
 from pulumi_policy.policy import PolicyResource, _NotApplicableError  # noqa: E402
 
-from automation.plan.analyzer import evaluate_pack  # noqa: E402
-from automation.plan.engine import run_program  # noqa: E402
-from automation.plan.runner import plan_stack, stack_inputs  # noqa: E402
+from summit_platform.automation.plan.analyzer import evaluate_pack  # noqa: E402
+from summit_platform.automation.plan.engine import run_program  # noqa: E402
+from summit_platform.automation.plan.runner import plan_stack, stack_inputs  # noqa: E402
 
 DEFAULTS = {
     p.name: {k: v["default"] for k, v in (p.config_schema.properties or {}).items()}
@@ -388,18 +388,19 @@ def test_a_project_without_a_floor_uses_the_policy_config_through_the_protocol()
 
 
 def test_the_pack_finds_the_spill_model_in_a_bare_checkout():
-    """With the project not installed (neither lane's venv), the pack falls back to the
-    repository root on sys.path and still imports the one spill-over module."""
+    """With the project not installed (neither lane's venv), the pack maps the
+    namespace onto the repository root and still imports the one spill-over module."""
     script = textwrap.dedent(
         """
         import importlib.util, json, os, sys
         # Hide the project however it was installed: setuptools' editable finder, or a path.
         sys.meta_path[:] = [f for f in sys.meta_path if "Editable" not in getattr(f, "__name__", "")]
-        sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != sys.argv[2]]
+        sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != sys.argv[2] and "__editable__" not in p]
+        sys.path_importer_cache.clear()
         assert importlib.util.find_spec("components") is None, "the project is still importable"
         sys.path.insert(0, sys.argv[1])
         import summit_guardrails
-        print(json.dumps([summit_guardrails.spill.__file__, sys.path[0]]))
+        print(json.dumps([summit_guardrails.spill.__file__, sys.modules["summit_platform"].__path__[0]]))
         """
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -23,7 +23,8 @@ def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
         [
             sys.executable,
             "-c",
-            "import sys; from importlinter.cli import lint_imports_command;"
+            "import os, sys; os.environ['COLUMNS'] = '200';"
+            " from importlinter.cli import lint_imports_command;"
             " sys.argv = ['lint-imports', '--no-cache', '--no-logo']; lint_imports_command()",
         ],
         cwd=cwd,
@@ -37,7 +38,9 @@ def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
 def copy_project(dest: Path) -> Path:
     for package in PACKAGES:
         shutil.copytree(
-            ROOT / package, dest / package, ignore=shutil.ignore_patterns("__pycache__")
+            ROOT / package,
+            dest / "summit_platform" / package,
+            ignore=shutil.ignore_patterns("__pycache__"),
         )
     shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
     return dest
@@ -68,40 +71,40 @@ def test_the_real_tree_keeps_every_contract() -> None:
     [
         (
             "components/service.py",
-            "from stacks import config",
+            "from summit_platform.stacks import config",
             "components/ import neither stacks/ nor automation/",
-            "components.service -> stacks",
+            "summit_platform.components.service -> summit_platform.stacks",
         ),
         (
             "components/monitoring_rules.py",
             "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-            "    from stacks.region import RegionContext",
+            "    from summit_platform.stacks.region import RegionContext",
             "components/ import neither stacks/ nor automation/",
-            "components.monitoring_rules -> stacks.region",
+            "summit_platform.components.monitoring_rules -> summit_platform.stacks.region",
         ),
         (
             "components/global_traffic.py",
-            "from automation.errors import UserError",
+            "from summit_platform.automation.errors import UserError",
             "components/ import neither stacks/ nor automation/",
-            "components.global_traffic -> automation.errors",
+            "summit_platform.components.global_traffic -> summit_platform.automation.errors",
         ),
         (
             "stacks/services.py",
-            "from automation.delivery import deploy",
+            "from summit_platform.automation.delivery import deploy",
             "stacks/ does not import automation/",
-            "stacks.services -> automation.delivery",
+            "summit_platform.stacks.services -> summit_platform.automation.delivery",
         ),
         (
             "automation/traffic/actuators.py",
-            "from components.global_traffic import TOKEN",
+            "from summit_platform.components.global_traffic import TOKEN",
             "automation/ imports no component module but components/render/",
-            "automation.traffic.actuators -> components.global_traffic",
+            "summit_platform.automation.traffic.actuators -> summit_platform.components.global_traffic",
         ),
         (
             "components/render/canary.py",
             "import pulumi",
             "components/render/ builds plain values: no Pulumi SDK",
-            "components.render.canary -> pulumi",
+            "summit_platform.components.render.canary -> pulumi",
         ),
     ],
 )
@@ -109,7 +112,7 @@ def test_a_back_edge_breaks_its_contract(
     tmp_path: Path, module: str, line: str, contract: str, edge: str
 ) -> None:
     project = copy_project(tmp_path)
-    add_import(project / module, line)
+    add_import(project / "summit_platform" / module, line)
     result = lint_imports(project)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{contract} BROKEN" in result.stdout, result.stdout
@@ -119,12 +122,14 @@ def test_a_back_edge_breaks_its_contract(
 
 def test_the_automation_contract_lists_every_component_module() -> None:
     """The contract names component modules one by one (a wildcard would also forbid
-    components.render): a new component must join the list."""
+    summit_platform.components.render): a new component must join the list."""
     import tomllib
 
     contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     listed = next(c for c in contracts["contracts"] if c["id"] == "automation-uses-render-only")
     modules = {
-        f"components.{p.stem}" for p in (ROOT / "components").glob("*.py") if p.stem != "__init__"
+        f"summit_platform.components.{p.stem}"
+        for p in (ROOT / "components").glob("*.py")
+        if p.stem != "__init__"
     }
     assert set(listed["forbidden_modules"]) == modules

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from conftest import FIXTURES, ROOT
 
-from automation.cli import main
-from automation.errors import UserError
-from automation.perf.lhr import METRICS, parse_lhr, read_lhr
+from summit_platform.automation.cli import main
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.lhr import METRICS, parse_lhr, read_lhr
 
 LH = FIXTURES / "lighthouse"
 WEB = ROOT / "budgets" / "web.yaml"

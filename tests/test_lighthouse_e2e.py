@@ -22,8 +22,8 @@ import pytest
 import yaml
 from conftest import ROOT, require_lighthouse
 
-from apps.web.app import start
-from automation.cli import main
+from summit_platform.apps.web.app import start
+from summit_platform.automation.cli import main
 
 BLOCKING_MS = 1000
 

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from conftest import ROOT, require_lighthouse
 
-from automation.cli import main
-from automation.errors import UserError
-from automation.perf.lhr import PageRun
-from automation.perf.lighthouse import (
+from summit_platform.automation.cli import main
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.lhr import PageRun
+from summit_platform.automation.perf.lighthouse import (
     CHROME_FLAGS,
     Tools,
     build_digest,
@@ -28,7 +28,7 @@ from automation.perf.lighthouse import (
     plan_runs,
     slug,
 )
-from automation.perf.web_budgets import parse_web_budgets
+from summit_platform.automation.perf.web_budgets import parse_web_budgets
 
 TOOLS = Tools(
     node="/usr/bin/node",

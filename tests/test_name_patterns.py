@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from automation.perf.budgets import parse_budgets
-from automation.perf.model import EndpointStats, split_endpoint
-from components.render.canary import region_flags
+from summit_platform.automation.perf.budgets import parse_budgets
+from summit_platform.automation.perf.model import EndpointStats, split_endpoint
+from summit_platform.components.render.canary import region_flags
 
 
 @pytest.mark.parametrize("name", ["dark-mode\n", "dark-mode\r", "\u0434ark", "1dark"])

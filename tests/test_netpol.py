@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.render.netpol import Endpoint, allows, selects
+from summit_platform.components.render.netpol import Endpoint, allows, selects
 
 APP = "app.kubernetes.io/name"
 

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from conftest import ROOT
 
-from automation.plan.report import region_of
-from automation.plan.runner import plan_stack
-from automation.stack_files import project_defaults, read_stack_file
-from components.render.netpol import Endpoint, allows
-from components.service import Caller
-from stacks.config import ConfigError, from_values, namespace_values
-from stacks.services import network_args
+from summit_platform.automation.plan.report import region_of
+from summit_platform.automation.plan.runner import plan_stack
+from summit_platform.automation.stack_files import project_defaults, read_stack_file
+from summit_platform.components.render.netpol import Endpoint, allows
+from summit_platform.components.service import Caller
+from summit_platform.stacks.config import ConfigError, from_values, namespace_values
+from summit_platform.stacks.services import network_args
 
 APP = "app.kubernetes.io/name"
 REGIONS = ("us-east-1", "us-west-2")
@@ -217,7 +217,7 @@ def test_bad_entry_or_callers_name_the_key(change, key: str, needle: str) -> Non
 
 
 def test_a_stack_file_with_a_bad_caller_exits_2(tmp_path: Path, capsys) -> None:
-    from automation.cli import main
+    from summit_platform.automation.cli import main
 
     for name in ("Pulumi.yaml", "__main__.py"):
         (tmp_path / name).write_text((ROOT / name).read_text())

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from obs_helpers import ROOT, promtool
 
-from automation.cli import main
-from components.render import prometheus_rules as pr
+from summit_platform.automation.cli import main
+from summit_platform.components.render import prometheus_rules as pr
 
 SERVICES = ("gateway", "web", "intelgraph")
 

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from obs_helpers import ROOT
 
-from automation.plan.engine import Plan, config_map, run_program
-from automation.stack_files import load_stack, project_defaults, read_stack_file
-from components.monitoring_rules import MonitoringRules, MonitoringRulesArgs
-from components.render import prometheus_rules as pr
-from stacks.config import ConfigError, namespace_values
+from summit_platform.automation.plan.engine import Plan, config_map, run_program
+from summit_platform.automation.stack_files import load_stack, project_defaults, read_stack_file
+from summit_platform.components.monitoring_rules import MonitoringRules, MonitoringRulesArgs
+from summit_platform.components.render import prometheus_rules as pr
+from summit_platform.stacks.config import ConfigError, namespace_values
 
 RULE_TYPE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 CM_TYPE = "kubernetes:core/v1:ConfigMap"

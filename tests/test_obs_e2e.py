@@ -29,8 +29,8 @@ from obs_helpers import free_port, require_tool, write_rules
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
-from components.render import dashboards as dash
-from components.render import prometheus_rules as pr
+from summit_platform.components.render import dashboards as dash
+from summit_platform.components.render import prometheus_rules as pr
 
 pytestmark = pytest.mark.prometheus
 

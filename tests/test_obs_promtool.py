@@ -22,7 +22,7 @@ import pytest
 import yaml
 from obs_helpers import promtool, write_rules
 
-from components.render import prometheus_rules as pr
+from summit_platform.components.render import prometheus_rules as pr
 
 pytestmark = pytest.mark.prometheus
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.render import dashboards as dash
-from components.render import prometheus_rules as pr
+from summit_platform.components.render import dashboards as dash
+from summit_platform.components.render import prometheus_rules as pr
 
 SERVICES = ("gateway", "web", "intelgraph")
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from automation.perf.digest import ALPHA, Digest
+from summit_platform.automation.perf.digest import ALPHA, Digest
 
 samples = st.lists(
     st.floats(min_value=0.0, max_value=600_000, allow_nan=False, allow_infinity=False),

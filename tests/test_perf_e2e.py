@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from automation.cli import main
 from loadtests.run import run_locust
+from summit_platform.automation.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGETS = ROOT / "budgets" / "api.yaml"
@@ -40,7 +40,7 @@ def require_locust() -> None:
 def gateway(latency: str = "") -> Iterator[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SUMMIT_INJECT_LATENCY_MS": latency}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "apps.gateway.app", "--port", "0"],
+        [sys.executable, "-m", "summit_platform.apps.gateway.app", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

@@ -11,10 +11,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from automation.cli import main
-from automation.perf.budgets import load_budgets, parse_budgets
-from automation.perf.gate import build_baseline, evaluate, parse_baseline
-from automation.perf.model import EndpointStats, RunResult
+from summit_platform.automation.cli import main
+from summit_platform.automation.perf.budgets import load_budgets, parse_budgets
+from summit_platform.automation.perf.gate import build_baseline, evaluate, parse_baseline
+from summit_platform.automation.perf.model import EndpointStats, RunResult
 
 ROOT = Path(__file__).resolve().parents[1]
 K6 = ROOT / "tests" / "fixtures" / "k6"

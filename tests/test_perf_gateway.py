@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from apps.gateway.app import METRIC, parse_fault_spec, start
+from summit_platform.apps.gateway.app import METRIC, parse_fault_spec, start
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ def test_fault_spec_parsing() -> None:
 def test_runs_as_a_process_with_env_latency() -> None:
     env = {**os.environ, "SUMMIT_INJECT_LATENCY_MS": "/cart=150", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "apps.gateway.app", "--port", "0"],
+        [sys.executable, "-m", "summit_platform.apps.gateway.app", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -115,7 +115,7 @@ def test_runs_as_a_process_with_env_latency() -> None:
 def test_bad_env_exits_2() -> None:
     env = {**os.environ, "SUMMIT_INJECT_LATENCY_MS": "search", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
-        [sys.executable, "-m", "apps.gateway.app", "--port", "0"],
+        [sys.executable, "-m", "summit_platform.apps.gateway.app", "--port", "0"],
         capture_output=True,
         text=True,
         env=env,

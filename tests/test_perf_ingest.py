@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from automation.cli import main
-from automation.errors import UserError
-from automation.perf.ingest import read_result
-from automation.perf.model import AGGREGATE, split_endpoint
+from summit_platform.automation.cli import main
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.ingest import read_result
+from summit_platform.automation.perf.model import AGGREGATE, split_endpoint
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 K6 = FIXTURES / "k6"
@@ -227,7 +227,7 @@ def _stats(path: Path) -> dict[str, tuple]:
 
 
 def test_chunk_boundaries_do_not_change_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    import automation.perf.ingest as ingest
+    import summit_platform.automation.perf.ingest as ingest
 
     src = K6 / "out-json_czrpb-workloads_k6out.trimmed.ndjson"
     want = _stats(src)

@@ -23,8 +23,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from automation import safe_io
-from automation.perf.trend import append_history
+from summit_platform.automation import safe_io
+from summit_platform.automation.perf.trend import append_history
 
 NAME = "GET /search"
 BUDGETS = {

@@ -9,10 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from automation.cli import main
-from automation.perf.budgets import parse_budgets
-from automation.perf.model import EndpointStats, RunResult
-from automation.perf.trend import append_history, history_entry, plot_trend, read_history, series
+from summit_platform.automation.cli import main
+from summit_platform.automation.perf.budgets import parse_budgets
+from summit_platform.automation.perf.model import EndpointStats, RunResult
+from summit_platform.automation.perf.trend import (
+    append_history,
+    history_entry,
+    plot_trend,
+    read_history,
+    series,
+)
 
 K6 = Path(__file__).resolve().parent / "fixtures" / "k6"
 

@@ -23,7 +23,7 @@ def test_web_job_beside_api_job_and_one_combined_gate() -> None:
     assert (
         "npm ci" in web and "summit perf lighthouse" in web and "--budgets budgets/web.yaml" in web
     )
-    assert "apps.web.app" in web
+    assert "summit_platform.apps.web.app" in web
     gate = _runs(jobs["gate"])
     compares = [r for r in gate if "summit perf compare" in r]
     assert len(compares) == 1

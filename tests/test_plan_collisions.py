@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from automation.cli import main
-from automation.plan import collisions as col
+from summit_platform.automation.cli import main
+from summit_platform.automation.plan import collisions as col
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def summit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "automation.cli", *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "summit_platform.automation.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
     )
 
 

@@ -29,13 +29,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from automation.cli import main
-from automation.finops import previews
-from automation.plan import collisions as col
-from automation.plan.runner import plan_stack
-from automation.stack_files import load_stack, project_defaults, read_stack_file
-from stacks.config import ConfigError, from_values, namespace_values
-from stacks.traffic import traffic_target_urns
+from summit_platform.automation.cli import main
+from summit_platform.automation.finops import previews
+from summit_platform.automation.plan import collisions as col
+from summit_platform.automation.plan.runner import plan_stack
+from summit_platform.automation.stack_files import load_stack, project_defaults, read_stack_file
+from summit_platform.stacks.config import ConfigError, from_values, namespace_values
+from summit_platform.stacks.traffic import traffic_target_urns
 from tests.conftest import require_tool
 from tests.support.pulumi_standin import PulumiStandin
 

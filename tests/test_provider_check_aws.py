@@ -13,8 +13,8 @@ import botocore
 import pytest
 from mutate import DELETE, mutate
 
-from automation.plan.provider_check import aws, aws_rules
-from automation.plan.provider_check.model import SECRET_VALUE, UNKNOWN_VALUE
+from summit_platform.automation.plan.provider_check import aws, aws_rules
+from summit_platform.automation.plan.provider_check.model import SECRET_VALUE, UNKNOWN_VALUE
 
 TAGS = {"team": "platform", "env": "prod"}
 TRUST = json.dumps(

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from automation.plan.runner import plan_stack
-from automation.stack_files import load_stack
-from stacks.config import ConfigError, from_values
+from summit_platform.automation.plan.runner import plan_stack
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.stacks.config import ConfigError, from_values
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,7 +120,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def summit(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "300"}  # wide enough that no table cell folds
     return subprocess.run(
-        [sys.executable, "-m", "automation.cli", *args],
+        [sys.executable, "-m", "summit_platform.automation.cli", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

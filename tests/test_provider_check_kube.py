@@ -12,9 +12,9 @@ import pytest
 import yaml
 from mutate import DELETE, mutate
 
-from automation.plan.provider_check import kubernetes as k
-from automation.plan.provider_check.kube_rules import RULES
-from automation.plan.provider_check.model import SECRET_VALUE, UNKNOWN_VALUE
+from summit_platform.automation.plan.provider_check import kubernetes as k
+from summit_platform.automation.plan.provider_check.kube_rules import RULES
+from summit_platform.automation.plan.provider_check.model import SECRET_VALUE, UNKNOWN_VALUE
 
 VERSION = "1.35"
 LABELS = {"app.kubernetes.io/name": "web"}

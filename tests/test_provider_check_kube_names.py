@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from automation.plan.provider_check import kube_names as kn
+from summit_platform.automation.plan.provider_check import kube_names as kn
 
 LABEL_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from pulumi.automation._cmd import CommandResult
 from pulumi.automation.errors import create_command_error
 
-from automation import pulumi_ops as ops
-from automation.errors import EXIT_FAIL, EXIT_USAGE, CheckFailed, UserError
+from summit_platform.automation import pulumi_ops as ops
+from summit_platform.automation.errors import EXIT_FAIL, EXIT_USAGE, CheckFailed, UserError
 from tests.support.pulumi_standin import CONFLICT_STDERR, PulumiStandin
 
 PROJECT = "summit-platform"
@@ -659,7 +659,7 @@ def test_summit_exit_codes_and_one_line_messages(
 ) -> None:
     import typer
 
-    from automation import cli
+    from summit_platform.automation import cli
 
     if expected_code == 1:
         standin.add_stack("qa")

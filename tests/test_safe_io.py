@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from automation import safe_io
-from automation.errors import UserError
-from components.render.redact import redact_text, redact_url, short
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.components.render.redact import redact_text, redact_url, short
 
 BOMB = """\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]

@@ -18,13 +18,13 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from automation import cli
-from automation.errors import CheckFailed, UserError
-from automation.plan.engine import run_program
-from automation.plan.report import to_json
-from automation.plan.runner import StackResult, stack_inputs
-from components.render.redact import redact_text
-from stacks.config import ConfigError, from_values
+from summit_platform.automation import cli
+from summit_platform.automation.errors import CheckFailed, UserError
+from summit_platform.automation.plan.engine import run_program
+from summit_platform.automation.plan.report import to_json
+from summit_platform.automation.plan.runner import StackResult, stack_inputs
+from summit_platform.components.render.redact import redact_text
+from summit_platform.stacks.config import ConfigError, from_values
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = (ROOT / "Pulumi.dev.yaml").read_text()
@@ -228,7 +228,7 @@ def test_the_entry_point_redacts_every_line(
     def fail(*_a: object, **_k: object) -> None:
         raise error
 
-    monkeypatch.setattr("automation.plan.runner.resolve_stacks", fail)
+    monkeypatch.setattr("summit_platform.automation.plan.runner.resolve_stacks", fail)
     argv = ["--debug"] * debug + ["plan", "-s", "dev"]
     assert cli.main(argv) == code
     captured = capsys.readouterr()

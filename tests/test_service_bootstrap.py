@@ -27,9 +27,9 @@ import yaml
 from conftest import ROOT, require_tool
 from crds import manifest
 
-from automation.cli import main
-from automation.plan.runner import plan_stack
-from automation.service import bootstrap, template_repo
+from summit_platform.automation.cli import main
+from summit_platform.automation.plan.runner import plan_stack
+from summit_platform.automation.service import bootstrap, template_repo
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 GIT_ENV = {

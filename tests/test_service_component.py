@@ -12,8 +12,8 @@ import pytest
 from conftest import plan_values, run_component
 from crds import manifest
 
-from automation.stack_files import load_stack
-from components.service import (
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.components.service import (
     TOKEN,
     Caller,
     ServiceComponent,
@@ -21,7 +21,7 @@ from components.service import (
     ServiceComponentError,
     manifests,
 )
-from stacks.delivery import region_target_urns
+from summit_platform.stacks.delivery import region_target_urns
 
 ROOT = Path(__file__).resolve().parents[1]
 

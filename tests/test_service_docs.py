@@ -12,7 +12,7 @@ import jinja2
 import yaml
 from conftest import ROOT, require_tool
 
-from automation.service import docs_gen
+from summit_platform.automation.service import docs_gen
 
 TEMPLATE = ROOT / "templates" / "service"
 
@@ -54,10 +54,10 @@ def test_every_docs_page_is_in_the_nav() -> None:
 
 def test_cli_and_config_references_are_current() -> None:
     assert (ROOT / "docs" / "cli.md").read_text() == docs_gen.cli_markdown(), (
-        "docs/cli.md is stale: run python -m automation.service.docs_gen"
+        "docs/cli.md is stale: run python -m summit_platform.automation.service.docs_gen"
     )
     assert (ROOT / "docs" / "config.md").read_text() == docs_gen.config_markdown(), (
-        "docs/config.md is stale: run python -m automation.service.docs_gen"
+        "docs/config.md is stale: run python -m summit_platform.automation.service.docs_gen"
     )
     cli = (ROOT / "docs" / "cli.md").read_text()
     for cmd in ("summit plan", "summit service new", "summit service upgrade", "summit traffic"):

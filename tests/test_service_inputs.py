@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from automation.errors import UserError
-from automation.service import bootstrap
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.service import bootstrap
 
 
 def _tree(path: Path) -> set[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from automation.cli import main
+from summit_platform.automation.cli import main
 from tests.support.service_venv import build_wheel, make_venv, run_in_venv
 
 pytestmark = pytest.mark.timeout(1200)
@@ -92,7 +92,7 @@ def test_the_venv_imports_the_platform_from_the_installed_package(installed) -> 
         [
             "python",
             "-c",
-            "import components.service as c, stacks.service_project as s;"
+            "import summit_platform.components.service as c, summit_platform.stacks.service_project as s;"
             " print(c.__file__); print(s.__file__)",
         ],
         svc,

@@ -21,8 +21,8 @@ import pytest
 import typer
 import yaml
 
-from automation.cli import _register, app, main
-from automation.plan.runner import plan_stack
+from summit_platform.automation.cli import _register, app, main
+from summit_platform.automation.plan.runner import plan_stack
 from tests.support.pulumi_standin import PulumiStandin
 
 NAME = "demo-svc"
@@ -261,7 +261,7 @@ class Recorder:
 
 
 def _cloud(svc: Path, tmp_path: Path, monkeypatch, gate_ok: dict[str, bool]):
-    from automation.delivery import deploy_run
+    from summit_platform.automation.delivery import deploy_run
 
     standin = PulumiStandin(tmp_path / "pulumi")
     outputs = {f"kubeContext-{EAST}": "ctx-east", f"kubeContext-{WEST}": "ctx-west"}

@@ -21,12 +21,12 @@ from conftest import ROOT
 from hypothesis import given
 from hypothesis import strategies as st
 
-from automation.cli import main
-from automation.errors import UserError
-from automation.service import bootstrap, template_repo
-from stacks import outputs as keys
-from stacks.config import ConfigError, from_values
-from stacks.service_project import kube_context, runtime_class_problem
+from summit_platform.automation.cli import main
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.service import bootstrap, template_repo
+from summit_platform.stacks import outputs as keys
+from summit_platform.stacks.config import ConfigError, from_values
+from summit_platform.stacks.service_project import kube_context, runtime_class_problem
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -177,7 +177,7 @@ def test_the_platform_config_checks_each_services_runtime_class() -> None:
 
 
 def test_a_platform_services_runtime_class_reaches_its_pods() -> None:
-    from automation.plan.runner import plan_stack
+    from summit_platform.automation.plan.runner import plan_stack
 
     overrides = _stage_values()
     overrides["runtimeClasses"] = ["runc", "gvisor"]
@@ -194,7 +194,7 @@ def test_a_platform_services_runtime_class_reaches_its_pods() -> None:
 
 
 def test_the_platform_exports_what_services_read() -> None:
-    from automation.plan.runner import plan_stack
+    from summit_platform.automation.plan.runner import plan_stack
 
     res = plan_stack(ROOT, "stage", evaluate=False)
     assert res.plan.outputs[keys.KUBE_CLUSTERS] == {

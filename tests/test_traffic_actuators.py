@@ -15,9 +15,9 @@ import yaml
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from automation.errors import UserError
-from automation.stack_files import load_stack
-from automation.traffic import actuators
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.automation.traffic import actuators
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "aws"

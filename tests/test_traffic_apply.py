@@ -17,10 +17,10 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 
-from automation import pulumi_ops, safe_io
-from automation.cli import main
-from automation.stack_files import load_stack
-from automation.traffic import actuators, audit
+from summit_platform.automation import pulumi_ops, safe_io
+from summit_platform.automation.cli import main
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.automation.traffic import actuators, audit
 from tests.support.pulumi_standin import PulumiStandin
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,8 +22,8 @@ import fuzz
 import pytest
 import yaml
 
-from automation.traffic import files
-from automation.traffic.controller import MAX_CLOCK_SKEW_SECONDS
+from summit_platform.automation.traffic import files
+from summit_platform.automation.traffic.controller import MAX_CLOCK_SKEW_SECONDS
 
 REPO = Path(__file__).resolve().parents[1]
 E, W = "us-east-1", "us-west-2"
@@ -396,7 +396,16 @@ def prometheus() -> Iterator[str]:
 
 
 def _run_loop(project: Path, url: str, *extra: str) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "automation.cli", "traffic", "run", "-s", "prod", "--dry-run"]
+    argv = [
+        sys.executable,
+        "-m",
+        "summit_platform.automation.cli",
+        "traffic",
+        "run",
+        "-s",
+        "prod",
+        "--dry-run",
+    ]
     argv += ["--prometheus-url", url, "--interval", "200ms", "-C", str(project), *extra]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(

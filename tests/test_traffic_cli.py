@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from automation.cli import main
-from automation.stack_files import load_stack
-from automation.traffic import simulator as sim
-from automation.traffic.files import parse_time
+from summit_platform.automation.cli import main
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.automation.traffic import simulator as sim
+from summit_platform.automation.traffic.files import parse_time
 
 REPO = Path(__file__).resolve().parents[1]
 E, W = "us-east-1", "us-west-2"
@@ -333,7 +333,7 @@ def test_run_stops_cleanly_on_sigterm(project, fake_prom):
         [
             sys.executable,
             "-m",
-            "automation.cli",
+            "summit_platform.automation.cli",
             "traffic",
             "run",
             "--stack",
@@ -367,7 +367,7 @@ def test_run_stops_cleanly_on_sigterm(project, fake_prom):
 
 
 def test_pin_through_the_automation_api_writes_the_same_config(project, tmp_path, monkeypatch):
-    from automation import pulumi_ops
+    from summit_platform.automation import pulumi_ops
     from tests.support.pulumi_standin import PulumiStandin
 
     standin = PulumiStandin(tmp_path / "pulumi")

@@ -8,9 +8,13 @@ import pulumi_aws as aws
 import yaml
 from conftest import ROOT, plan_values, run_component
 
-from automation.stack_files import load_stack
-from components.dns_failover import DnsFailover, DnsFailoverArgs, DnsRegion
-from components.global_traffic import GlobalTraffic, GlobalTrafficArgs, RegionEndpoint
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.components.dns_failover import DnsFailover, DnsFailoverArgs, DnsRegion
+from summit_platform.components.global_traffic import (
+    GlobalTraffic,
+    GlobalTrafficArgs,
+    RegionEndpoint,
+)
 
 GA = "summit:traffic:GlobalTraffic"
 EG = "aws:globalaccelerator/endpointGroup:EndpointGroup"
@@ -79,7 +83,7 @@ def test_dials_flow_from_config():
 def test_flow_logs_and_tcp_health_check_options():
     def program():
         control = aws.Provider("ctl", region="us-west-2")
-        from components.global_traffic import HealthCheck
+        from summit_platform.components.global_traffic import HealthCheck
 
         GlobalTraffic(
             "ga",

@@ -5,7 +5,7 @@ it throughout); the audit log has exactly one completed entry per change that wa
 result for every intent); the final stack file equals the last completed audit entry.
 
 The processes are forked from this one after it has imported the CLI, and each runs the real
-entry point (``automation.cli.main``) with its own stdout and stderr: real concurrent
+entry point (``summit_platform.automation.cli.main``) with its own stdout and stderr: real concurrent
 processes, without twenty interpreter start-ups on a two-core machine.
 """
 
@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import yaml
 
-from automation import cli, safe_io
-from automation.stack_files import load_stack
-from automation.traffic import actuators, audit
+from summit_platform.automation import cli, safe_io
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.automation.traffic import actuators, audit
 
 REPO = Path(__file__).resolve().parents[1]
 E, W = "us-east-1", "us-west-2"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from automation.traffic.controller import (
+from summit_platform.automation.traffic.controller import (
     MAX_CLOCK_SKEW_SECONDS,
     Pin,
     Policy,
@@ -23,7 +23,7 @@ from automation.traffic.controller import (
     safe_state,
     score,
 )
-from components.render.spill import dials_for_shares, region_loads
+from summit_platform.components.render.spill import dials_for_shares, region_loads
 
 E, W = "us-east-1", "us-west-2"
 POLICY = Policy(natural={E: 50, W: 50})

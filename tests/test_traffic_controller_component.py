@@ -15,10 +15,10 @@ import pytest
 import yaml
 from conftest import ROOT, plan_values
 
-from automation.plan.runner import plan_stack
-from automation.stack_files import load_stack
-from components.render import traffic_controller as tc
-from stacks.traffic import traffic_target_urns
+from summit_platform.automation.plan.runner import plan_stack
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.components.render import traffic_controller as tc
+from summit_platform.stacks.traffic import traffic_target_urns
 
 E, W = "us-east-1", "us-west-2"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -13,7 +13,7 @@ import fuzz
 import pytest
 import yaml
 
-from stacks.config import ConfigError, from_values
+from summit_platform.stacks.config import ConfigError, from_values
 
 ROOT = Path(__file__).resolve().parents[1]
 PROD = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]

@@ -21,10 +21,10 @@ import pytest
 import yaml
 from obs_helpers import promtool, write_rules
 
-from automation.traffic.telemetry import ControllerMetrics
-from components.render import dashboards as dash
-from components.render import prometheus_rules as pr
-from components.render import traffic_controller as tc
+from summit_platform.automation.traffic.telemetry import ControllerMetrics
+from summit_platform.components.render import dashboards as dash
+from summit_platform.components.render import prometheus_rules as pr
+from summit_platform.components.render import traffic_controller as tc
 
 W = "us-west-2"
 ALERT = pr.ControllerAlert(

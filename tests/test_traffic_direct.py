@@ -24,12 +24,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from automation.errors import UserError
-from automation.traffic import actuators
-from automation.traffic.direct import DirectActuator, read_targets
-from automation.traffic.regional_source import RegionalPrometheusSource
-from automation.traffic.sources import SourceError
-from components.render import spill
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.traffic import actuators
+from summit_platform.automation.traffic.direct import DirectActuator, read_targets
+from summit_platform.automation.traffic.regional_source import RegionalPrometheusSource
+from summit_platform.automation.traffic.sources import SourceError
+from summit_platform.components.render import spill
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "aws"

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, require_tool
 
-from automation.traffic.drill import evidence as ev
-from automation.traffic.drill import twin
+from summit_platform.automation.traffic.drill import evidence as ev
+from summit_platform.automation.traffic.drill import twin
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -57,7 +57,7 @@ def test_induced_latency_steers_and_keeps_the_floor(tmp_path: Path) -> None:
     started = time.monotonic()
     res = subprocess.run(
         [
-            *(sys.executable, "-m", "automation.cli", "traffic", "drill"),
+            *(sys.executable, "-m", "summit_platform.automation.cli", "traffic", "drill"),
             *("--scenario", "induced-latency", "--json", str(tmp_path / "out.json")),
             # the drill's own deadline: the "within 5 minutes on a 2-core machine"
             *("--out", str(out), "--timeout", "5m"),
@@ -111,7 +111,15 @@ def test_induced_latency_steers_and_keeps_the_floor(tmp_path: Path) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_drill_leaves_nothing_running(sig: signal.Signals) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "automation.cli", "traffic", "drill", "--scenario", "pin"],
+        [
+            sys.executable,
+            "-m",
+            "summit_platform.automation.cli",
+            "traffic",
+            "drill",
+            "--scenario",
+            "pin",
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -19,21 +19,21 @@ from conftest import ROOT, require_tool
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.gateway.app import fault_table, start, start_admin
-from automation.errors import UserError
-from automation.stack_files import load_stack
-from automation.traffic.drill import evidence as ev
-from automation.traffic.drill import lab as labmod
-from automation.traffic.drill import report
-from automation.traffic.drill.scenarios import parse_induce
-from automation.traffic.drill.supervisor import Supervisor, group_alive
-from automation.traffic.haproxy import (
+from summit_platform.apps.gateway.app import fault_table, start, start_admin
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.automation.traffic.drill import evidence as ev
+from summit_platform.automation.traffic.drill import lab as labmod
+from summit_platform.automation.traffic.drill import report
+from summit_platform.automation.traffic.drill.scenarios import parse_induce
+from summit_platform.automation.traffic.drill.supervisor import Supervisor, group_alive
+from summit_platform.automation.traffic.haproxy import (
     WEIGHT_PER_PERCENT,
     HAProxyAdmin,
     apply_decision,
     weights_for_dials,
 )
-from components.render.spill import dials_for_shares, region_loads
+from summit_platform.components.render.spill import dials_for_shares, region_loads
 
 REGIONS = ["us-east-1", "us-west-2"]
 NATURAL = {"us-east-1": 50.0, "us-west-2": 50.0}
@@ -132,7 +132,7 @@ def test_parse_induce() -> None:
 def test_drill_rejects_bad_input_before_starting_anything(tmp_path: Path) -> None:
     def summit(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "automation.cli", "traffic", "drill", *args],
+            [sys.executable, "-m", "summit_platform.automation.cli", "traffic", "drill", *args],
             cwd=ROOT,
             capture_output=True,
             text=True,

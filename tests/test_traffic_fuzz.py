@@ -30,7 +30,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.render.durations import DurationError, parse_duration
+from summit_platform.components.render.durations import DurationError, parse_duration
 
 REPO = Path(__file__).resolve().parents[1]
 E, W = "us-east-1", "us-west-2"

@@ -25,12 +25,12 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
-from automation.traffic.controller import Policy, RegionState, State, initial_state
-from automation.traffic.direct import DirectActuator
-from automation.traffic.leadership import Leased
-from automation.traffic.lease import Lease, Step, next_step
-from automation.traffic.lease_store import LeaseStore, ensure_table
-from components.render.traffic_pin import parse_time
+from summit_platform.automation.traffic.controller import Policy, RegionState, State, initial_state
+from summit_platform.automation.traffic.direct import DirectActuator
+from summit_platform.automation.traffic.leadership import Leased
+from summit_platform.automation.traffic.lease import Lease, Step, next_step
+from summit_platform.automation.traffic.lease_store import LeaseStore, ensure_table
+from summit_platform.components.render.traffic_pin import parse_time
 
 ROOT = Path(__file__).resolve().parents[1]
 E, W = "us-east-1", "us-west-2"
@@ -226,7 +226,15 @@ def _project(tmp_path: Path, lease: str | None = None) -> Path:
 
 
 def _start(project: Path, holder: str, moto_url: str) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "automation.cli", "traffic", "run", "--stack", "prod"]
+    argv = [
+        sys.executable,
+        "-m",
+        "summit_platform.automation.cli",
+        "traffic",
+        "run",
+        "--stack",
+        "prod",
+    ]
     argv += ["--lease-table", "T", "--dynamodb-endpoint", moto_url, "--create-lease-table"]
     argv += ["--holder", holder, "--dry-run", "--interval", "2s"]
     argv += ["--prometheus-url", "http://127.0.0.1:9", "-C", str(project)]

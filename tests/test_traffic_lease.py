@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from automation.traffic.lease import Lease, expired, next_step, released, should_act
+from summit_platform.automation.traffic.lease import Lease, expired, next_step, released, should_act
 
 DURATION = 15.0
 MARGIN = 2.0

@@ -17,13 +17,13 @@ import pulumi_aws as aws
 import pytest
 import yaml
 
-from automation.cli import main
-from automation.plan.analyzer import evaluate_pack
-from automation.plan.engine import config_map, run_program
-from automation.stack_files import load_stack, read_stack_file
-from components.render import spill
-from components.render.traffic_pin import REMOVE_HINT, read_pin
-from stacks.steering import planned_dials, planned_weights
+from summit_platform.automation.cli import main
+from summit_platform.automation.plan.analyzer import evaluate_pack
+from summit_platform.automation.plan.engine import config_map, run_program
+from summit_platform.automation.stack_files import load_stack, read_stack_file
+from summit_platform.components.render import spill
+from summit_platform.components.render.traffic_pin import REMOVE_HINT, read_pin
+from summit_platform.stacks.steering import planned_dials, planned_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 E, W = "us-east-1", "us-west-2"

@@ -24,8 +24,14 @@ from conftest import require_tool
 from moto import mock_aws
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
-from automation.traffic.controller import Policy, RegionState, State, evaluate, initial_state
-from automation.traffic.sources import (
+from summit_platform.automation.traffic.controller import (
+    Policy,
+    RegionState,
+    State,
+    evaluate,
+    initial_state,
+)
+from summit_platform.automation.traffic.sources import (
     DEFAULT_QUERIES,
     RAW_HISTOGRAM_QUERIES,
     CloudWatchSource,

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from pulumi_policy import StackValidationArgs
 from pulumi_policy.policy import PolicyResource
 
-from automation.traffic.controller import Policy, Sample, evaluate, initial_state
-from components.render import spill
+from summit_platform.automation.traffic.controller import Policy, Sample, evaluate, initial_state
+from summit_platform.components.render import spill
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "policypacks" / "guardrails"))
@@ -50,7 +50,7 @@ def test_floor_cap_and_effective_floor():
 def test_the_module_imports_nothing_but_the_standard_library():
     """The guardrails pack imports it in its own venv: no Pulumi, no pydantic on the way."""
     code = (
-        "import sys, components.render.spill; "
+        "import sys, summit_platform.components.render.spill; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('pulumi', 'pulumi_policy', 'pydantic', 'numpy', 'stacks', 'components', 'automation',"
         " 'yaml')))"
@@ -59,7 +59,13 @@ def test_the_module_imports_nothing_but_the_standard_library():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     # Only the module and its (empty) packages: nothing else of the project, no third party.
-    assert out.stdout.strip() == str(["components", "components.render", "components.render.spill"])
+    assert out.stdout.strip() == str(
+        [
+            "components",
+            "summit_platform.components.render",
+            "summit_platform.components.render.spill",
+        ]
+    )
 
 
 @given(share, dial, dial)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from automation.stack_files import load_stack
+from summit_platform.automation.stack_files import load_stack
 from tests.support.pulumi_standin import PulumiStandin
 
 ROOT = Path(__file__).resolve().parents[1]

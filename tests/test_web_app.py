@@ -13,8 +13,15 @@ import zlib
 import pytest
 from conftest import ROOT
 
-from apps.web.app import PAGES, Regression, heavy_png, parse_inject_spec, render_page, start
-from automation.perf.web_budgets import load_web_budgets
+from summit_platform.apps.web.app import (
+    PAGES,
+    Regression,
+    heavy_png,
+    parse_inject_spec,
+    render_page,
+    start,
+)
+from summit_platform.automation.perf.web_budgets import load_web_budgets
 
 
 def get(url: str) -> tuple[int, str, bytes]:
@@ -113,14 +120,30 @@ def test_bad_inject_spec_names_the_variable_and_the_part(spec: str, text: str) -
 
 def test_as_a_process_it_refuses_a_bad_spec_and_serves_a_good_one() -> None:
     bad = subprocess.run(
-        [sys.executable, "-m", "apps.web.app", "--port", "0", "--inject", "spinner"],
+        [
+            sys.executable,
+            "-m",
+            "summit_platform.apps.web.app",
+            "--port",
+            "0",
+            "--inject",
+            "spinner",
+        ],
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert bad.returncode == 2 and "web: error: SUMMIT_WEB_INJECT" in bad.stderr
     proc = subprocess.Popen(
-        [sys.executable, "-m", "apps.web.app", "--port", "0", "--inject", "layout-shift"],
+        [
+            sys.executable,
+            "-m",
+            "summit_platform.apps.web.app",
+            "--port",
+            "0",
+            "--inject",
+            "layout-shift",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -10,9 +10,13 @@ import pytest
 import yaml
 from conftest import FIXTURES, ROOT
 
-from automation.cli import main
-from automation.errors import UserError
-from automation.perf.web_budgets import load_any_budgets, load_web_budgets, parse_web_budgets
+from summit_platform.automation.cli import main
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.web_budgets import (
+    load_any_budgets,
+    load_web_budgets,
+    parse_web_budgets,
+)
 
 LHR = FIXTURES / "lighthouse" / "clean-index.mobile.json.gz"
 

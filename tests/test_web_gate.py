@@ -10,20 +10,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from automation.errors import UserError
-from automation.perf.budgets import parse_budgets
-from automation.perf.combined import (
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.budgets import parse_budgets
+from summit_platform.automation.perf.combined import (
     CombinedResult,
     Inputs,
     combined_json,
     combined_markdown,
     evaluate_all,
 )
-from automation.perf.gate import evaluate
-from automation.perf.lhr import PageRun
-from automation.perf.model import EndpointStats, RunResult
-from automation.perf.web_budgets import parse_web_budgets
-from automation.perf.web_gate import (
+from summit_platform.automation.perf.gate import evaluate
+from summit_platform.automation.perf.lhr import PageRun
+from summit_platform.automation.perf.model import EndpointStats, RunResult
+from summit_platform.automation.perf.web_budgets import parse_web_budgets
+from summit_platform.automation.perf.web_gate import (
     build_web_baseline,
     evaluate_web,
     parse_web_baseline,
@@ -287,7 +287,7 @@ def test_api_only_comment_is_unchanged() -> None:
     api_run = RunResult(
         "r.csv", "t", (EndpointStats("/search", "GET", "/search", 500, 0, 10, 40, 50, 90, 99),)
     )
-    from automation.perf.report import to_markdown
+    from summit_platform.automation.perf.report import to_markdown
 
     combined = CombinedResult(evaluate(api_spec, [api_run]), None)
     assert combined_markdown(combined) == to_markdown(evaluate(api_spec, [api_run]))

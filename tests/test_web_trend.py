@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT
 
-from automation.cli import main
-from automation.perf.lhr import read_lhr
-from automation.perf.trend import read_history
-from automation.perf.web_budgets import load_web_budgets
-from automation.perf.web_trend import web_history, web_panels, web_series
+from summit_platform.automation.cli import main
+from summit_platform.automation.perf.lhr import read_lhr
+from summit_platform.automation.perf.trend import read_history
+from summit_platform.automation.perf.web_budgets import load_web_budgets
+from summit_platform.automation.perf.web_trend import web_history, web_panels, web_series
 
 LH = FIXTURES / "lighthouse"
 K6 = FIXTURES / "k6" / "out-json_grafana-xk6-dashboard_result.ndjson"

@@ -1,1 +1,1 @@
-"""The gateway's sample HTTP service (see :mod:`apps.gateway.app`)."""
+"""The gateway's sample HTTP service (see :mod:`summit_platform.apps.gateway.app`)."""

@@ -22,11 +22,11 @@ service down). A PUT replaces both tables; a missing key clears that table.
 
 Use it in-process::
 
-    from apps.gateway.app import start
+    from summit_platform.apps.gateway.app import start
     with start(port=0) as gw:          # 0 = a free port on 127.0.0.1
         urllib.request.urlopen(gw.url + "/search?q=x")
 
-or as a process: ``python -m apps.gateway.app --port 8080 --region us-west-2`` (prints
+or as a process: ``python -m summit_platform.apps.gateway.app --port 8080 --region us-west-2`` (prints
 ``listening on URL`` and, with ``--admin-port``, ``admin on URL``). Each server has its own
 metrics registry, so several can run in one process.
 
@@ -511,8 +511,10 @@ def start_admin(app: GatewayApp, port: int = 0, *, host: str = "127.0.0.1") -> G
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m apps.gateway.app --port N``: serve until SIGINT/SIGTERM."""
-    parser = argparse.ArgumentParser(prog="python -m apps.gateway.app", description=__doc__)
+    """``python -m summit_platform.apps.gateway.app --port N``: serve until SIGINT/SIGTERM."""
+    parser = argparse.ArgumentParser(
+        prog="python -m summit_platform.apps.gateway.app", description=__doc__
+    )
     parser.add_argument("--port", type=int, default=8080, help="TCP port (0 = any free port)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--service", default=DEFAULT_SERVICE)

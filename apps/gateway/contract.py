@@ -5,8 +5,8 @@ One entry point for people, ``.ci/run`` (tests/test_gateway_contract.py) and the
 workflow (.github/workflows/contract.yml, which uploads the JUnit report as the
 ``contract-report`` artifact)::
 
-    python -m apps.gateway.contract --report reports/contract/gateway.xml
-    python -m apps.gateway.contract --url http://127.0.0.1:8080   # a gateway already running
+    python -m summit_platform.apps.gateway.contract --report reports/contract/gateway.xml
+    python -m summit_platform.apps.gateway.contract --url http://127.0.0.1:8080   # a gateway already running
 
 Without ``--url`` it starts a gateway in-process on a free port of 127.0.0.1 (faults off,
 whatever the environment says) and stops it afterwards. The exit code is Schemathesis's:
@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from apps.gateway.app import start
+from summit_platform.apps.gateway.app import start
 
 CONTRACT = Path(__file__).resolve().with_name("openapi.yaml")
 CHECKS = (
@@ -99,8 +99,10 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m apps.gateway.contract``: the contract run, Schemathesis's exit code."""
-    parser = argparse.ArgumentParser(prog="python -m apps.gateway.contract", description=__doc__)
+    """``python -m summit_platform.apps.gateway.contract``: the contract run, Schemathesis's exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m summit_platform.apps.gateway.contract", description=__doc__
+    )
     parser.add_argument("--url", help="a running gateway (default: start one on 127.0.0.1)")
     parser.add_argument("--report", type=Path, help="write the JUnit XML report here")
     parser.add_argument("--max-examples", type=int, default=50)

@@ -1,1 +1,1 @@
-"""The web service's sample site (see :mod:`apps.web.app`)."""
+"""The web service's sample site (see :mod:`summit_platform.apps.web.app`)."""

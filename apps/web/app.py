@@ -19,11 +19,11 @@ Example: ``SUMMIT_WEB_INJECT="render-blocking-script=800ms,/catalog:heavy-asset=
 
 In-process::
 
-    from apps.web.app import start
+    from summit_platform.apps.web.app import start
     with start(0, inject="render-blocking-script") as web:   # 0 = a free port on 127.0.0.1
         ... web.url + "/catalog" ...
 
-or as a process: ``python -m apps.web.app --port 8081`` (prints ``listening on URL``).
+or as a process: ``python -m summit_platform.apps.web.app --port 8081`` (prints ``listening on URL``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from components.render.durations import DurationError, parse_duration
+from summit_platform.components.render.durations import DurationError, parse_duration
 
 INJECT_ENV = "SUMMIT_WEB_INJECT"
 PAGES = ("/", "/catalog", "/checkout")
@@ -437,9 +437,9 @@ def start(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m apps.web.app --port N [--inject SPEC]``: serve until SIGINT/SIGTERM."""
+    """``python -m summit_platform.apps.web.app --port N [--inject SPEC]``: serve until SIGINT/SIGTERM."""
     parser = argparse.ArgumentParser(
-        prog="python -m apps.web.app",
+        prog="python -m summit_platform.apps.web.app",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -8,13 +8,20 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from automation import options
-from automation.delivery import gate as g
-from automation.errors import CheckFailed, UserError
-from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, duration_option
-from automation.service import project as service_project
-from automation.stack_files import load_stack, project_file
-from stacks.config import StackConfig
+from summit_platform.automation import options
+from summit_platform.automation.delivery import gate as g
+from summit_platform.automation.errors import CheckFailed, UserError
+from summit_platform.automation.options import (
+    Cwd,
+    Duration,
+    JsonOut,
+    MarkdownOut,
+    Stack,
+    duration_option,
+)
+from summit_platform.automation.service import project as service_project
+from summit_platform.automation.stack_files import load_stack, project_file
+from summit_platform.stacks.config import StackConfig
 
 Slos = Annotated[
     list[str] | None,
@@ -114,7 +121,7 @@ def deploy(
     stops (exit 1). Nothing is deployed unless named: --service or --all-services."""
     # The deploy layers import the program's components and drive the Pulumi Automation API
     # (~1.5 s to import); only deploy uses them.
-    from automation.delivery import deploy_run as run
+    from summit_platform.automation.delivery import deploy_run as run
 
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
@@ -151,10 +158,10 @@ def _deploy_service(
     dry_run: bool,
     outputs: tuple[str | None, str | None],
 ) -> None:
-    """A service project's deploy (:mod:`automation.delivery.service_run`): its one
+    """A service project's deploy (:mod:`summit_platform.automation.delivery.service_run`): its one
     ``version`` key, region by region in the order of its ``clusters``, each gated."""
     # Like the platform's deploy layers, these load the plan engine and the Automation API.
-    from automation.delivery import service_run
+    from summit_platform.automation.delivery import service_run
 
     req = service_run.Request(
         **flags, gate_window=gate_window.text, gate_seconds=gate_window.seconds, dry_run=dry_run

@@ -10,7 +10,7 @@ The decisions are pure and tested on their own:
   (service, region) pairs whose version changes, each as a :class:`ConfigEdit` with the value it
   had before, and the URNs of just those services' workloads for ``up --target``. It also
   refuses a canary step that the service's replicas cannot realise (see
-  :mod:`components.render.replica_split`).
+  :mod:`summit_platform.components.render.replica_split`).
 - :func:`next_step` is the state machine. Forward, per region in order: ``set-version`` ->
   ``up`` -> ``wait-healthy`` -> ``gate``; the next region starts only after the previous
   region's gate passed. The first failed step turns into ``restore-config`` -> ``rollback-up``
@@ -18,7 +18,7 @@ The decisions are pure and tested on their own:
   then the run stops. A failed restore or rollback stops at once: a person takes over.
 
 The shell around it, :func:`execute`, asks ``next_step`` what to do and calls the matching
-:class:`DeployOps` method (in production :class:`automation.delivery.deploy_ops.
+:class:`DeployOps` method (in production :class:`summit_platform.automation.delivery.deploy_ops.
 PulumiDeployOps`). ``--dry-run`` prints the plan and calls nothing.
 """
 
@@ -29,10 +29,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from automation.errors import UserError
-from components.render import replica_split
-from stacks.config import StackConfig
-from stacks.delivery import region_target_urns, service_version
+from summit_platform.automation.errors import UserError
+from summit_platform.components.render import replica_split
+from summit_platform.stacks.config import StackConfig
+from summit_platform.stacks.delivery import region_target_urns, service_version
 
 StepKind = Literal["set-version", "up", "wait-healthy", "gate", "restore-config", "rollback-up"]
 FORWARD: tuple[StepKind, ...] = ("set-version", "up", "wait-healthy", "gate")
@@ -520,7 +520,7 @@ class Outcome:
 @dataclass
 class DeployReport:
     """What a run did and where it left each region (pure; rendered by
-    :mod:`automation.delivery.report`)."""
+    :mod:`summit_platform.automation.delivery.report`)."""
 
     plan: DeployPlan
     results: list[StepResult]

@@ -1,16 +1,16 @@
 """The thin production layer of ``summit deploy``: the stack file, the Automation API, kubectl.
 
 - :class:`StackFileVersions` sets and restores a deploy's ``regionVersions`` keys in
-  ``Pulumi.<stack>.yaml`` itself, through :func:`automation.safe_io.update_yaml` (lock, round
+  ``Pulumi.<stack>.yaml`` itself, through :func:`summit_platform.automation.safe_io.update_yaml` (lock, round
   trip, atomic rename): comments, order, quoting and flow style stay as they were, so each key
   is a one-line diff in the commit the workflow pushes. ``pulumi config set`` would rewrite the
   whole file in the CLI's own layout (pulumi/pulumi#12415; the stand-in in tests does the
   same). A restore puts back the very scalar the key held before (its quotes too), removes a
   key that did not exist and a ``regionVersions`` map the deploy created.
-- :class:`PulumiDeployOps` is :class:`~automation.delivery.deploy.DeployOps`: after each write
+- :class:`PulumiDeployOps` is :class:`~summit_platform.automation.delivery.deploy.DeployOps`: after each write
   it reads every key back through the Pulumi CLI (``pulumi config get --path``), so a step
   passes only when the engine sees what was meant; ``up --target`` goes through
-  :mod:`automation.pulumi_ops` (a stack lock is retried with backoff); Rollout health comes
+  :mod:`summit_platform.automation.pulumi_ops` (a stack lock is retried with backoff); Rollout health comes
   from ``kubectl`` (:func:`kubectl_phase`); the gate is a function given by the CLI.
 """
 
@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automation import pulumi_ops, safe_io
-from automation.delivery.deploy import ConfigEdit, RegionPlan
-from automation.errors import UserError
-from automation.stack_files import read_stack_file
+from summit_platform.automation import pulumi_ops, safe_io
+from summit_platform.automation.delivery.deploy import ConfigEdit, RegionPlan
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.stack_files import read_stack_file
 
 _MISSING = object()
 """Marks a key that did not exist before the deploy."""
@@ -192,8 +192,8 @@ def kubectl_phase(kubectl: str = "kubectl") -> RolloutPhase:
 
 @dataclass
 class PulumiDeployOps:
-    """:class:`~automation.delivery.deploy.DeployOps` over the stack file, the Automation API
-    (``automation.pulumi_ops``), ``kubectl`` and the gate."""
+    """:class:`~summit_platform.automation.delivery.deploy.DeployOps` over the stack file, the Automation API
+    (``summit_platform.automation.pulumi_ops``), ``kubectl`` and the gate."""
 
     project_dir: Path
     stack_name: str

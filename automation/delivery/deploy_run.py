@@ -1,6 +1,6 @@
 """The shell of ``summit deploy`` around the pure plan: read the stack file, print the dry run,
 run the plan against the engine, the cluster and the gate under a per-stack lock with an audit
-log, and write the reports. The command (:mod:`automation.delivery.cli`) imports this module
+log, and write the reports. The command (:mod:`summit_platform.automation.delivery.cli`) imports this module
 only when it runs, because it pulls in the program's components and the Automation API."""
 
 from __future__ import annotations
@@ -14,13 +14,17 @@ from typing import Any
 
 from rich.console import Console
 
-from automation import options, safe_io
-from automation.delivery import deploy as d
-from automation.delivery import gate as g
-from automation.delivery.deploy_ops import PulumiDeployOps, kubectl_phase, read_raw_services
-from automation.delivery.report import plan_lines, to_json, to_markdown
-from automation.stack_files import project_defaults
-from stacks.config import StackConfig
+from summit_platform.automation import options, safe_io
+from summit_platform.automation.delivery import deploy as d
+from summit_platform.automation.delivery import gate as g
+from summit_platform.automation.delivery.deploy_ops import (
+    PulumiDeployOps,
+    kubectl_phase,
+    read_raw_services,
+)
+from summit_platform.automation.delivery.report import plan_lines, to_json, to_markdown
+from summit_platform.automation.stack_files import project_defaults
+from summit_platform.stacks.config import StackConfig
 
 DEPLOY_LOCK_TIMEOUT_S = 30.0
 """How long a deploy waits for another deploy of the same stack in this folder."""

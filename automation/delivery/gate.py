@@ -4,7 +4,7 @@ Prometheus and decide pass/fail per SLO.
 Pure parts: :func:`parse_slo`, :func:`build_queries` and :func:`verdict` (values in, rows and a
 verdict out). The thin part: :class:`PrometheusClient` (one ``/api/v1/query`` per SLO) and
 :func:`run_gate` which glues them. The PromQL is the same the canary's AnalysisTemplate uses
-(:mod:`components.render.canary`), scoped to the region instead of the canary's pods.
+(:mod:`summit_platform.components.render.canary`), scoped to the region instead of the canary's pods.
 
 No data is a failure with its own status and message, never a pass: a region nobody is
 talking to has not shown that the release works. Prometheus' answer is untrusted input, so
@@ -26,12 +26,12 @@ from urllib.parse import urlsplit
 
 from rich.table import Table
 
-from automation import numbers, safe_io
-from automation.errors import UserError
-from automation.numbers import found
-from components.render import canary as render
-from components.render.durations import format_duration
-from components.render.redact import redact_text, redact_url
+from summit_platform.automation import numbers, safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.numbers import found
+from summit_platform.components.render import canary as render
+from summit_platform.components.render.durations import format_duration
+from summit_platform.components.render.redact import redact_text, redact_url
 
 DEFAULT_SLOS = ("p95<1500ms", "err<1%")
 # fullmatch and re.ASCII: `$` would accept a trailing newline and `\d` any Unicode digit.

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from automation.delivery.deploy import DeployReport, forward_steps
+from summit_platform.automation.delivery.deploy import DeployReport, forward_steps
 
 
 def _cell(text: str) -> str:

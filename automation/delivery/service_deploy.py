@@ -21,7 +21,7 @@ its image tag from the one key ``<service>:version``. So a deploy:
   Pulumi CLI and touches no cluster.
 
 The decisions (:func:`check_release`, :func:`region_plans`, :func:`plan_service_deploy`) are
-pure; :mod:`automation.delivery.deploy` runs the plan and writes the reports, unchanged.
+pure; :mod:`summit_platform.automation.delivery.deploy` runs the plan and writes the reports, unchanged.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from automation.delivery import deploy as d
-from automation.errors import UserError
-from components.render.canary import DEFAULT_ANALYSIS
-from stacks.delivery import CANARY_TOKEN
+from summit_platform.automation.delivery import deploy as d
+from summit_platform.automation.errors import UserError
+from summit_platform.components.render.canary import DEFAULT_ANALYSIS
+from summit_platform.stacks.delivery import CANARY_TOKEN
 
 ROLLOUT_TYPE = "kubernetes:argoproj.io/v1alpha1:Rollout"
 KUBE_CONTEXT_OUTPUT = "kubeContext-{region}"

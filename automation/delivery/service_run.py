@@ -1,7 +1,7 @@
 """The shell of ``summit deploy`` on a service project: read the stack file, plan the program
-with the new version in the embedded lane, decide (:mod:`automation.delivery.service_deploy`),
+with the new version in the embedded lane, decide (:mod:`summit_platform.automation.delivery.service_deploy`),
 then print the dry run or run the plan through the same locked, audited runner as the
-platform's (:func:`automation.delivery.deploy_run.run_locked`). Imported only when it runs."""
+platform's (:func:`summit_platform.automation.delivery.deploy_run.run_locked`). Imported only when it runs."""
 
 from __future__ import annotations
 
@@ -13,18 +13,18 @@ from typing import Any
 
 from rich.console import Console
 
-from automation import options, pulumi_ops
-from automation.delivery import deploy as d
-from automation.delivery import deploy_run as run
-from automation.delivery import gate as g
-from automation.delivery import service_deploy as sd
-from automation.delivery.deploy_ops import PulumiDeployOps, StackFileVersion
-from automation.errors import UserError
-from automation.plan.engine import PlanError
-from automation.plan.report import region_of
-from automation.plan.runner import plan_stack
-from automation.service import project as service_project
-from automation.stack_files import stack_values
+from summit_platform.automation import options, pulumi_ops
+from summit_platform.automation.delivery import deploy as d
+from summit_platform.automation.delivery import deploy_run as run
+from summit_platform.automation.delivery import gate as g
+from summit_platform.automation.delivery import service_deploy as sd
+from summit_platform.automation.delivery.deploy_ops import PulumiDeployOps, StackFileVersion
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.plan.engine import PlanError
+from summit_platform.automation.plan.report import region_of
+from summit_platform.automation.plan.runner import plan_stack
+from summit_platform.automation.service import project as service_project
+from summit_platform.automation.stack_files import stack_values
 
 HEALTHY_TIMEOUT_S = 2700.0
 """How long each region's Rollout may take to be Healthy (the platform's default)."""

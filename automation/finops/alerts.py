@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from automation.errors import CheckFailed, UserError
-from automation.safe_io import dumps_json
-from components.render.redact import redact_text, redact_url
+from summit_platform.automation.errors import CheckFailed, UserError
+from summit_platform.automation.safe_io import dumps_json
+from summit_platform.components.render.redact import redact_text, redact_url
 
 
 def budget_payload(stack: str, total_hourly: Decimal, monthly_budget: float) -> dict[str, Any]:

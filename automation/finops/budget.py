@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from automation.finops.cost import Estimate
-from stacks.config import ServiceConfig
+from summit_platform.automation.finops.cost import Estimate
+from summit_platform.stacks.config import ServiceConfig
 
 HOURS_PER_MONTH = 730
 HEADROOM = 0.25

@@ -1,6 +1,6 @@
 """`summit finops estimate|refresh-prices|reconcile` and `summit previews up|destroy|gc`.
 
-Each command reads its inputs, calls the pure decision in :mod:`automation.finops`, then acts.
+Each command reads its inputs, calls the pure decision in :mod:`summit_platform.automation.finops`, then acts.
 Bad input -> ``UserError`` (exit 2); a failed check (mandatory violation, drift, over budget
 with ``--fail-over-budget``) -> ``CheckFailed`` (exit 1).
 """
@@ -21,19 +21,26 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automation import options, safe_io
-from automation.errors import CheckFailed, UserError
-from automation.finops import alerts, budget, observed, previews, prices, reconcile
-from automation.finops import estimate as est_mod
-from automation.finops.cost import AWS_PRICES, PriceTable, estimate, load_usage
-from automation.options import Cwd, Duration, JsonOut, MarkdownOut, Stack, duration_option
-from automation.plan.analyzer import discover_packs
-from automation.plan.engine import PlanError
-from automation.plan.runner import plan_stack
-from automation.stack_files import platform_config
-from components.render import redact
-from components.render.redact import redact_text, redact_url
-from stacks.config import FinopsConfig
+from summit_platform.automation import options, safe_io
+from summit_platform.automation.errors import CheckFailed, UserError
+from summit_platform.automation.finops import alerts, budget, observed, previews, prices, reconcile
+from summit_platform.automation.finops import estimate as est_mod
+from summit_platform.automation.finops.cost import AWS_PRICES, PriceTable, estimate, load_usage
+from summit_platform.automation.options import (
+    Cwd,
+    Duration,
+    JsonOut,
+    MarkdownOut,
+    Stack,
+    duration_option,
+)
+from summit_platform.automation.plan.analyzer import discover_packs
+from summit_platform.automation.plan.engine import PlanError
+from summit_platform.automation.plan.runner import plan_stack
+from summit_platform.automation.stack_files import platform_config
+from summit_platform.components.render import redact
+from summit_platform.components.render.redact import redact_text, redact_url
+from summit_platform.stacks.config import FinopsConfig
 
 app = options.new_app("finops", "Cost estimates, price refresh and OpenCost reconciliation.")
 previews_app = options.new_app("previews", "Per-PR preview stacks and idle teardown.")
@@ -565,7 +572,7 @@ def _up_cloud(
     project_dir: Path, pr: int, template: str, owner: str, markdown_out: str | None
 ) -> tuple[str, dict[str, Any]]:
     # The Automation API wrapper imports the Pulumi SDK (~1 s); only the cloud lane needs it.
-    from automation import pulumi_ops as ops
+    from summit_platform.automation import pulumi_ops as ops
 
     name = previews.stack_name(pr)
     ttl = _preview_ttl(project_dir, template)

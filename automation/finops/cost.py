@@ -24,10 +24,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from automation import numbers, safe_io
-from automation.errors import UserError
-from automation.numbers import found
-from components.render.quantities import cpu_millis, memory_bytes
+from summit_platform.automation import numbers, safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.numbers import found
+from summit_platform.components.render.quantities import cpu_millis, memory_bytes
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 OPENCOST_DEFAULT = DATA_DIR / "opencost_default.json"

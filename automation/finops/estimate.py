@@ -12,10 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from automation import numbers, safe_io
-from automation.errors import UserError
-from automation.finops.cost import Estimate, PriceTable, Usage, estimate
-from automation.numbers import found
+from summit_platform.automation import numbers, safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.finops.cost import Estimate, PriceTable, Usage, estimate
+from summit_platform.automation.numbers import found
 
 HOURS_PER_MONTH = 730
 
@@ -31,7 +31,7 @@ def plan_resources(
     recorded resources as plain dicts. ``as_stack`` plans under another stack name (a preview
     ``pr-N`` planned from its template's file)."""
     # The embedded lane loads the Pulumi SDK and grpc; the pure parts here need neither.
-    from automation.plan.runner import plan_stack
+    from summit_platform.automation.plan.runner import plan_stack
 
     result = plan_stack(project_dir, stack, overrides=overrides, as_stack=as_stack, evaluate=False)
     return [r.to_json() for r in result.plan.resources]

@@ -25,8 +25,8 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from automation.errors import UserError
-from components.render.redact import redact_text, redact_url, short
+from summit_platform.automation.errors import UserError
+from summit_platform.components.render.redact import redact_text, redact_url, short
 
 _SELECTOR = '{{namespace=~"{ns}", container!="", container!="POD"}}'
 CPU = "avg by (container) (rate(container_cpu_usage_seconds_total" + _SELECTOR + "[{window}]))"

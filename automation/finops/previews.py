@@ -26,7 +26,7 @@ Pure, data in / data out:
   because they do not match both the name pattern and the ``preview=true`` tag.
 
 The shell (:func:`up`, :func:`destroy`, :func:`gc`) reads inputs, calls these, and acts through
-:mod:`automation.pulumi_ops`; :func:`plan_offline` is the embedded lane (plan, collision check,
+:mod:`summit_platform.automation.pulumi_ops`; :func:`plan_offline` is the embedded lane (plan, collision check,
 policies and cost of the preview, then its stack file). Both lanes check the new preview
 against every stack file of the project (:func:`check_collisions`) before creating anything.
 """
@@ -43,13 +43,18 @@ from typing import Any, Protocol
 
 import yaml
 
-from automation import safe_io
-from automation.errors import CheckFailed, PlanError, UserError
-from automation.plan import collisions
-from automation.plan.runner import StackResult, plan_stack
-from automation.service import project as service_project
-from automation.stack_files import project_defaults, read_stack_file, stack_names, stack_values
-from stacks.config import TOP_LEVEL_KEYS, StackConfig, from_values
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import CheckFailed, PlanError, UserError
+from summit_platform.automation.plan import collisions
+from summit_platform.automation.plan.runner import StackResult, plan_stack
+from summit_platform.automation.service import project as service_project
+from summit_platform.automation.stack_files import (
+    project_defaults,
+    read_stack_file,
+    stack_names,
+    stack_values,
+)
+from summit_platform.stacks.config import TOP_LEVEL_KEYS, StackConfig, from_values
 
 PATTERN = r"pr-[0-9]+"
 """Preview stack names; GC refuses anything else, whatever its tags say."""
@@ -352,7 +357,7 @@ class PreviewSpec:
     """The whole ``config:`` of ``Pulumi.pr-<N>.yaml`` (:func:`stack_file_config`)."""
     cfg: StackConfig | None
     """The platform's typed config of the preview; None for a service project (its program
-    reads its own namespace, see :mod:`automation.service.project`)."""
+    reads its own namespace, see :mod:`summit_platform.automation.service.project`)."""
     namespace: str = ""
     """Where the preview's namespaced objects live."""
     reach: list[str] = field(default_factory=list)
@@ -384,7 +389,7 @@ def template_values(project_dir: Path, template: str) -> tuple[str, dict[str, An
 
 def preview_spec(project_dir: Path, pr: int, template: str) -> PreviewSpec:
     """Read and validate the template, derive the preview's config and validate that too:
-    the platform's through its model, a service's through :mod:`automation.service.project`."""
+    the platform's through its model, a service's through :mod:`summit_platform.automation.service.project`."""
     name = stack_name(pr)
     if name == template:
         raise UserError("a preview cannot be its own template", key="--from")
@@ -535,7 +540,7 @@ def up(
     copy the template's secrets as the preview's own, set the tags, and preview and up with
     the policy packs enforced. Policy events of both runs are collected for the PR comment."""
     # The Automation API wrapper loads the Pulumi SDK (~1 s); the pure decisions do not.
-    from automation import pulumi_ops as ops
+    from summit_platform.automation import pulumi_ops as ops
 
     if len(pack_configs) != len(packs):
         raise UserError(
@@ -580,7 +585,7 @@ def _template_secrets(project_dir: Path, spec: PreviewSpec, command: Any) -> dic
     paths = secret_paths(spec.config)
     if not paths:
         return {}
-    from automation import pulumi_ops as ops  # the Pulumi SDK: see up()
+    from summit_platform.automation import pulumi_ops as ops  # the Pulumi SDK: see up()
 
     template = ops.open_stack(project_dir, spec.template, command=command)
     out = {}
@@ -611,7 +616,7 @@ def _event_json(e: Any) -> dict[str, Any]:
 
 def destroy(project_dir: Path, pr: int, *, command: Any = None) -> None:
     """Destroy ``pr-N``'s resources and remove the stack (refuses a non-preview name)."""
-    from automation import pulumi_ops as ops  # the Pulumi SDK: see up()
+    from summit_platform.automation import pulumi_ops as ops  # the Pulumi SDK: see up()
 
     name = stack_name(pr)
     stack = ops.open_stack(project_dir, name, command=command)
@@ -633,7 +638,7 @@ def gc(
     """List stacks, read the tags of those whose name fits the pattern, decide, and (only when
     ``apply``) destroy and remove the idle ones. Reading selects no stack: a dry run leaves
     the workspace's current stack as it was."""
-    from automation import pulumi_ops as ops  # the Pulumi SDK: see up()
+    from summit_platform.automation import pulumi_ops as ops  # the Pulumi SDK: see up()
 
     summaries = ops.list_stacks(project_dir, command=command)
     tags: dict[str, dict[str, str]] = {}

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from automation import numbers, safe_io
-from automation.errors import UserError
-from automation.numbers import found
+from summit_platform.automation import numbers, safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.numbers import found
 
 PRICING_REGION = "us-east-1"
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")

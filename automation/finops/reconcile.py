@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from automation import numbers, safe_io
-from automation.errors import UserError
-from automation.numbers import found
-from components.render.redact import redact_text, redact_url
+from summit_platform.automation import numbers, safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.numbers import found
+from summit_platform.components.render.redact import redact_text, redact_url
 
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 """The largest allocation answer read (a namespace aggregate is a few KB per namespace)."""

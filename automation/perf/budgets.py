@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from automation import safe_io
-from automation.errors import UserError
-from automation.perf.model import EndpointStats
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.model import EndpointStats
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 PositiveMs = Annotated[float, Field(gt=0)]

@@ -16,11 +16,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automation import options
-from automation.errors import CheckFailed, UserError
-from automation.options import Cwd, Duration, JsonOut, MarkdownOut, OutDir, duration_option
-from automation.perf.budgets import Budgets as ApiBudgets
-from automation.perf.combined import (
+from summit_platform.automation import options
+from summit_platform.automation.errors import CheckFailed, UserError
+from summit_platform.automation.options import (
+    Cwd,
+    Duration,
+    JsonOut,
+    MarkdownOut,
+    OutDir,
+    duration_option,
+)
+from summit_platform.automation.perf.budgets import Budgets as ApiBudgets
+from summit_platform.automation.perf.combined import (
     DEFAULT_WEB_BUDGETS,
     baseline_doc_all,
     combined_json,
@@ -31,9 +38,9 @@ from automation.perf.combined import (
     read_inputs,
     resolve_budgets,
 )
-from automation.perf.gate import FAIL, INCONCLUSIVE
-from automation.perf.ingest import read_result
-from automation.perf.lighthouse import (
+from summit_platform.automation.perf.gate import FAIL, INCONCLUSIVE
+from summit_platform.automation.perf.ingest import read_result
+from summit_platform.automation.perf.lighthouse import (
     check_base_url,
     dry_run_lines,
     find_tools,
@@ -41,11 +48,11 @@ from automation.perf.lighthouse import (
     progress_line,
     run_all,
 )
-from automation.perf.model import RunResult
-from automation.perf.report import print_table
-from automation.perf.trend import append_history, plot_trend, read_history
-from automation.perf.web_budgets import load_any_budgets, load_web_budgets
-from automation.perf.web_report import print_web_table
+from summit_platform.automation.perf.model import RunResult
+from summit_platform.automation.perf.report import print_table
+from summit_platform.automation.perf.trend import append_history, plot_trend, read_history
+from summit_platform.automation.perf.web_budgets import load_any_budgets, load_web_budgets
+from summit_platform.automation.perf.web_report import print_web_table
 
 app = options.new_app(
     "perf",

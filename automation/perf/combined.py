@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from automation import safe_io
-from automation.errors import UserError
-from automation.perf.budgets import Budgets
-from automation.perf.gate import (
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.budgets import Budgets
+from summit_platform.automation.perf.gate import (
     FAIL,
     INCONCLUSIVE,
     PASS,
@@ -30,10 +30,10 @@ from automation.perf.gate import (
     overall,
     parse_baseline,
 )
-from automation.perf.ingest import NotAResult, read_result
-from automation.perf.lhr import DIGEST_KIND, PageRun, parse_lhr, sniff_json
-from automation.perf.model import RunResult
-from automation.perf.report import (
+from summit_platform.automation.perf.ingest import NotAResult, read_result
+from summit_platform.automation.perf.lhr import DIGEST_KIND, PageRun, parse_lhr, sniff_json
+from summit_platform.automation.perf.model import RunResult
+from summit_platform.automation.perf.report import (
     MARKER,
     RUNBOOK,
     endpoint_section,
@@ -41,17 +41,17 @@ from automation.perf.report import (
     to_json,
     to_markdown,
 )
-from automation.perf.trend import history_entry
-from automation.perf.web_budgets import WebBudgets, load_any_budgets
-from automation.perf.web_gate import (
+from summit_platform.automation.perf.trend import history_entry
+from summit_platform.automation.perf.web_budgets import WebBudgets, load_any_budgets
+from summit_platform.automation.perf.web_gate import (
     PageMeasurement,
     WebGateResult,
     build_web_baseline,
     evaluate_web,
     parse_web_baseline,
 )
-from automation.perf.web_report import page_json, web_headline, web_section
-from automation.perf.web_trend import web_history
+from summit_platform.automation.perf.web_report import page_json, web_headline, web_section
+from summit_platform.automation.perf.web_trend import web_history
 
 DEFAULT_API_BUDGETS = Path("budgets/api.yaml")
 DEFAULT_WEB_BUDGETS = Path("budgets/web.yaml")

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from automation import numbers
-from automation.errors import UserError
-from automation.perf.budgets import Budget, Budgets
-from automation.perf.digest import Digest
-from automation.perf.ingest import QUANTILES
-from automation.perf.model import AGGREGATE, EndpointStats, RunResult
+from summit_platform.automation import numbers
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.budgets import Budget, Budgets
+from summit_platform.automation.perf.digest import Digest
+from summit_platform.automation.perf.ingest import QUANTILES
+from summit_platform.automation.perf.model import AGGREGATE, EndpointStats, RunResult
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 PASS: Verdict = "pass"

@@ -1,19 +1,19 @@
 """Streaming readers for load-test results: k6 NDJSON, both k6 summary formats, Locust CSV.
 
-Every reader returns a :class:`~automation.perf.model.RunResult` with one
-:class:`~automation.perf.model.EndpointStats` per endpoint. :func:`read_result` sniffs the
+Every reader returns a :class:`~summit_platform.automation.perf.model.RunResult` with one
+:class:`~summit_platform.automation.perf.model.EndpointStats` per endpoint. :func:`read_result` sniffs the
 format, so callers never say which tool wrote a file; a file that is none of these raises
-:class:`~automation.errors.UserError` saying what was expected.
+:class:`~summit_platform.automation.errors.UserError` saying what was expected.
 
 k6 NDJSON (``k6 run --out json=FILE``, gzipped when the name ends in ``.gz``) is read line by
 line with constant memory per endpoint: only ``http_req_duration`` and ``http_req_failed``
 lines are parsed (a byte test skips the other ~80 % before any JSON work), and durations go
-into a :class:`~automation.perf.digest.Digest`.
+into a :class:`~summit_platform.automation.perf.digest.Digest`.
 
 Every figure read is checked: latencies and counts are finite numbers >= 0, rates 0..1,
 failures never more than requests, text cells in ASCII digits; a file cut short (gzip that
 ends early, a last line with no newline that is not whole JSON) is refused, not read as far as
-it goes. Any of these is a :class:`~automation.errors.UserError` naming the file, the line or
+it goes. Any of these is a :class:`~summit_platform.automation.errors.UserError` naming the file, the line or
 key, and what was found.
 """
 
@@ -28,11 +28,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from automation import numbers, safe_io
-from automation.errors import UserError
-from automation.numbers import found
-from automation.perf.digest import DEFAULT_EXACT_LIMIT, Digest
-from automation.perf.model import AGGREGATE, EndpointStats, RunResult, Threshold, split_endpoint
+from summit_platform.automation import numbers, safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.numbers import found
+from summit_platform.automation.perf.digest import DEFAULT_EXACT_LIMIT, Digest
+from summit_platform.automation.perf.model import (
+    AGGREGATE,
+    EndpointStats,
+    RunResult,
+    Threshold,
+    split_endpoint,
+)
 
 EXPECTED = (
     "expected k6 NDJSON (k6 run --out json=FILE; lines like "
@@ -173,7 +179,7 @@ _SKIP = object()
 class _BadLine(Exception):
     """A relevant line that is not valid k6 NDJSON. The message follows "line N"; the scan
     sets ``offset`` (where the line starts in its chunk) and the reader turns it into a
-    :class:`~automation.errors.UserError` with the file and the line number."""
+    :class:`~summit_platform.automation.errors.UserError` with the file and the line number."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -495,9 +501,9 @@ def read_k6_summary(doc: dict[str, Any], source: str) -> RunResult:
     ``--summary-export`` puts the stats flat on each metric and maps each threshold to
     ``true`` when it was *crossed*; handleSummary data nests ``values`` and writes
     ``thresholds.{expr}.ok`` (true when it *held*). Both normalise to
-    :class:`~automation.perf.model.Threshold` ``passed``. Per-endpoint figures come from
+    :class:`~summit_platform.automation.perf.model.Threshold` ``passed``. Per-endpoint figures come from
     submetrics tagged by ``name`` (``http_req_duration{name:GET /x}``); the untagged metric
-    becomes the :data:`~automation.perf.model.AGGREGATE` endpoint. Every statistic used must
+    becomes the :data:`~summit_platform.automation.perf.model.AGGREGATE` endpoint. Every statistic used must
     be a finite number >= 0 (counts whole, rates 0..1): anything else names its key.
     """
     metrics = doc["metrics"]
@@ -559,7 +565,7 @@ def read_locust_csv(path: Path) -> RunResult:
     """Per-endpoint statistics from Locust's ``--csv PREFIX`` stats file (``PREFIX_stats.csv``).
 
     Locust's percentiles are its own (response times rounded to 2 significant digits above
-    100 ms); the ``Aggregated`` row becomes the :data:`~automation.perf.model.AGGREGATE`
+    100 ms); the ``Aggregated`` row becomes the :data:`~summit_platform.automation.perf.model.AGGREGATE`
     endpoint. Read by the safe CSV reader (invalid UTF-8 named by byte offset, malformed rows
     by line); every figure is a decimal in ASCII digits >= 0 (``inf``, ``nan`` and other
     scripts' digits refused), counts are whole and failures at most the requests.

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from automation.errors import UserError
+from summit_platform.automation.errors import UserError
 
 FormFactor = Literal["mobile", "desktop"]
 DIGEST_KIND = "summit-lighthouse-digest"

@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from automation import safe_io
-from automation.errors import UserError
-from automation.perf.lhr import BY_KEY, DIGEST_KIND, METRICS, PageRun, read_lhr
-from automation.perf.web_budgets import WebBudgets
-from automation.perf.web_gate import fmt, measure_page, measurement_json
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.lhr import BY_KEY, DIGEST_KIND, METRICS, PageRun, read_lhr
+from summit_platform.automation.perf.web_budgets import WebBudgets
+from summit_platform.automation.perf.web_gate import fmt, measure_page, measurement_json
 
 CHROME_FLAGS = (
     "--headless=new",

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from automation.perf.digest import Digest
+from summit_platform.automation.perf.digest import Digest
 
 AGGREGATE = "(all)"
 """Endpoint name for whole-run figures (a k6 summary without per-endpoint submetrics)."""

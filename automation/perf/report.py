@@ -1,4 +1,4 @@
-"""Render a :class:`~automation.perf.gate.GateResult`: JSON for machines, Markdown for the PR
+"""Render a :class:`~summit_platform.automation.perf.gate.GateResult`: JSON for machines, Markdown for the PR
 comment, a rich table for people. Pure functions except :func:`print_table`."""
 
 from __future__ import annotations
@@ -8,7 +8,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from automation.perf.gate import FAIL, INCONCLUSIVE, PASS, EndpointVerdict, GateResult
+from summit_platform.automation.perf.gate import (
+    FAIL,
+    INCONCLUSIVE,
+    PASS,
+    EndpointVerdict,
+    GateResult,
+)
 
 _ICON = {PASS: "✅", FAIL: "❌", INCONCLUSIVE: "⚠️"}
 NA = "n/a"

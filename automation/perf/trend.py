@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from automation import numbers, safe_io
-from automation.errors import UserError
-from automation.perf.budgets import Budgets
-from automation.perf.gate import measure
-from automation.perf.model import RunResult
-from automation.perf.web_trend import check_history_pages, web_panels
+from summit_platform.automation import numbers, safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.budgets import Budgets
+from summit_platform.automation.perf.gate import measure
+from summit_platform.automation.perf.model import RunResult
+from summit_platform.automation.perf.web_trend import check_history_pages, web_panels
 
 
 def history_entry(

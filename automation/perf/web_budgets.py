@@ -26,15 +26,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from automation.errors import UserError
-from automation.perf.budgets import (
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.budgets import (
     Budgets,
     _describe,
     _dotted,
     parse_budgets,
     read_budgets_document,
 )
-from automation.perf.lhr import GATED, FormFactor
+from summit_platform.automation.perf.lhr import GATED, FormFactor
 
 Ms = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Kib = Annotated[float, Field(gt=0, allow_inf_nan=False)]

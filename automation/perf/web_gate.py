@@ -1,8 +1,8 @@
 """Pure decisions of the web gate: each budgeted page measured across Lighthouse runs
 (median per metric), compared with its budgets and with the main-branch baseline.
 
-Data in, data out, like :mod:`automation.perf.gate`: :func:`evaluate_web` takes loaded web
-budgets, the runs (:class:`~automation.perf.lhr.PageRun`) and optionally the baseline's
+Data in, data out, like :mod:`summit_platform.automation.perf.gate`: :func:`evaluate_web` takes loaded web
+budgets, the runs (:class:`~summit_platform.automation.perf.lhr.PageRun`) and optionally the baseline's
 pages, and returns a :class:`WebGateResult`. Nothing here reads files or prints.
 
 The baseline rule per metric (``budgets/web.yaml`` ``defaults``):
@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from automation.errors import UserError
-from automation.perf.gate import FAIL, INCONCLUSIVE, PASS, Verdict, overall
-from automation.perf.lhr import GATED, METRICS, Metric, PageRun
-from automation.perf.web_budgets import PageBudget, WebBudgets
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.gate import FAIL, INCONCLUSIVE, PASS, Verdict, overall
+from summit_platform.automation.perf.lhr import GATED, METRICS, Metric, PageRun
+from summit_platform.automation.perf.web_budgets import PageBudget, WebBudgets
 
 
 @dataclass(frozen=True)

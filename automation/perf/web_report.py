@@ -1,4 +1,4 @@
-"""Render a :class:`~automation.perf.web_gate.WebGateResult`: JSON per page, the web part of
+"""Render a :class:`~summit_platform.automation.perf.web_gate.WebGateResult`: JSON per page, the web part of
 the PR comment, and a rich table. Pure functions except :func:`print_web_table`."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from automation.perf.gate import FAIL, INCONCLUSIVE, PASS
-from automation.perf.lhr import GATED, METRICS
-from automation.perf.web_gate import MetricVerdict, PageVerdict, WebGateResult, fmt
+from summit_platform.automation.perf.gate import FAIL, INCONCLUSIVE, PASS
+from summit_platform.automation.perf.lhr import GATED, METRICS
+from summit_platform.automation.perf.web_gate import MetricVerdict, PageVerdict, WebGateResult, fmt
 
 _ICON = {PASS: "✅", FAIL: "❌", INCONCLUSIVE: "⚠️"}
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from automation.errors import UserError
-from automation.perf.lhr import GATED, Metric, PageRun
-from automation.perf.web_budgets import WebBudgets
-from automation.perf.web_gate import measure_page
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.perf.lhr import GATED, Metric, PageRun
+from summit_platform.automation.perf.web_budgets import WebBudgets
+from summit_platform.automation.perf.web_gate import measure_page
 
 Panel = tuple[str, Callable[[Any], None]]
 

@@ -33,11 +33,11 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2 as pb
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
-from automation import safe_io
-from automation.errors import UserError
-from automation.plan.engine import Plan, RecordedResource, for_analyzer
-from components.render.redact import printable, redact_text, short
-from stacks.config import ConfigError, shown_key
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.plan.engine import Plan, RecordedResource, for_analyzer
+from summit_platform.components.render.redact import printable, redact_text, short
+from summit_platform.stacks.config import ConfigError, shown_key
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 IN_FLIGHT = 16

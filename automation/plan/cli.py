@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from automation import options
-from automation.errors import CheckFailed, PlanError
-from automation.options import Cwd, JsonOut, MarkdownOut, StackOrAll
-from stacks.config import ConfigError
+from summit_platform.automation import options
+from summit_platform.automation.errors import CheckFailed, PlanError
+from summit_platform.automation.options import Cwd, JsonOut, MarkdownOut, StackOrAll
+from summit_platform.stacks.config import ConfigError
 
 if TYPE_CHECKING:
-    from automation.plan.runner import StackResult
+    from summit_platform.automation.plan.runner import StackResult
 
 
 def plan(
@@ -41,10 +41,10 @@ def plan(
     provider-check problem or collision, 2 bad input."""
     # The runner and its report load the Pulumi SDK and the providers (~0.5 s): only
     # `summit plan` pays for them, not every other command's start.
-    from automation.plan import report
-    from automation.plan.analyzer import load_pack_config
-    from automation.plan.collisions import check_plans
-    from automation.plan.runner import plan_stack, resolve_packs, resolve_stacks
+    from summit_platform.automation.plan import report
+    from summit_platform.automation.plan.analyzer import load_pack_config
+    from summit_platform.automation.plan.collisions import check_plans
+    from summit_platform.automation.plan.runner import plan_stack, resolve_packs, resolve_stacks
 
     options.check_output(json_out, "--json")
     options.check_output(markdown_out, "--markdown")
@@ -77,7 +77,7 @@ def plan(
 
 def _print(results: list[StackResult], quiet: bool, *, stderr: bool) -> None:
     """The people's view; on stderr when a machine format goes to stdout."""
-    from automation.plan import report  # see plan(): the Pulumi SDK loads with it
+    from summit_platform.automation.plan import report  # see plan(): the Pulumi SDK loads with it
 
     console = Console(stderr=stderr, soft_wrap=False)
     if not quiet:

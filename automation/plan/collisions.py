@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from automation.plan.analyzer import PackResult, Violation
+from summit_platform.automation.plan.analyzer import PackResult, Violation
 
 PACK = "summit-plan"
 POLICY = "cross-stack-collision"
@@ -359,7 +359,7 @@ def pack_result(collisions: Sequence[Collision], stack: str, checked: int) -> Pa
 
 def check_plans(results: Sequence[Any]) -> list[Collision]:
     """Check the stacks planned in one run against each other and add the check's result to
-    each (a :class:`~automation.plan.runner.StackResult`'s ``packs``): its collisions become
+    each (a :class:`~summit_platform.automation.plan.runner.StackResult`'s ``packs``): its collisions become
     mandatory violations there, so the run exits 1 like any mandatory policy."""
     owned = {
         r.plan.stack: owned_objects(r.plan.stack, (x.to_json() for x in r.plan.resources))

@@ -5,7 +5,7 @@ What is real here: the program (the same ``__main__.py`` that ``pulumi up`` runs
 (every resource registers through ``pulumi.runtime``'s gRPC-shaped monitor interface), the
 provider SDKs' type tokens and input serialisation. What is not: no provider plugin runs, so
 there is no ``Check`` (no auto-names, no provider defaults), no ``Diff`` against real state and
-no cloud call; computed outputs are synthesised by :mod:`automation.plan.outputs`.
+no cloud call; computed outputs are synthesised by :mod:`summit_platform.automation.plan.outputs`.
 
 Several stacks can be planned in one process: each run gets a fresh ``contextvars`` context,
 fresh mock settings, its own config, ``run_in_stack`` on a new event loop, and the planned
@@ -36,9 +36,9 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from automation.errors import PlanError
-from automation.plan import outputs as synth
-from stacks.config import ConfigError
+from summit_platform.automation.errors import PlanError
+from summit_platform.automation.plan import outputs as synth
+from summit_platform.stacks.config import ConfigError
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SIG = "4dabf18193072939515e22adb298388d"
@@ -480,7 +480,7 @@ def _purge_modules(project_dir: Path, before: set[str]) -> None:
             and os.path.realpath(path).startswith(root + os.sep)
         ):
             del sys.modules[name]
-            # A package the caller keeps (say components.render) still holds the forgotten
+            # A package the caller keeps (say summit_platform.components.render) still holds the forgotten
             # submodule as an attribute, and `from package import submodule` would return
             # that stale module next run: mixed module generations break class identity.
             parent_name, _, child = name.rpartition(".")

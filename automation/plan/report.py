@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from automation.plan.engine import STACK_TYPE, RecordedResource
-from automation.plan.runner import StackResult
+from summit_platform.automation.plan.engine import STACK_TYPE, RecordedResource
+from summit_platform.automation.plan.runner import StackResult
 
 JSON_VERSION = 1
 LEVEL_ORDER = ("mandatory", "remediate", "advisory", "disabled")

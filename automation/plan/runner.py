@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automation.errors import UserError
-from automation.plan.analyzer import (
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.plan.analyzer import (
     PackResult,
     PolicyPackError,
     Violation,
@@ -17,11 +17,11 @@ from automation.plan.analyzer import (
     evaluate_pack,
     load_pack_config,
 )
-from automation.plan.engine import Plan, config_map, run_program
-from automation.plan.provider_check import ProviderCheck, check_plan
-from automation.plan.provider_check.kubernetes import resolve_version
-from automation.stack_files import project_file, stack_names, stack_values
-from stacks.config import DEFAULT_KUBERNETES_VERSION, PROJECT, from_values
+from summit_platform.automation.plan.engine import Plan, config_map, run_program
+from summit_platform.automation.plan.provider_check import ProviderCheck, check_plan
+from summit_platform.automation.plan.provider_check.kubernetes import resolve_version
+from summit_platform.automation.stack_files import project_file, stack_names, stack_values
+from summit_platform.stacks.config import DEFAULT_KUBERNETES_VERSION, PROJECT, from_values
 
 
 @dataclass

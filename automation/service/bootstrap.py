@@ -34,12 +34,12 @@ from typing import Any
 
 import yaml
 
-from automation import safe_io
-from automation.errors import CheckFailed, UserError
-from automation.service import template_repo
-from automation.stack_files import load_stack
-from stacks.config import DEFAULT_RUNTIME_CLASSES
-from stacks.service_project import runtime_class_problem
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import CheckFailed, UserError
+from summit_platform.automation.service import template_repo
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.stacks.config import DEFAULT_RUNTIME_CLASSES
+from summit_platform.stacks.service_project import runtime_class_problem
 
 PLATFORM_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIR = PLATFORM_ROOT / "templates" / "service"
@@ -444,7 +444,7 @@ def _plan_new(report: Report, dest: Path, offline: bool) -> None:
 
 def _plan_offline(dest: Path) -> dict[str, Any]:
     # Deferred: the embedded lane loads the Pulumi SDK and providers (~0.5 s).
-    from automation.plan.runner import plan_stack
+    from summit_platform.automation.plan.runner import plan_stack
 
     res = plan_stack(dest, STAGE)
     violations = [f"[{v.enforcement}] {v.pack}/{v.policy}: {v.message}" for v in res.violations]
@@ -459,7 +459,8 @@ def _plan_offline(dest: Path) -> dict[str, Any]:
 
 
 def _preview_cloud(dest: Path) -> dict[str, Any]:
-    from automation import pulumi_ops  # deferred: the Automation API loads the Pulumi SDK
+    # deferred: the Automation API loads the Pulumi SDK
+    from summit_platform.automation import pulumi_ops
 
     found = sorted(p.parent for p in (dest / "policypacks").glob("*/PulumiPolicy.yaml"))
     # The CLI pairs --policy-pack-config with --policy-pack by position, so packs with a

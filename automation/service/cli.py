@@ -2,7 +2,7 @@
 
 ``new`` validates the name, renders the Copier template, copies the policy packs and then
 plans (``--offline``, the embedded lane) or creates the stage stack and previews it with the
-packs (cloud lane, through :mod:`automation.pulumi_ops`); it prints what it did, the next
+packs (cloud lane, through :mod:`summit_platform.automation.pulumi_ops`); it prints what it did, the next
 steps and the elapsed time. ``upgrade`` applies the newest template version and shows the diff.
 Exit codes: 0 done, 1 a mandatory policy violation (``new``) or a file left in conflict
 (``upgrade``, every one named), 2 bad input (nothing written).
@@ -16,10 +16,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from automation import options
-from automation.errors import CheckFailed
-from automation.options import Cwd, JsonOut
-from automation.service import bootstrap
+from summit_platform.automation import options
+from summit_platform.automation.errors import CheckFailed
+from summit_platform.automation.options import Cwd, JsonOut
+from summit_platform.automation.service import bootstrap
 
 app = options.new_app(
     "service", "Create services from the paved-road template and keep them up to date."

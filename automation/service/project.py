@@ -25,8 +25,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from automation.errors import UserError
-from stacks.config import PROJECT
+from summit_platform.automation.errors import UserError
+from summit_platform.stacks.config import PROJECT
 
 PREVIEW_ENVIRONMENT = "preview"
 """``environment`` of a preview stack (the ``env`` label; the packs' preview config)."""

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 
-from automation.errors import UserError
+from summit_platform.automation.errors import UserError
 
 TAG_PREFIX = "service-template-v"
 MARKER = "summit-template-repo"

@@ -19,7 +19,7 @@
 
 Config is written before reality changes: if AWS then fails, config is ahead of reality and the
 report says so (``consistent=False``); the next successful ``up`` converges. The Automation API
-is reached through the shared layer ``automation.pulumi_ops`` (error mapping, stand-in CLI).
+is reached through the shared layer ``summit_platform.automation.pulumi_ops`` (error mapping, stand-in CLI).
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automation import pulumi_ops, safe_io
-from automation.errors import UserError
-from automation.stack_files import load_stack, project_defaults, read_stack_file
-from components.render import spill
-from components.render.redact import redact_text, short
-from stacks.config import GA_CONTROL_REGION, PROJECT, StackConfig
-from stacks.outputs import ENDPOINT_GROUP_ARNS
+from summit_platform.automation import pulumi_ops, safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.stack_files import load_stack, project_defaults, read_stack_file
+from summit_platform.components.render import spill
+from summit_platform.components.render.redact import redact_text, short
+from summit_platform.stacks.config import GA_CONTROL_REGION, PROJECT, StackConfig
+from summit_platform.stacks.outputs import ENDPOINT_GROUP_ARNS
 
 # --------------------------------------------------------------------------- stack config writes
 
@@ -66,7 +66,7 @@ def _plain(value: Any) -> Any:
 
 class OfflineConfig:
     """Edits ``Pulumi.<stack>.yaml`` directly, as ``pulumi config set --path`` would, keeping
-    comments, layout and the other keys (:func:`automation.safe_io.update_yaml`: lock, temp
+    comments, layout and the other keys (:func:`summit_platform.automation.safe_io.update_yaml`: lock, temp
     file, fsync, rename). ``lock=False`` when the caller already holds the file's lock.
     Used by ``--offline`` and when no engine is reachable."""
 
@@ -231,10 +231,10 @@ def open_stack(project_dir: Path, stack: str, command: Any = None) -> Any:
 
 def target_urns(stack_name: str, cfg: StackConfig) -> list[str]:
     """The composition's URNs of what a dial change touches (see
-    :func:`stacks.traffic.traffic_target_urns`)."""
+    :func:`summit_platform.stacks.traffic.traffic_target_urns`)."""
     # Deferred: the composition imports the components and pulumi_aws (about 0.7 s), which
     # only a dial change through the engine needs.
-    from stacks.traffic import traffic_target_urns
+    from summit_platform.stacks.traffic import traffic_target_urns
 
     return traffic_target_urns(cfg, stack_name)
 
@@ -276,7 +276,7 @@ def policy_pack_args(project_dir: Path, stack: str) -> Iterator[tuple[list[Path]
     pack without one gets an empty config (``{}``: every policy at its defaults), written to a
     temporary folder that lives as long as the ``with`` block."""
     # The analyzer module loads grpc and Pulumi's protobufs (~0.6 s); only `up` needs packs.
-    from automation.plan.analyzer import discover_packs
+    from summit_platform.automation.plan.analyzer import discover_packs
 
     packs = discover_packs(Path(project_dir))
     with tempfile.TemporaryDirectory(prefix="summit-pack-config-") as tmp:

@@ -2,7 +2,7 @@
 
 Every change a person makes to traffic (``summit traffic pin``, ``unpin``, ``apply``) is two
 JSON lines in the audit log (``.summit/traffic-audit.jsonl``, ``--audit-log``), both fsynced
-through :func:`automation.safe_io.append_jsonl` and paired by ``id``:
+through :func:`summit_platform.automation.safe_io.append_jsonl` and paired by ``id``:
 
 1. the *intent*, before anything is locked or changed: ``{"id", "phase": "intent",
    "action", "stack", "who", "when", "why", "what", ...}``. If it cannot be written, nothing
@@ -28,10 +28,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from automation import safe_io
-from automation.errors import UserError
-from automation.traffic.files import iso
-from components.render.redact import redact_text
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.traffic.files import iso
+from summit_platform.components.render.redact import redact_text
 
 
 def _now() -> str:

@@ -1,7 +1,7 @@
 """Audited changes to a stack's traffic config: ``summit traffic pin``, ``unpin`` and ``apply``.
 
-Each change writes its audit intent first (:mod:`automation.traffic.audit`), then runs under
-the stack file's lock (:func:`automation.safe_io.locked`), so two commands on one stack never
+Each change writes its audit intent first (:mod:`summit_platform.automation.traffic.audit`), then runs under
+the stack file's lock (:func:`summit_platform.automation.safe_io.locked`), so two commands on one stack never
 interleave their read-modify-write: it reads the value it changes under that lock (a pin and
 an unpin at once both land, in some order, never a mix), checks the stack config the change
 would leave against the config model, writes, and completes the audit entry with the config
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from automation import safe_io
-from automation.stack_files import project_defaults, read_stack_file
-from automation.traffic import actuators, audit
-from automation.traffic.actuators import (
+from summit_platform.automation import safe_io
+from summit_platform.automation.stack_files import project_defaults, read_stack_file
+from summit_platform.automation.traffic import actuators, audit
+from summit_platform.automation.traffic.actuators import (
     REGIONS_KEY,
     TRAFFIC_KEY,
     ApplyReport,
@@ -33,7 +33,7 @@ from automation.traffic.actuators import (
     FastPath,
     OfflineConfig,
 )
-from stacks.config import StackConfig, from_values, namespace_values
+from summit_platform.stacks.config import StackConfig, from_values, namespace_values
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """``summit traffic``: compute, run, apply, pin, unpin and simulate adaptive regional weights.
 
-Every command reads its inputs, calls the pure controller (:mod:`automation.traffic.controller`)
+Every command reads its inputs, calls the pure controller (:mod:`summit_platform.automation.traffic.controller`)
 and then acts. Bad input raises :class:`UserError` (exit 2) before anything changes.
 """
 
@@ -23,9 +23,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automation import options
-from automation.errors import CheckFailed, UserError
-from automation.options import (
+from summit_platform.automation import options
+from summit_platform.automation.errors import CheckFailed, UserError
+from summit_platform.automation.options import (
     Cwd,
     Duration,
     JsonOut,
@@ -33,10 +33,18 @@ from automation.options import (
     Stack,
     duration_option,
 )
-from automation.stack_files import load_stack
-from automation.traffic import actuators, changes, files, haproxy, leadership, loop, sources
-from automation.traffic import pin as pinmod
-from automation.traffic.controller import (
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.automation.traffic import (
+    actuators,
+    changes,
+    files,
+    haproxy,
+    leadership,
+    loop,
+    sources,
+)
+from summit_platform.automation.traffic import pin as pinmod
+from summit_platform.automation.traffic.controller import (
     Policy,
     State,
     dials_for_shares,
@@ -44,15 +52,15 @@ from automation.traffic.controller import (
     initial_state,
     safe_state,
 )
-from automation.traffic.direct import DirectActuator
-from automation.traffic.drill import command as drill_command
-from automation.traffic.regional_source import RegionalPrometheusSource
-from automation.traffic.steerable import refuse_unsteerable
-from automation.traffic.telemetry import ControllerMetrics
-from components.render.durations import format_duration
-from components.render.redact import redact_text, redact_url
-from components.render.spill import below_floor
-from stacks.config import ConfigError, StackConfig
+from summit_platform.automation.traffic.direct import DirectActuator
+from summit_platform.automation.traffic.drill import command as drill_command
+from summit_platform.automation.traffic.regional_source import RegionalPrometheusSource
+from summit_platform.automation.traffic.steerable import refuse_unsteerable
+from summit_platform.automation.traffic.telemetry import ControllerMetrics
+from summit_platform.components.render.durations import format_duration
+from summit_platform.components.render.redact import redact_text, redact_url
+from summit_platform.components.render.spill import below_floor
+from summit_platform.stacks.config import ConfigError, StackConfig
 
 app = options.new_app(
     "traffic", "Adaptive regional traffic: SLO-aware weights, manual pin, simulator."
@@ -169,7 +177,7 @@ def simulate(
     """Drive the real controller over simulated time and report steering figures. The
     simulator reads no project file; -C is accepted like everywhere."""
     # numpy (and matplotlib for --plot) load only for the simulator.
-    from automation.traffic import simulator as sim
+    from summit_platform.automation.traffic import simulator as sim
 
     if scenario not in sim.SCENARIOS:
         raise UserError(

@@ -21,7 +21,7 @@ How shares are chosen
   breaches at once the controller holds (it never sheds everyone).
 
 Shares are whole percents that add up to 100. Global Accelerator dials follow from the
-natural (geographic) shares through the spill-over model in :mod:`components.render.spill`
+natural (geographic) shares through the spill-over model in :mod:`summit_platform.components.render.spill`
 (with two regions ``load_E = d_E*g_E + (1-d_W)*g_W``), so to shed a region we lower its dial
 and keep the other at 100. Route53 weights are the shares themselves.
 """
@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from components.render.spill import dials_for_shares, effective_floor
+from summit_platform.components.render.spill import dials_for_shares, effective_floor
 
 MAX_CLOCK_SKEW_SECONDS = 10.0
 """How far ahead of the controller's clock a sample's time may be (clocks on two machines
@@ -121,7 +121,7 @@ class Policy:
     @property
     def floor(self) -> int:
         """The floor as whole percent: ``floor_percent`` rounded up, at most one point below
-        an equal split (:func:`components.render.spill.floor_cap`, shared with the
+        an equal split (:func:`summit_platform.components.render.spill.floor_cap`, shared with the
         guardrails pack's floor check); 100 for a single region."""
         return math.ceil(effective_floor(self.floor_percent, len(self.natural)) - 1e-9)
 
@@ -252,7 +252,7 @@ class Decision:
 
 
 # ---------------------------------------------------------------------------------------------
-# Arithmetic: integer shares and floors (dials: components.render.spill)
+# Arithmetic: integer shares and floors (dials: summit_platform.components.render.spill)
 
 
 def _largest_remainder(weights: Mapping[str, float], total: int = 100) -> dict[str, int]:

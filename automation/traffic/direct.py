@@ -6,7 +6,7 @@ this stack's weighted records (route53). ``targets.json`` (rendered by the stack
 pod's ConfigMap) names them. Each turn the actuator reads what is in effect and writes only the
 regions that differ, checking the lease again immediately before each write; a ``pulumi up``
 that reset a dial is corrected at the next turn. Route53 weights are
-:func:`components.render.spill.route53_weights` of the dials, as the program plans them.
+:func:`summit_platform.components.render.spill.route53_weights` of the dials, as the program plans them.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from automation import safe_io
-from automation.errors import UserError
-from components.render import spill
-from stacks.config import GA_CONTROL_REGION
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.components.render import spill
+from summit_platform.stacks.config import GA_CONTROL_REGION
 
 
 def read_targets(path: Path) -> dict[str, Any]:

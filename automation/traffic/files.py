@@ -13,7 +13,7 @@
   off or mis-steer), written atomically.
 - the policy and the pin, built from the typed stack config.
 
-Every file is read through :mod:`automation.safe_io` (invalid UTF-8 named by byte offset,
+Every file is read through :mod:`summit_platform.automation.safe_io` (invalid UTF-8 named by byte offset,
 duplicate keys, NaN/Infinity and overflowing numbers refused) and written through it.
 """
 
@@ -26,12 +26,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from automation import safe_io
-from automation.errors import UserError
-from automation.traffic.controller import Pin, Policy, RegionState, Sample, State, whole_shares
-from components.render.redact import short
-from components.render.spill import region_loads
-from stacks.config import StackConfig, TrafficPin
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.traffic.controller import (
+    Pin,
+    Policy,
+    RegionState,
+    Sample,
+    State,
+    whole_shares,
+)
+from summit_platform.components.render.redact import short
+from summit_platform.components.render.spill import region_loads
+from summit_platform.stacks.config import StackConfig, TrafficPin
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 """A numeric string: ASCII digits only (``float()`` also reads Arabic-Indic and full-width

@@ -5,11 +5,11 @@ once and without a redeploy; HAProxy's runtime API does the same for a backend s
 (``set weight backend/server N`` on the admin socket: no reload, no dropped connection). With
 one server per region (named like the region) in one backend, the weights are the shares the
 dials deliver under Global Accelerator's spill-over model
-(:func:`components.render.spill.region_loads`), so HAProxy serves what GA would.
+(:func:`summit_platform.components.render.spill.region_loads`), so HAProxy serves what GA would.
 
-The actuator keeps the other actuators' contract (:mod:`automation.traffic.actuators`): config
+The actuator keeps the other actuators' contract (:mod:`summit_platform.automation.traffic.actuators`): config
 is written first (the stack file's ``regions[i].dial``), then reality changes, and the
-:class:`~automation.traffic.actuators.ApplyReport` says whether they agree: the weights are
+:class:`~summit_platform.automation.traffic.actuators.ApplyReport` says whether they agree: the weights are
 read back from HAProxy after they are set. It is what ``summit traffic run --haproxy-socket``
 and the drill lab (``summit traffic drill``) use.
 """
@@ -20,9 +20,9 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 
-from automation.stack_files import load_stack
-from automation.traffic.actuators import ApplyReport, OfflineConfig
-from components.render.spill import region_loads
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.automation.traffic.actuators import ApplyReport, OfflineConfig
+from summit_platform.components.render.spill import region_loads
 
 BACKEND = "regions"
 """The backend holding one server per region (server name = region name)."""

@@ -28,15 +28,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from automation.errors import UserError
-from automation.traffic import lease as lease_rules
-from automation.traffic.controller import State
-from automation.traffic.lease import Lease
-from automation.traffic.lease_store import LeaseStore, StateRecord, ensure_table
-from components.render import traffic_controller as tc
-from components.render.durations import parse_duration
-from components.render.traffic_pin import iso
-from stacks.config import StackConfig
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.traffic import lease as lease_rules
+from summit_platform.automation.traffic.controller import State
+from summit_platform.automation.traffic.lease import Lease
+from summit_platform.automation.traffic.lease_store import LeaseStore, StateRecord, ensure_table
+from summit_platform.components.render import traffic_controller as tc
+from summit_platform.components.render.durations import parse_duration
+from summit_platform.components.render.traffic_pin import iso
+from summit_platform.stacks.config import StackConfig
 
 _TABLE = re.compile(r"^[a-zA-Z0-9_.-]{1,255}$")
 """What DynamoDB's API takes as a table name here (it creates only names of 3 or more)."""
@@ -88,7 +88,7 @@ class Solo:
 
 
 class Leased:
-    """Leader election on the lease table (:class:`~automation.traffic.lease_store.LeaseStore`)."""
+    """Leader election on the lease table (:class:`~summit_platform.automation.traffic.lease_store.LeaseStore`)."""
 
     def __init__(
         self,

@@ -1,10 +1,10 @@
 """Leader election, the DynamoDB part: the lease and the controller's state in one table.
 
 Two items per stack, keyed by ``pk`` (the table's schema is
-:mod:`components.render.traffic_controller`'s, the one the stack creates):
+:mod:`summit_platform.components.render.traffic_controller`'s, the one the stack creates):
 
 - ``lease#<stack>``: ``holder``, ``expiresAt`` (ms), ``fencingToken``. Every write is a
-  conditional put on the exact item that was read (:mod:`automation.traffic.lease` decides
+  conditional put on the exact item that was read (:mod:`summit_platform.automation.traffic.lease` decides
   what to write), so two controllers never both win.
 - ``state#<stack>``: the controller state (hold counters, shares), the last decision, the
   writer's ``fencingToken`` and ``lastAppliedAt``. It is written in one transaction with a
@@ -24,8 +24,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from automation.traffic.lease import Lease, Step
-from components.render import traffic_controller as tc
+from summit_platform.automation.traffic.lease import Lease, Step
+from summit_platform.components.render import traffic_controller as tc
 
 K = tc.LEASE_HASH_KEY
 

@@ -1,5 +1,5 @@
 """The control loop's turns, around the one-evaluation step the ``summit traffic run`` command
-builds: stand by or lead (:mod:`automation.traffic.leadership`), log, export metrics, keep the
+builds: stand by or lead (:mod:`summit_platform.automation.traffic.leadership`), log, export metrics, keep the
 state file, sleep until the next turn (or wake at once when this controller was just elected).
 """
 
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from automation.errors import UserError
-from automation.traffic import files
-from automation.traffic.leadership import Leased, Solo
-from automation.traffic.telemetry import ControllerMetrics
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.traffic import files
+from summit_platform.automation.traffic.leadership import Leased, Solo
+from summit_platform.automation.traffic.telemetry import ControllerMetrics
 
 
 class Actuation(Protocol):

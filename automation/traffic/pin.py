@@ -2,8 +2,8 @@
 
 A pin lives in the stack config at ``summit-platform:traffic.pin`` (config stays the source of
 truth) as ``{shares, reason, by, at, expiresAt}``; the config model validates it
-(``stacks.config.TrafficPin``), the controller honours it until it expires and then resumes by
-itself. Every pin and unpin is audited (:mod:`automation.traffic.audit`). Validation happens
+(``summit_platform.stacks.config.TrafficPin``), the controller honours it until it expires and then resumes by
+itself. Every pin and unpin is audited (:mod:`summit_platform.automation.traffic.audit`). Validation happens
 before anything is written, so a bad pin changes nothing.
 """
 
@@ -14,10 +14,10 @@ import math
 import os
 from typing import Any
 
-from automation.errors import UserError
-from automation.traffic.files import iso
-from components.render.redact import short
-from stacks.config import PIN_MAX_SECONDS
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.traffic.files import iso
+from summit_platform.components.render.redact import short
+from summit_platform.stacks.config import PIN_MAX_SECONDS
 
 MAX_TTL_SECONDS = PIN_MAX_SECONDS
 MIN_TTL_SECONDS = 60

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from automation.traffic.controller import Sample
-from automation.traffic.sources import PrometheusSource, SourceError
+from summit_platform.automation.traffic.controller import Sample
+from summit_platform.automation.traffic.sources import PrometheusSource, SourceError
 
 
 class RegionalPrometheusSource:
-    """``fetch`` like :class:`~automation.traffic.sources.PrometheusSource`, one server per
+    """``fetch`` like :class:`~summit_platform.automation.traffic.sources.PrometheusSource`, one server per
     region."""
 
     def __init__(

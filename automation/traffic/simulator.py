@@ -11,7 +11,7 @@ Model (one step per simulated second, numpy RNG with a fixed seed, so runs are r
   effect ``apply_latency`` seconds later (the actuator's `up` or the boto3 fast path plus GA's
   propagation); until then clients still follow the old dials. Effective shares come from the
   dials through Global Accelerator's spill-over model
-  (:func:`components.render.spill.region_loads`).
+  (:func:`summit_platform.components.render.spill.region_loads`).
 
 Figures reported (``--json``):
 - ``time_to_steer_s``: breach start -> the breached region's new dials in effect (null if never).
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from automation.traffic.controller import Policy, Sample, evaluate, initial_state
-from components.render.spill import region_loads
+from summit_platform.automation.traffic.controller import Policy, Sample, evaluate, initial_state
+from summit_platform.components.render.spill import region_loads
 
 EAST, WEST = "us-east-1", "us-west-2"
 WINDOW_S = 60

@@ -21,10 +21,10 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from automation import safe_io
-from automation.errors import UserError
-from automation.traffic.controller import Sample
-from components.render.redact import redact_text, redact_url, short
+from summit_platform.automation import safe_io
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.traffic.controller import Sample
+from summit_platform.components.render.redact import redact_text, redact_url, short
 
 DEFAULT_QUERIES = {
     "p95": "max by (region) (summit:steering_p95_seconds:1m)",

@@ -7,8 +7,8 @@ what to change, instead of writing config the program then rejects."""
 
 from __future__ import annotations
 
-from automation.errors import UserError
-from stacks.config import PROJECT, StackConfig
+from summit_platform.automation.errors import UserError
+from summit_platform.stacks.config import PROJECT, StackConfig
 
 
 def refuse_unsteerable(cfg: StackConfig, source: str) -> None:

@@ -1,7 +1,7 @@
 """The traffic loop's Prometheus metrics and its health endpoint.
 
 ``summit traffic run --metrics-port PORT`` serves ``/metrics`` (the names are the contract in
-:mod:`components.render.traffic_controller`, read by the traffic dashboard and the "no leader
+:mod:`summit_platform.components.render.traffic_controller`, read by the traffic dashboard and the "no leader
 acts" alert) and ``/healthz`` (200 while the loop finishes turns, 503 once it has not for
 three intervals and at least 30 s: the pod's liveness probe restarts a stuck loop).
 
@@ -24,7 +24,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from components.render import traffic_controller as tc
+from summit_platform.components.render import traffic_controller as tc
 
 
 class ControllerMetrics:

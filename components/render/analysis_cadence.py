@@ -1,7 +1,7 @@
 """When the canary analysis measures: its cadence derived from the canary steps, and the
 coverage model that proves no pause goes unanalysed.
 
-Pure: plain step lists (Argo's shape, see :func:`components.render.canary.build_steps`) in,
+Pure: plain step lists (Argo's shape, see :func:`summit_platform.components.render.canary.build_steps`) in,
 numbers out. The canary builders, the CLI and the tests share it.
 
 **How Argo Rollouts runs the analysis.** The background ``AnalysisRun`` starts when the rollout
@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.render.durations import go_duration
+from summit_platform.components.render.durations import go_duration
 
 MIN_INTERVAL_SECONDS = 10
 """The shortest derived interval: below it, queries cost more than they tell (scrapes are

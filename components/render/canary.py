@@ -1,7 +1,7 @@
 """Pure builders for progressive delivery: canary steps, Prometheus gate queries, the Argo
 Rollouts ``AnalysisTemplate`` and ``Rollout`` specs, and the region's feature-flag ConfigMap.
 
-Plain values in, plain dicts out: no Pulumi, no I/O. The :class:`~components.canary_rollout.
+Plain values in, plain dicts out: no Pulumi, no I/O. The :class:`~summit_platform.components.canary_rollout.
 CanaryRollout` component wraps these in resources, and ``summit gate`` reuses the same PromQL so
 that the in-cluster canary analysis and the CLI gate judge a region the same way.
 
@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.render import analysis_cadence as cadence_model
-from components.render import replica_split as split
-from components.render.durations import DurationError, go_duration
+from summit_platform.components.render import analysis_cadence as cadence_model
+from summit_platform.components.render import replica_split as split
+from summit_platform.components.render.durations import DurationError, go_duration
 
 ROLLOUTS_API = "argoproj.io/v1alpha1"
 HISTOGRAM = "http_server_request_duration_seconds"
@@ -84,7 +84,7 @@ def build_steps(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         (``{"pause": {}}`` pauses until promoted by hand). Weights are whole percents in 0..100
         and strictly rising (a canary never steps back; an abort is how weight goes down); at least
         one ``setWeight`` is required. Durations are Go durations with a unit
-    (:func:`~components.render.durations.go_duration`), never a bare number."""
+    (:func:`~summit_platform.components.render.durations.go_duration`), never a bare number."""
     if not steps:
         raise StepError("expected at least one step, found none")
     out: list[dict[str, Any]] = []
@@ -181,7 +181,7 @@ class AnalysisSettings:
     """Error gate: the canary's 5xx share must stay below this (0..1)."""
     interval: str = "1m"
     """Longest time between measurements; the interval used is derived from the steps
-    (:mod:`components.render.analysis_cadence`) and never longer."""
+    (:mod:`summit_platform.components.render.analysis_cadence`) and never longer."""
     failure_limit: int = 1
     """Failed measurements tolerated; one more aborts the rollout."""
     inconclusive_limit: int = 2
@@ -219,7 +219,7 @@ def analysis_cadence(
     starting_step: int | None,
     progress_deadline_seconds: int,
 ) -> cadence_model.Cadence:
-    """The background analysis' cadence for ``steps`` (see :mod:`~components.render.
+    """The background analysis' cadence for ``steps`` (see :mod:`~summit_platform.components.render.
     analysis_cadence`): interval at most ``settings.interval`` and the rate window, count
     covering every pause up to full promotion."""
     return cadence_model.derive_cadence(
@@ -378,7 +378,7 @@ class RolloutSpecArgs:
     """Seconds the aborted canary's pods stay up (to read their logs), then scale down."""
     analysis_starting_step: int | None = None
     """Step index from which background analysis runs; None: the step after the first
-    weight above 0 (:func:`~components.render.analysis_cadence.default_starting_step`)."""
+    weight above 0 (:func:`~summit_platform.components.render.analysis_cadence.default_starting_step`)."""
     max_surge: int | str = DEFAULT_MAX_SURGE
     """Pods (or percent of the desired pods, rounded up) a step may run above the count."""
     max_unavailable: int | str = DEFAULT_MAX_UNAVAILABLE
@@ -425,7 +425,7 @@ def promotion_check_step(a: RolloutSpecArgs) -> dict[str, Any]:
 
 def canary_steps(a: RolloutSpecArgs) -> list[dict[str, Any]]:
     """The configured steps with the inline promotion check after the last pause the canary
-    serves in (:func:`~components.render.analysis_cadence.promotion_check_index`)."""
+    serves in (:func:`~summit_platform.components.render.analysis_cadence.promotion_check_index`)."""
     steps = [dict(s) for s in a.steps]
     at = cadence_model.promotion_check_index(steps)
     if at is not None:

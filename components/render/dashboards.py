@@ -3,10 +3,10 @@ as plain dicts.
 
 Built with ``grafana-foundation-sdk`` (Grafana's own typed builders, generated from the
 dashboard schema), then encoded to the JSON the Grafana sidecar loads from ConfigMaps. Every
-panel query reads a series the rules in :mod:`components.render.prometheus_rules` record, so
+panel query reads a series the rules in :mod:`summit_platform.components.render.prometheus_rules` record, so
 a dashboard never depends on a raw metric the exporters might rename; :func:`panel_queries`
 lets the tests check that. The traffic dashboard reads the controller's own metrics, whose
-names are the contract in :mod:`components.render.traffic_controller`.
+names are the contract in :mod:`summit_platform.components.render.traffic_controller`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from grafana_foundation_sdk.builders.timeseries import Panel as TimeseriesPanel
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
-from components.render import prometheus_rules as pr
-from components.render import traffic_controller as tc
+from summit_platform.components.render import prometheus_rules as pr
+from summit_platform.components.render import traffic_controller as tc
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 TAGS = ["summit", "generated"]

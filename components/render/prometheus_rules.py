@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from components.render import traffic_controller as tc
-from components.render.durations import parse_duration
+from summit_platform.components.render import traffic_controller as tc
+from summit_platform.components.render.durations import parse_duration
 
 # --- the contract: recorded series and alert names -------------------------------------------
 

@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from components.render.redact import short
+from summit_platform.components.render.redact import short
 
 _QTY = re.compile(r"^(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(m|Ki|Mi|Gi|Ti|k|K|M|G|T|)$", re.ASCII)
 _FACTORS = {

@@ -1,9 +1,9 @@
 """Global Accelerator's spill-over model: the share of traffic each region serves for given
 traffic dials, the dials that give wanted shares, and the effective per-region floor.
 
-One module for every side of the floor: the traffic controller (:mod:`automation.traffic.
+One module for every side of the floor: the traffic controller (:mod:`summit_platform.automation.traffic.
 controller`) steers with it, the Pulumi program derives a pin's dials and Route53 weights
-with it (:mod:`stacks.traffic`), and the guardrails pack's ``traffic-dial-floor`` policy
+with it (:mod:`summit_platform.stacks.traffic`), and the guardrails pack's ``traffic-dial-floor`` policy
 checks the planned dials with it. It lives under ``components/render`` because stacks/ may
 not import automation/. The pack runs as its own process (in the cloud lane in its own venv,
 which installs this project from the checkout: see ``policypacks/guardrails/

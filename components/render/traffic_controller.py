@@ -2,7 +2,7 @@
 documents, the config files it reads, the lease table's schema and the names of the metrics
 it exports.
 
-Plain values in, plain dicts out (no Pulumi): :class:`components.traffic_controller.
+Plain values in, plain dicts out (no Pulumi): :class:`summit_platform.components.traffic_controller.
 TrafficController` turns them into resources, ``summit traffic run`` creates the lease table
 with the same schema (``--create-lease-table``) and exports the metrics named here, and the
 dashboard and alert builders read the same names.
@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from components.render.canary import APP_LABEL
+from summit_platform.components.render.canary import APP_LABEL
 
 APP = "summit-traffic-controller"
 """Name of every Kubernetes object of the controller (and its ``app.kubernetes.io/name``)."""

@@ -7,7 +7,7 @@ alone realises it, and the guardrails pack's ``traffic-dial-floor`` lets exactly
 under the floor. An expired pin is ignored (and reported as advisory); a pin that does not
 read as one (:func:`read_pin` says why) is ignored too, so it never lifts the floor.
 
-Like :mod:`components.render.spill`, this module imports only the standard library: the
+Like :mod:`summit_platform.components.render.spill`, this module imports only the standard library: the
 guardrails pack imports it in its own process, and from a bare checkout.
 """
 

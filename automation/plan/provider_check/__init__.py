@@ -21,10 +21,16 @@ from typing import Any
 
 import botocore
 
-from automation.plan.analyzer import Violation
-from automation.plan.engine import Plan, RecordedResource
-from automation.plan.provider_check import aws, kubernetes
-from automation.plan.provider_check.model import FAMILIES, PACK, Problem, Tally, inputs_of
+from summit_platform.automation.plan.analyzer import Violation
+from summit_platform.automation.plan.engine import Plan, RecordedResource
+from summit_platform.automation.plan.provider_check import aws, kubernetes
+from summit_platform.automation.plan.provider_check.model import (
+    FAMILIES,
+    PACK,
+    Problem,
+    Tally,
+    inputs_of,
+)
 
 __all__ = ["PACK", "ProviderCheck", "check_plan", "checkable"]
 

@@ -28,8 +28,8 @@ import botocore
 import botocore.session
 from botocore.model import Shape
 
-from automation.plan.provider_check import aws_rules
-from automation.plan.provider_check.model import Opaque, Problem, join
+from summit_platform.automation.plan.provider_check import aws_rules
+from summit_platform.automation.plan.provider_check.model import Opaque, Problem, join
 
 
 @dataclass(frozen=True)

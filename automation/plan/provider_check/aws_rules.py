@@ -11,7 +11,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from automation.plan.provider_check.model import Opaque, Problem, contains_opaque, join
+from summit_platform.automation.plan.provider_check.model import (
+    Opaque,
+    Problem,
+    contains_opaque,
+    join,
+)
 
 S3_NAMING = "Amazon S3 User Guide, 'General purpose bucket naming rules'"
 IAM_GRAMMAR = "IAM User Guide, 'IAM JSON policy element reference' and 'Grammar of the IAM JSON policy language'"

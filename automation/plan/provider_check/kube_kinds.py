@@ -9,9 +9,9 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from automation.plan.provider_check import kube_names as kn
-from automation.plan.provider_check.kube_pod import is_base64, pod_spec
-from automation.plan.provider_check.kube_rules import (
+from summit_platform.automation.plan.provider_check import kube_names as kn
+from summit_platform.automation.plan.provider_check.kube_pod import is_base64, pod_spec
+from summit_platform.automation.plan.provider_check.kube_rules import (
     CORE,
     Ctx,
     Rule,
@@ -25,7 +25,7 @@ from automation.plan.provider_check.kube_rules import (
     rule,
     selector_matches,
 )
-from automation.plan.provider_check.model import join
+from summit_platform.automation.plan.provider_check.model import join
 
 APPS = "pkg/apis/apps/validation/validation.go"
 BATCH = "pkg/apis/batch/validation/validation.go"

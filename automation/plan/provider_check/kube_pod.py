@@ -10,8 +10,8 @@ import base64
 import binascii
 from typing import Any
 
-from automation.plan.provider_check import kube_names as kn
-from automation.plan.provider_check.kube_rules import (
+from summit_platform.automation.plan.provider_check import kube_names as kn
+from summit_platform.automation.plan.provider_check.kube_rules import (
     CORE,
     QUANTITY,
     Ctx,
@@ -22,7 +22,7 @@ from automation.plan.provider_check.kube_rules import (
     obj,
     rule,
 )
-from automation.plan.provider_check.model import join
+from summit_platform.automation.plan.provider_check.model import join
 
 CONTAINER_NAME = rule(
     "pod.container.name",

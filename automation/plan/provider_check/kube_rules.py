@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from automation.plan.provider_check import kube_names as kn
-from automation.plan.provider_check.model import Opaque, Problem, join
+from summit_platform.automation.plan.provider_check import kube_names as kn
+from summit_platform.automation.plan.provider_check.model import Opaque, Problem, join
 
 CORE = "pkg/apis/core/validation/validation.go"
 META = "k8s.io/apimachinery pkg/api/validation/objectmeta.go"

@@ -27,9 +27,14 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
-from automation.plan.provider_check.kube_kinds import validate as api_rules
-from automation.plan.provider_check.kube_rules import Ctx, metadata
-from automation.plan.provider_check.model import Opaque, Problem, contains_opaque, join
+from summit_platform.automation.plan.provider_check.kube_kinds import validate as api_rules
+from summit_platform.automation.plan.provider_check.kube_rules import Ctx, metadata
+from summit_platform.automation.plan.provider_check.model import (
+    Opaque,
+    Problem,
+    contains_opaque,
+    join,
+)
 
 SCHEMA_PACKAGE = "kubernetes_validate"
 CRD_DIR = Path(__file__).with_name("crds")

@@ -16,7 +16,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from automation.plan.engine import SECRET_SIG, SIG, UNKNOWN, RecordedResource
+from summit_platform.automation.plan.engine import SECRET_SIG, SIG, UNKNOWN, RecordedResource
 
 PACK = "provider-check"
 """The name the check reports under, like a policy pack's."""

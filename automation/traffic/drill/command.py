@@ -20,13 +20,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from automation import options
-from automation.errors import CheckFailed, UserError
-from automation.traffic.drill import scenarios
-from automation.traffic.drill.lab import Lab
-from automation.traffic.drill.plot import plot
-from automation.traffic.haproxy import HAProxyError
-from components.render.durations import DurationError, format_duration, parse_duration
+from summit_platform.automation import options
+from summit_platform.automation.errors import CheckFailed, UserError
+from summit_platform.automation.traffic.drill import scenarios
+from summit_platform.automation.traffic.drill.lab import Lab
+from summit_platform.automation.traffic.drill.plot import plot
+from summit_platform.automation.traffic.haproxy import HAProxyError
+from summit_platform.components.render.durations import (
+    DurationError,
+    format_duration,
+    parse_duration,
+)
 
 KEPT = (
     "lab.json",

@@ -8,7 +8,7 @@ requests HAProxy sent in the trailing :data:`SHARE_WINDOW_S` seconds.
 Times are unix seconds. ``time_to_steer_s`` is the issue's definition: from the induced fault to
 the slow region's served share within :data:`STEER_MARGIN` points of the floor. A *flap* is the
 simulator's: a region's weight moving away from its natural share again after it had started to
-come back (``automation.traffic.simulator``), counted on the weights HAProxy reports.
+come back (``summit_platform.automation.traffic.simulator``), counted on the weights HAProxy reports.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 # One definition of a flap for the simulator and the drill, so their figures compare.
-from automation.traffic.simulator import _flaps as count_flaps
+from summit_platform.automation.traffic.simulator import _flaps as count_flaps
 
 SHARE_WINDOW_S = 5.0
 """Trailing window of the served share (about 150 requests at the lab's load)."""

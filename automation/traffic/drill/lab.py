@@ -2,7 +2,7 @@
 
 Pieces (each a process the lab owns, see :mod:`.supervisor`):
 
-- two gateway sample apps (``apps.gateway.app``), one per region, exporting the project's input
+- two gateway sample apps (``summit_platform.apps.gateway.app``), one per region, exporting the project's input
   histogram with their ``region`` label; each has a fault knob on a loopback admin socket;
 - HAProxy in front: one server per region in backend ``regions``, its admin socket for the
   ``haproxy`` actuator, and its Prometheus exporter;
@@ -36,12 +36,12 @@ from typing import Any
 
 import yaml
 
-from automation.errors import UserError
-from automation.rules_cli import render_stack
-from automation.stack_files import load_stack
-from automation.traffic.drill.supervisor import Supervisor
-from automation.traffic.haproxy import BACKEND, WEIGHT_PER_PERCENT, HAProxyAdmin
-from components.render import prometheus_rules as pr
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.rules_cli import render_stack
+from summit_platform.automation.stack_files import load_stack
+from summit_platform.automation.traffic.drill.supervisor import Supervisor
+from summit_platform.automation.traffic.haproxy import BACKEND, WEIGHT_PER_PERCENT, HAProxyAdmin
+from summit_platform.components.render import prometheus_rules as pr
 
 BUNDLED_STACK = Path(__file__).resolve().parent / "Pulumi.drill.yaml"
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -401,7 +401,7 @@ class Lab:
         argv = [
             sys.executable,
             "-m",
-            "apps.gateway.app",
+            "summit_platform.apps.gateway.app",
             "--port",
             str(self.ports.gateways[region]),
             "--region",
@@ -490,7 +490,7 @@ class Lab:
         argv = [
             sys.executable,
             "-m",
-            "automation.cli",
+            "summit_platform.automation.cli",
             "traffic",
             "run",
             "--stack",
@@ -572,7 +572,7 @@ class Lab:
         argv = [
             sys.executable,
             "-m",
-            "automation.cli",
+            "summit_platform.automation.cli",
             "traffic",
             "pin",
             *[f"{r}={v}" for r, v in sorted(shares.items())],

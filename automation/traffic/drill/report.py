@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from automation.traffic.drill import evidence as ev
+from summit_platform.automation.traffic.drill import evidence as ev
 
 STEER_LIMIT_S = 120.0
 """The acceptance limit for time to steer (the goal is 60 s)."""

@@ -27,14 +27,18 @@ from typing import Any
 
 import requests
 
-from automation.errors import UserError
-from automation.traffic import files
-from automation.traffic.drill import evidence as ev
-from automation.traffic.drill import report, twin
-from automation.traffic.drill.lab import Lab
-from automation.traffic.haproxy import BACKEND, HAProxyError
-from components.render.durations import DurationError, parse_duration
-from components.render.prometheus_rules import STEERING_ERROR_RATIO, STEERING_P95, ServiceRules
+from summit_platform.automation.errors import UserError
+from summit_platform.automation.traffic import files
+from summit_platform.automation.traffic.drill import evidence as ev
+from summit_platform.automation.traffic.drill import report, twin
+from summit_platform.automation.traffic.drill.lab import Lab
+from summit_platform.automation.traffic.haproxy import BACKEND, HAProxyError
+from summit_platform.components.render.durations import DurationError, parse_duration
+from summit_platform.components.render.prometheus_rules import (
+    STEERING_ERROR_RATIO,
+    STEERING_P95,
+    ServiceRules,
+)
 
 TICK_S = 1.0
 WARMUP_MIN_S = 30.0

@@ -1,6 +1,6 @@
 """The simulator run with a drill's settings, and how far the two may disagree.
 
-The simulator (:mod:`automation.traffic.simulator`) drives the same controller over simulated
+The simulator (:mod:`summit_platform.automation.traffic.simulator`) drives the same controller over simulated
 time but reads its 1-minute windows directly, so it has none of the real path's delays. For the
 same settings (the lab's baselines, fault, load, loop interval and decision rules; HAProxy
 applies in milliseconds, so no apply latency) the drill's time to steer is the simulator's plus:
@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from automation.traffic import simulator as sim
-from automation.traffic.drill.evidence import SHARE_WINDOW_S
-from components.render.durations import parse_duration
+from summit_platform.automation.traffic import simulator as sim
+from summit_platform.automation.traffic.drill.evidence import SHARE_WINDOW_S
+from summit_platform.components.render.durations import parse_duration
 
 STEERING_RULE_INTERVAL_S = 10.0
 """The steering group's evaluation interval in the rendered rules."""

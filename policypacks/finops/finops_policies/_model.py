@@ -1,4 +1,4 @@
-"""Import the project's cost model (``automation.finops.cost``) for the policies.
+"""Import the project's cost model (``summit_platform.automation.finops.cost``) for the policies.
 
 The embedded lane runs this pack with the project's venv (the project installed with
 ``pip install -e .``); the cloud lane installs it through requirements.txt (``-e ../..``).
@@ -9,12 +9,15 @@ When neither installed it (a bare checkout), the repository root two folders up 
 from __future__ import annotations
 
 import sys
+import types
 from pathlib import Path
 
 try:
-    from automation.finops import cost
+    from summit_platform.automation.finops import cost
 except ImportError:  # pragma: no cover - exercised only in a bare checkout
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from automation.finops import cost
+    # map the namespace onto the checkout's folders, as the installed package does
+    sys.modules["summit_platform"] = types.ModuleType("summit_platform")
+    sys.modules["summit_platform"].__path__ = [str(Path(__file__).resolve().parents[3])]
+    from summit_platform.automation.finops import cost
 
 __all__ = ["cost"]

@@ -5,7 +5,7 @@ components register (``kubernetes:argoproj.io/v1alpha1:Rollout`` from CanaryRoll
 paved-road ServiceComponent, ``kubernetes:apps/v1:Deployment`` ...), takes its limits from its
 config schema (``--policy-pack-config``, per environment in ``config/``), and calls
 ``args.not_applicable`` where it does not apply. The cost cap prices the stack with the same
-model as ``summit finops estimate`` (``automation.finops.cost``).
+model as ``summit finops estimate`` (``summit_platform.automation.finops.cost``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Import the project's spill-over model (``components.render.spill``) and pin reader
-(``components.render.traffic_pin``) for the floor and pin policies.
+"""Import the project's spill-over model (``summit_platform.components.render.spill``) and pin reader
+(``summit_platform.components.render.traffic_pin``) for the floor and pin policies.
 
 The traffic controller steers with that module, the Pulumi program derives a pin's dials with
 it, and ``traffic-dial-floor`` checks with it, so the three cannot disagree about what a dial
@@ -13,12 +13,15 @@ standard library (``components/__init__.py`` and ``components/render/__init__.py
 from __future__ import annotations
 
 import sys
+import types
 from pathlib import Path
 
 try:
-    from components.render import spill, traffic_pin
+    from summit_platform.components.render import spill, traffic_pin
 except ImportError:  # a bare checkout: tests/test_guardrails.py runs the pack this way
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from components.render import spill, traffic_pin
+    # map the namespace onto the checkout's folders, as the installed package does
+    sys.modules["summit_platform"] = types.ModuleType("summit_platform")
+    sys.modules["summit_platform"].__path__ = [str(Path(__file__).resolve().parents[3])]
+    from summit_platform.components.render import spill, traffic_pin
 
 __all__ = ["spill", "traffic_pin"]
