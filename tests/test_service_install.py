@@ -15,6 +15,7 @@ import json
 import os
 import re
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from io import StringIO
@@ -145,3 +146,30 @@ def test_git_sees_no_venv_or_report_in_the_service(installed) -> None:
         ["git", "status", "--porcelain"], cwd=svc, capture_output=True, text=True, check=True
     )
     assert status.stdout == ""
+
+
+def test_the_wheel_installs_one_top_level_name_of_ours(installed) -> None:
+    """`stacks`, `components`, `automation` and `apps` are names other packages use: the wheel
+    installs them under `summit_platform` only, and the service venv has no bare `stacks`."""
+    svc, bin_dir, wheel = installed
+    with zipfile.ZipFile(wheel) as whl:
+        tops = {
+            n.split("/")[0] for n in whl.namelist() if not n.split("/")[0].endswith(".dist-info")
+        }
+        names = whl.namelist()
+    assert tops == {"summit_platform"}
+    for folder in ("stacks", "components", "automation", "apps"):
+        assert f"summit_platform/{folder}/__init__.py" in names, folder
+    assert "summit_platform/automation/finops/data/" in "".join(names)  # package data kept
+    probe = run_in_venv(
+        bin_dir,
+        [
+            "python",
+            "-c",
+            "import importlib.util as u;"
+            " print([m for m in ('stacks', 'components', 'automation', 'apps') if u.find_spec(m)])",
+        ],
+        svc.parent,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "[]"
