@@ -1,4 +1,5 @@
-"""The drill end to end on real parts: ``summit traffic drill --scenario induced-latency``.
+"""The drill end to end on real parts: ``summit traffic drill --scenario induced-latency`` and
+``metrics-outage``.
 
 Two gateway processes, HAProxy, Prometheus with the rendered rules, Alertmanager, Locust and
 ``summit traffic run`` all run on loopback (about 2 minutes). The test asserts what the issue
@@ -106,6 +107,45 @@ def test_induced_latency_steers_and_keeps_the_floor(tmp_path: Path) -> None:
     assert low <= diff <= high, (rep["time_to_steer_s"], sim, (low, high))
     assert sim["min_share"][slow] <= floor + 5  # the same definition of "steered" holds
     assert rep["simulator"]["agrees"]
+
+
+@pytest.mark.xdist_group("loopback-timing")
+def test_metrics_outage_holds_the_weights_and_steers_on_fresh_samples(tmp_path: Path) -> None:
+    """Prometheus stops for 60 s and the west region slows down meanwhile: no weight moves
+    while it is down (every evaluation a fail-static hold), and after the restart the
+    controller steers, without a flap, once it reads samples again (about 3 minutes)."""
+    out = tmp_path / "drill"
+    res = subprocess.run(
+        [
+            *(sys.executable, "-m", "summit_platform.automation.cli", "traffic", "drill"),
+            *("--scenario", "metrics-outage", "--json", str(tmp_path / "out.json")),
+            *("--out", str(out), "--timeout", "5m"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=360,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    rep = json.loads((tmp_path / "out.json").read_text())
+    checks = rep["checks"]
+    assert set(checks) >= {
+        "no_weight_change_while_down",
+        "controller_held",
+        "resumed_after_restart",
+    }
+    assert all(c["ok"] for c in checks.values()), checks
+    # held through the outage, then steered on fresh samples after the fault began
+    assert rep["steered_at"] is not None and rep["steered_at"] > rep["fault_at"]
+    assert rep["flaps"] == 0
+    log = [
+        json.loads(line)
+        for line in (out / "drill-metrics-outage-lab" / "controller.jsonl").read_text().splitlines()
+    ]
+    assert any(e.get("action") == "steer" for e in log)
+    for name, pid in lab_pids(out / "drill-metrics-outage-lab" / "lab.json").items():
+        assert not pid_alive(pid), f"{name} ({pid}) still running"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
