@@ -8,13 +8,10 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-import requests
-from conftest import require_tool
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -57,56 +54,15 @@ def _openmetrics(end: int) -> str:
 
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory):
-    prometheus = require_tool("prometheus")
-    promtool = require_tool("promtool")
-    from obs_helpers import free_port
+    from obs_helpers import running_prometheus, tsdb_from_openmetrics
 
     tmp = tmp_path_factory.mktemp("prom")
     end = int(time.time()) - 120
-    (tmp / "data.om").write_text(_openmetrics(end))
-    data = tmp / "tsdb"
-    out = subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(tmp / "data.om"), str(data)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    (tmp / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            prometheus,
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.tsdb.retention.time=30d",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp / "prometheus.log").open("w"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None:
-                pytest.fail("prometheus exited:\n" + (tmp / "prometheus.log").read_text()[-2000:])
-            time.sleep(0.1)
-        else:
-            pytest.fail("prometheus did not become ready")
+    data = tsdb_from_openmetrics(_openmetrics(end), tmp)
+    config = "global:\n  scrape_interval: 15s\nscrape_configs: []\n"
+    with running_prometheus(tmp, config, data, "--storage.tsdb.retention.time=30d") as url:
         yield url, end
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(data, ignore_errors=True)
 
 
 def _gate(prom, *args: str, tmp_path: Path) -> tuple[int, dict]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -17,8 +16,7 @@ from pathlib import Path
 
 import fuzz
 import pytest
-import requests
-from conftest import ROOT, require_tool
+from conftest import ROOT
 from hypothesis import given
 from hypothesis import strategies as st
 from loopback import Server
@@ -58,55 +56,15 @@ def _openmetrics(end: int) -> str:
 
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    prometheus, promtool = require_tool("prometheus"), require_tool("promtool")
-    from obs_helpers import free_port
+    from obs_helpers import running_prometheus, tsdb_from_openmetrics
 
     tmp = tmp_path_factory.mktemp("observe")
-    (tmp / "data.om").write_text(_openmetrics(int(time.time()) - 60))
-    data = tmp / "tsdb"
-    out = subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(tmp / "data.om"), str(data)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    (tmp / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
-    port = free_port()
-    log = (tmp / "prometheus.log").open("w")
-    proc = subprocess.Popen(
-        [
-            prometheus,
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None:
-                pytest.fail("prometheus exited:\n" + (tmp / "prometheus.log").read_text()[-2000:])
-            time.sleep(0.1)
-        else:
-            pytest.fail("prometheus did not become ready")
+    data = tsdb_from_openmetrics(_openmetrics(int(time.time()) - 60), tmp)
+    with running_prometheus(
+        tmp, "global:\n  scrape_interval: 15s\nscrape_configs: []\n", data
+    ) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(data, ignore_errors=True)
 
 
 def test_usage_per_workload_of_the_stacks_namespaces(prom: str, tmp_path: Path) -> None:

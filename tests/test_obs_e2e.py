@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -25,7 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-from obs_helpers import free_port, require_tool, write_rules
+from obs_helpers import free_port, require_tool, running_prometheus, write_rules
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
@@ -93,7 +92,7 @@ def value(base: str, expr: str) -> float | None:
 
 @pytest.fixture
 def prometheus(tmp_path: Path) -> Iterator[str]:
-    exe = require_tool("prometheus")
+    require_tool("prometheus")  # before the exporter starts: a missing tool skips or fails
     registry = CollectorRegistry()
     registry.register(SyntheticTraffic())
     exporter_port = free_port()
@@ -107,43 +106,10 @@ def prometheus(tmp_path: Path) -> Iterator[str]:
             {"job_name": "gateway", "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]}
         ],
     }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    log = (tmp_path / "prometheus.log").open("w")
-    proc = subprocess.Popen(
-        [
-            exe,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    "prometheus did not start:\n" + (tmp_path / "prometheus.log").read_text()
-                )
-            time.sleep(0.2)
-        yield base
+        with running_prometheus(tmp_path, yaml.safe_dump(config), tmp_path / "data") as base:
+            yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
