@@ -143,16 +143,23 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)  # type: ignore[type-var]
 
 
-def _expanded_size(root: yaml.Node, limit: int) -> int:
+def _expanded_size(root: yaml.Node, limit: int, source: str) -> int:
     """Nodes the document would have with every alias expanded (memoised, so linear in the
-    composed graph); stops counting past ``limit``."""
-    memo: dict[int, int] = {}
+    composed graph); stops counting past ``limit``. A collection that contains itself
+    (``&a [*a]``, an alias to one of its own ancestors) has no expansion: a UserError."""
+    memo: dict[int, int | None] = {}
 
     def size(node: yaml.Node) -> int:
         key = id(node)
         if key in memo:
-            return memo[key]
-        memo[key] = 1  # a recursive alias counts once instead of looping
+            done = memo[key]
+            if done is None:  # still being counted: the alias points at an ancestor
+                raise UserError(
+                    "not valid YAML here: a recursive alias (an anchor used inside itself)",
+                    source=source,
+                )
+            return done
+        memo[key] = None
         total = 1
         if isinstance(node, yaml.SequenceNode):
             for child in node.value:
@@ -186,31 +193,6 @@ def _distinct_nodes(root: yaml.Node) -> int:
     return len(seen)
 
 
-def _is_recursive(root: yaml.Node) -> bool:
-    """Whether a collection contains itself (``&a [*a]``): an alias to one of its own
-    ancestors. Iterative depth-first search; shared, non-recursive aliases are fine."""
-    on_path: set[int] = set()
-    done: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, leaving = stack.pop()
-        if leaving:
-            on_path.discard(id(node))
-            done.add(id(node))
-            continue
-        if id(node) in on_path:
-            return True
-        if id(node) in done or not isinstance(node, yaml.CollectionNode):
-            continue
-        on_path.add(id(node))
-        stack.append((node, True))
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend((child, False) for child in node.value)
-        else:
-            stack.extend((part, False) for pair in node.value for part in pair)
-    return False
-
-
 def load_yaml_text(text: str, source: str, *, string_keys: bool = True, finite: bool = True) -> Any:
     """Parse one YAML document with the rules in the module docstring."""
     loader: _Loader | None = None
@@ -222,14 +204,9 @@ def load_yaml_text(text: str, source: str, *, string_keys: bool = True, finite: 
         node = loader.get_single_node()
         if node is None:
             return None
-        if _is_recursive(node):
-            raise UserError(
-                "not valid YAML here: a recursive alias (an anchor used inside itself)",
-                source=source,
-            )
         distinct = _distinct_nodes(node)
         limit = max(_ALIAS_FLOOR, _ALIAS_FACTOR * distinct)
-        if _expanded_size(node, limit) > limit:
+        if _expanded_size(node, limit, source) > limit:
             raise UserError(
                 f"aliases expand to more than {limit} values ({distinct} written):"
                 " refusing a document that grows on reading",
